@@ -1,0 +1,394 @@
+package dev.sparkinfer.kernels;
+
+import com.aparapi.Range;
+import com.aparapi.device.OpenCLDevice;
+import com.aparapi.internal.kernel.KernelManager;
+import java.util.LinkedHashSet;
+import java.util.List;
+
+/**
+ * The ops as Aparapi kernels on one OpenCL device ({@link OpsKernel}). Weights and activations stay in two device
+ * buffers; {@link #write}/{@link #read} go through small staging buffers.
+ *
+ * <p>Aparapi falls back to Java threads when a kernel cannot run on the device. After every launch this class checks
+ * that the kernel really ran on OpenCL: in strict mode a fallback throws {@link KernelFallbackException} naming the op
+ * and Aparapi's reason; otherwise it is logged and recorded in {@link #fellBack()}.
+ */
+public final class AparapiOps extends ArenaOps {
+  private static final int STAGE_FLOATS = 1 << 20;
+  private static final int LOCAL_1D = 64;
+
+  private final OpenCLDevice device;
+  private final DeviceInfo info;
+  private final boolean strict;
+  private final OpsKernel k;
+  private volatile boolean fellBack;
+
+  public AparapiOps(OpenCLDevice device, boolean strict) { this(device, strict, new OpsKernel()); }
+
+  /** With a given kernel instance: tests pass one that cannot run on OpenCL to check the fallback detection. */
+  AparapiOps(OpenCLDevice device, boolean strict, OpsKernel kernel) {
+    this.k = kernel;
+    this.device = device;
+    this.strict = strict;
+    this.info = Devices.describe(device);
+    k.setExplicit(true);
+    KernelManager.instance().setPreferredDevices(k, new LinkedHashSet<>(List.of(device)));
+    k.mem = mem;
+    k.imem = imem;
+    k.stage = new float[STAGE_FLOATS];
+    k.istage = new int[STAGE_FLOATS / 4];
+    k.put(k.mem).put(k.imem).put(k.stage).put(k.istage);
+    // Compile and bind every buffer now, so a device that cannot run the kernel fails at load time, not mid-job.
+    k.o = 0;
+    k.n0 = 0;
+    launch(OpsKernel.OP_ZERO, device.createRange(LOCAL_1D, LOCAL_1D));
+  }
+
+  @Override
+  public DeviceInfo device() { return info; }
+
+  public boolean isStrict() { return strict; }
+
+  /** True when some launch did not run on OpenCL (only possible when not strict). */
+  public boolean fellBack() { return fellBack; }
+
+  // ---- memory ----
+
+  @Override
+  protected void grow(float[] newMem, int[] newImem) {
+    if (newMem != null) {
+      k.get(k.mem); // device is authoritative: bring the live contents back before moving to a bigger buffer
+      System.arraycopy(k.mem, 0, newMem, 0, k.mem.length);
+      mem = newMem;
+      k.mem = newMem;
+      k.put(k.mem);
+    }
+    if (newImem != null) {
+      k.get(k.imem);
+      System.arraycopy(k.imem, 0, newImem, 0, k.imem.length);
+      imem = newImem;
+      k.imem = newImem;
+      k.put(k.imem);
+    }
+  }
+
+  @Override
+  protected void zero(Tensor t) {
+    if (t.size() == 0) return;
+    k.o = t.offset();
+    k.n0 = t.size();
+    launch(OpsKernel.OP_ZERO, range1d(t.size()));
+  }
+
+  @Override
+  protected void zero(IntTensor t) {
+    if (t.size() == 0) return;
+    k.ia = t.offset();
+    k.n0 = t.size();
+    launch(OpsKernel.OP_IZERO, range1d(t.size()));
+  }
+
+  @Override
+  public void write(Tensor dst, float[] src) {
+    checkOpen();
+    check(dst, src.length, "write destination");
+    for (int from = 0; from < src.length; from += k.stage.length) {
+      int n = Math.min(k.stage.length, src.length - from);
+      System.arraycopy(src, from, k.stage, 0, n);
+      k.put(k.stage);
+      k.o = dst.offset() + from;
+      k.n0 = n;
+      launch(OpsKernel.OP_STAGE_IN, range1d(n));
+    }
+  }
+
+  @Override
+  public void write(IntTensor dst, int[] src) {
+    checkOpen();
+    check(dst, src.length, "write destination");
+    for (int from = 0; from < src.length; from += k.istage.length) {
+      int n = Math.min(k.istage.length, src.length - from);
+      System.arraycopy(src, from, k.istage, 0, n);
+      k.put(k.istage);
+      k.ia = dst.offset() + from;
+      k.n0 = n;
+      launch(OpsKernel.OP_ISTAGE_IN, range1d(n));
+    }
+  }
+
+  @Override
+  public float[] read(Tensor src) {
+    checkOpen();
+    float[] out = new float[src.size()];
+    for (int from = 0; from < out.length; from += k.stage.length) {
+      int n = Math.min(k.stage.length, out.length - from);
+      k.a = src.offset() + from;
+      k.n0 = n;
+      launch(OpsKernel.OP_STAGE_OUT, range1d(n));
+      k.get(k.stage);
+      System.arraycopy(k.stage, 0, out, from, n);
+    }
+    return out;
+  }
+
+  @Override
+  public int[] read(IntTensor src) {
+    checkOpen();
+    int[] out = new int[src.size()];
+    for (int from = 0; from < out.length; from += k.istage.length) {
+      int n = Math.min(k.istage.length, out.length - from);
+      k.ia = src.offset() + from;
+      k.n0 = n;
+      launch(OpsKernel.OP_ISTAGE_OUT, range1d(n));
+      k.get(k.istage);
+      System.arraycopy(k.istage, 0, out, from, n);
+    }
+    return out;
+  }
+
+  // ---- ops ----
+
+  @Override
+  public void matmul(Tensor out, Tensor a, Tensor b, Tensor bias, int m, int n, int kk, boolean transB) {
+    check(out, m * n, "matmul out");
+    check(a, m * kk, "matmul a");
+    check(b, n * kk, "matmul b");
+    if (bias != null) check(bias, n, "matmul bias");
+    k.o = out.offset();
+    k.a = a.offset();
+    k.b = b.offset();
+    k.c = bias == null ? -1 : bias.offset();
+    k.n0 = m;
+    k.n1 = n;
+    k.n2 = kk;
+    k.p0 = transB ? 1 : 0;
+    int t = OpsKernel.TILE;
+    launch(OpsKernel.OP_MATMUL, device.createRange2D(roundUp(n, t), roundUp(m, t), t, t));
+  }
+
+  @Override
+  public void add(Tensor out, Tensor a, Tensor b, int n) { binary(OpsKernel.OP_ADD, out, a, b, n); }
+
+  @Override
+  public void mul(Tensor out, Tensor a, Tensor b, int n) { binary(OpsKernel.OP_MUL, out, a, b, n); }
+
+  private void binary(int op, Tensor out, Tensor a, Tensor b, int n) {
+    check(out, n, "out");
+    check(a, n, "a");
+    check(b, n, "b");
+    k.o = out.offset();
+    k.a = a.offset();
+    k.b = b.offset();
+    k.n0 = n;
+    launch(op, range1d(n));
+  }
+
+  @Override
+  public void scale(Tensor out, Tensor x, float s, int n) {
+    check(out, n, "out");
+    check(x, n, "x");
+    k.o = out.offset();
+    k.a = x.offset();
+    k.f0 = s;
+    k.n0 = n;
+    launch(OpsKernel.OP_SCALE, range1d(n));
+  }
+
+  @Override
+  public void copy(Tensor out, Tensor x, int n) {
+    check(out, n, "out");
+    check(x, n, "x");
+    k.o = out.offset();
+    k.a = x.offset();
+    k.n0 = n;
+    launch(OpsKernel.OP_COPY, range1d(n));
+  }
+
+  @Override
+  public void activation(Activation act, Tensor out, Tensor x, int n) {
+    check(out, n, "out");
+    check(x, n, "x");
+    k.o = out.offset();
+    k.a = x.offset();
+    k.p0 = act.code();
+    k.n0 = n;
+    launch(OpsKernel.OP_ACT, range1d(n));
+  }
+
+  @Override
+  public void layerNorm(Tensor out, Tensor x, Tensor gamma, Tensor beta, int rows, int dim, float eps) {
+    check(out, rows * dim, "layerNorm out");
+    check(x, rows * dim, "layerNorm x");
+    check(gamma, dim, "layerNorm gamma");
+    if (beta != null) check(beta, dim, "layerNorm beta");
+    k.o = out.offset();
+    k.a = x.offset();
+    k.b = gamma.offset();
+    k.c = beta == null ? -1 : beta.offset();
+    k.n0 = rows;
+    k.n1 = dim;
+    k.f0 = eps;
+    launchRows(OpsKernel.OP_LAYERNORM, rows);
+  }
+
+  @Override
+  public void rmsNorm(Tensor out, Tensor x, Tensor weight, int rows, int dim, float eps) {
+    check(out, rows * dim, "rmsNorm out");
+    check(x, rows * dim, "rmsNorm x");
+    check(weight, dim, "rmsNorm weight");
+    k.o = out.offset();
+    k.a = x.offset();
+    k.b = weight.offset();
+    k.n0 = rows;
+    k.n1 = dim;
+    k.f0 = eps;
+    launchRows(OpsKernel.OP_RMSNORM, rows);
+  }
+
+  @Override
+  public void softmax(Tensor out, Tensor x, Tensor mask, boolean maskPerRow, int rows, int cols, float temperature, boolean log) {
+    check(out, rows * cols, "softmax out");
+    check(x, rows * cols, "softmax x");
+    if (mask != null) check(mask, maskPerRow ? rows * cols : cols, "softmax mask");
+    if (!(temperature > 0)) throw new IllegalArgumentException("temperature must be > 0, got " + temperature);
+    k.o = out.offset();
+    k.a = x.offset();
+    k.c = mask == null ? -1 : mask.offset();
+    k.p1 = maskPerRow ? 1 : 0;
+    k.p0 = log ? 1 : 0;
+    k.n0 = rows;
+    k.n1 = cols;
+    k.f0 = temperature;
+    launchRows(OpsKernel.OP_SOFTMAX, rows);
+  }
+
+  @Override
+  public void l2Normalize(Tensor out, Tensor x, int rows, int dim) {
+    check(out, rows * dim, "l2Normalize out");
+    check(x, rows * dim, "l2Normalize x");
+    k.o = out.offset();
+    k.a = x.offset();
+    k.n0 = rows;
+    k.n1 = dim;
+    launchRows(OpsKernel.OP_L2NORM, rows);
+  }
+
+  @Override
+  public void attention(Tensor out, Tensor q, Tensor kT, Tensor v, IntTensor keyMask, Tensor scores, Attention sp) {
+    JavaOps.checkAttention(out, q, kT, v, keyMask, scores, sp);
+    k.o = out.offset();
+    k.a = q.offset();
+    k.b = kT.offset();
+    k.c = v.offset();
+    k.s = scores.offset();
+    k.ia = keyMask == null ? -1 : keyMask.offset();
+    k.n0 = sp.batch();
+    k.n1 = sp.qLen();
+    k.n2 = sp.kLen();
+    k.n3 = sp.headDim();
+    k.p0 = sp.heads();
+    k.p1 = sp.kvHeads();
+    k.p2 = sp.qStride();
+    k.p3 = sp.kvStride();
+    k.p4 = sp.outStride();
+    k.p5 = sp.causal() ? 1 : 0;
+    k.p6 = sp.posOffset();
+    k.p7 = sp.window();
+    k.f0 = sp.scale();
+    int rows = sp.batch() * sp.heads() * sp.qLen();
+    launch(OpsKernel.OP_ATTN_SCORES, range1d(rows * sp.kLen()));
+    launchRows(OpsKernel.OP_ATTN_SOFTMAX, rows);
+    launch(OpsKernel.OP_ATTN_VALUES, range1d(rows * sp.headDim()));
+  }
+
+  @Override
+  public void gather(Tensor out, Tensor table, IntTensor ids, int n, int vocab, int dim, boolean accumulate) {
+    check(out, n * dim, "gather out");
+    check(table, vocab * dim, "gather table");
+    check(ids, n, "gather ids");
+    k.o = out.offset();
+    k.a = table.offset();
+    k.ia = ids.offset();
+    k.n0 = n;
+    k.n1 = vocab;
+    k.n2 = dim;
+    k.p0 = accumulate ? 1 : 0;
+    launch(OpsKernel.OP_GATHER, range1d(n * dim));
+  }
+
+  @Override
+  public void meanPool(Tensor out, Tensor x, IntTensor mask, int batch, int seq, int dim) {
+    check(out, batch * dim, "meanPool out");
+    check(x, batch * seq * dim, "meanPool x");
+    check(mask, batch * seq, "meanPool mask");
+    k.o = out.offset();
+    k.a = x.offset();
+    k.ia = mask.offset();
+    k.n0 = batch;
+    k.n1 = seq;
+    k.n2 = dim;
+    launch(OpsKernel.OP_MEANPOOL, range1d(batch * dim));
+  }
+
+  @Override
+  public void topK(Tensor vals, IntTensor ids, Tensor x, int rows, int cols, int kk) {
+    check(vals, rows * kk, "topK vals");
+    check(ids, rows * kk, "topK ids");
+    check(x, rows * cols, "topK x");
+    k.o = vals.offset();
+    k.ib = ids.offset();
+    k.a = x.offset();
+    k.n0 = rows;
+    k.n1 = cols;
+    k.p0 = kk;
+    launchRows(OpsKernel.OP_TOPK, rows);
+  }
+
+  // ---- launching ----
+
+  private Range range1d(int n) { return device.createRange(roundUp(Math.max(n, 1), LOCAL_1D), LOCAL_1D); }
+
+  private void launchRows(int op, int rows) {
+    launch(op, device.createRange(Math.max(rows, 1) * OpsKernel.WG, OpsKernel.WG));
+  }
+
+  private void launch(int op, Range range) {
+    checkOpen();
+    k.op = op;
+    try {
+      k.execute(range);
+    } catch (RuntimeException | AssertionError e) {
+      throw new KernelFallbackException("kernel op " + opName(op) + " could not run on " + info + ": "
+          + AparapiLog.lastWarning() + " (" + e + ")", e);
+    }
+    if (!k.isRunningCL()) {
+      String msg = "kernel op " + opName(op) + " did not run on " + info + " (Aparapi fell back to "
+          + k.getExecutionMode() + "): " + AparapiLog.lastWarning();
+      if (strict) throw new KernelFallbackException(msg, null);
+      if (!fellBack) System.getLogger("dev.sparkinfer.kernels").log(System.Logger.Level.WARNING, msg);
+      fellBack = true;
+    }
+  }
+
+  static String opName(int op) {
+    for (var f : OpsKernel.class.getDeclaredFields()) {
+      if (f.getName().startsWith("OP_") && f.getType() == int.class) {
+        try {
+          if (f.getInt(null) == op) return f.getName().substring(3).toLowerCase(java.util.Locale.ROOT);
+        } catch (IllegalAccessException ignored) {
+          // fall through to the number
+        }
+      }
+    }
+    return "#" + op;
+  }
+
+  private static int roundUp(int n, int m) { return (n + m - 1) / m * m; }
+
+  @Override
+  public void close() {
+    super.close();
+    k.dispose();
+  }
+}

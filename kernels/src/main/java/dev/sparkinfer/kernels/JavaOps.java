@@ -1,0 +1,317 @@
+package dev.sparkinfer.kernels;
+
+import java.util.Arrays;
+import java.util.stream.IntStream;
+
+/**
+ * The reference ops in plain Java: clear rather than fast (loops parallel over rows, sums in double). Every
+ * {@link AparapiOps} kernel is tested against this class; it also runs whole models when {@code --device java} is asked
+ * for explicitly.
+ */
+public final class JavaOps extends ArenaOps {
+
+  @Override
+  public DeviceInfo device() { return DeviceInfo.JAVA; }
+
+  // ---- memory ----
+
+  @Override
+  protected void grow(float[] newMem, int[] newImem) {
+    if (newMem != null) {
+      System.arraycopy(mem, 0, newMem, 0, mem.length);
+      mem = newMem;
+    }
+    if (newImem != null) {
+      System.arraycopy(imem, 0, newImem, 0, imem.length);
+      imem = newImem;
+    }
+  }
+
+  @Override
+  protected void zero(Tensor t) { Arrays.fill(mem, t.offset(), t.offset() + t.size(), 0f); }
+
+  @Override
+  protected void zero(IntTensor t) { Arrays.fill(imem, t.offset(), t.offset() + t.size(), 0); }
+
+  @Override
+  public void write(Tensor dst, float[] src) {
+    checkOpen();
+    check(dst, src.length, "write destination");
+    System.arraycopy(src, 0, mem, dst.offset(), src.length);
+  }
+
+  @Override
+  public void write(IntTensor dst, int[] src) {
+    checkOpen();
+    check(dst, src.length, "write destination");
+    System.arraycopy(src, 0, imem, dst.offset(), src.length);
+  }
+
+  @Override
+  public float[] read(Tensor src) {
+    checkOpen();
+    return Arrays.copyOfRange(mem, src.offset(), src.offset() + src.size());
+  }
+
+  @Override
+  public int[] read(IntTensor src) {
+    checkOpen();
+    return Arrays.copyOfRange(imem, src.offset(), src.offset() + src.size());
+  }
+
+  // ---- ops ----
+
+  @Override
+  public void matmul(Tensor out, Tensor a, Tensor b, Tensor bias, int m, int n, int k, boolean transB) {
+    check(out, m * n, "matmul out");
+    check(a, m * k, "matmul a");
+    check(b, n * k, "matmul b");
+    if (bias != null) check(bias, n, "matmul bias");
+    float[] x = mem;
+    int ao = a.offset(), bo = b.offset(), oo = out.offset();
+    IntStream.range(0, m).parallel().forEach(i -> {
+      float[] row = new float[n];
+      for (int j = 0; j < n; j++) {
+        double acc = 0;
+        for (int p = 0; p < k; p++) {
+          float w = transB ? x[bo + j * k + p] : x[bo + p * n + j];
+          acc += (double) x[ao + i * k + p] * w;
+        }
+        row[j] = (float) (acc + (bias == null ? 0f : x[bias.offset() + j]));
+      }
+      System.arraycopy(row, 0, x, oo + i * n, n);
+    });
+  }
+
+  @Override
+  public void add(Tensor out, Tensor a, Tensor b, int n) {
+    check(out, n, "out");
+    check(a, n, "a");
+    check(b, n, "b");
+    for (int i = 0; i < n; i++) mem[out.offset() + i] = mem[a.offset() + i] + mem[b.offset() + i];
+  }
+
+  @Override
+  public void mul(Tensor out, Tensor a, Tensor b, int n) {
+    check(out, n, "out");
+    check(a, n, "a");
+    check(b, n, "b");
+    for (int i = 0; i < n; i++) mem[out.offset() + i] = mem[a.offset() + i] * mem[b.offset() + i];
+  }
+
+  @Override
+  public void scale(Tensor out, Tensor x, float s, int n) {
+    check(out, n, "out");
+    check(x, n, "x");
+    for (int i = 0; i < n; i++) mem[out.offset() + i] = mem[x.offset() + i] * s;
+  }
+
+  @Override
+  public void copy(Tensor out, Tensor x, int n) {
+    check(out, n, "out");
+    check(x, n, "x");
+    System.arraycopy(mem, x.offset(), mem, out.offset(), n);
+  }
+
+  @Override
+  public void activation(Activation act, Tensor out, Tensor x, int n) {
+    check(out, n, "out");
+    check(x, n, "x");
+    for (int i = 0; i < n; i++) mem[out.offset() + i] = (float) activate(act, mem[x.offset() + i]);
+  }
+
+  static double activate(Activation act, double x) {
+    return switch (act) {
+      case GELU_ERF -> 0.5 * x * (1 + erf(x / Math.sqrt(2)));
+      case GELU_TANH -> 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+      case QUICK_GELU -> x / (1 + Math.exp(-1.702 * x));
+      case SILU -> x / (1 + Math.exp(-x));
+      case RELU -> Math.max(x, 0);
+    };
+  }
+
+  /** erf in double: Taylor series below |x| = 4 (error < 1e-12), 1 - asymptotic erfc beyond (erfc(4) < 2e-8). */
+  static double erf(double x) {
+    double ax = Math.abs(x);
+    double r;
+    if (ax < 4) {
+      double term = ax, sum = ax, x2 = ax * ax;
+      for (int n = 1; n < 100 && Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
+        term *= -x2 / n;
+        sum += term / (2 * n + 1);
+      }
+      r = 2 / Math.sqrt(Math.PI) * sum;
+    } else {
+      double x2 = ax * ax;
+      double series = 1 - 1 / (2 * x2) + 3 / (4 * x2 * x2) - 15 / (8 * x2 * x2 * x2);
+      r = 1 - Math.exp(-x2) / (ax * Math.sqrt(Math.PI)) * series;
+    }
+    return x < 0 ? -r : r;
+  }
+
+  @Override
+  public void layerNorm(Tensor out, Tensor x, Tensor gamma, Tensor beta, int rows, int dim, float eps) {
+    check(out, rows * dim, "layerNorm out");
+    check(x, rows * dim, "layerNorm x");
+    check(gamma, dim, "layerNorm gamma");
+    if (beta != null) check(beta, dim, "layerNorm beta");
+    IntStream.range(0, rows).parallel().forEach(r -> {
+      int base = x.offset() + r * dim;
+      double mean = 0;
+      for (int j = 0; j < dim; j++) mean += mem[base + j];
+      mean /= dim;
+      double var = 0;
+      for (int j = 0; j < dim; j++) var += (mem[base + j] - mean) * (mem[base + j] - mean);
+      var /= dim;
+      double inv = 1 / Math.sqrt(var + eps);
+      for (int j = 0; j < dim; j++) {
+        double v = (mem[base + j] - mean) * inv * mem[gamma.offset() + j] + (beta == null ? 0 : mem[beta.offset() + j]);
+        mem[out.offset() + r * dim + j] = (float) v;
+      }
+    });
+  }
+
+  @Override
+  public void rmsNorm(Tensor out, Tensor x, Tensor weight, int rows, int dim, float eps) {
+    check(out, rows * dim, "rmsNorm out");
+    check(x, rows * dim, "rmsNorm x");
+    check(weight, dim, "rmsNorm weight");
+    for (int r = 0; r < rows; r++) {
+      int base = x.offset() + r * dim;
+      double ms = 0;
+      for (int j = 0; j < dim; j++) ms += (double) mem[base + j] * mem[base + j];
+      double inv = 1 / Math.sqrt(ms / dim + eps);
+      for (int j = 0; j < dim; j++) mem[out.offset() + r * dim + j] = (float) (mem[base + j] * inv * mem[weight.offset() + j]);
+    }
+  }
+
+  @Override
+  public void softmax(Tensor out, Tensor x, Tensor mask, boolean maskPerRow, int rows, int cols, float temperature, boolean log) {
+    check(out, rows * cols, "softmax out");
+    check(x, rows * cols, "softmax x");
+    if (mask != null) check(mask, maskPerRow ? rows * cols : cols, "softmax mask");
+    if (!(temperature > 0)) throw new IllegalArgumentException("temperature must be > 0, got " + temperature);
+    for (int r = 0; r < rows; r++) {
+      double[] z = new double[cols];
+      double mx = Double.NEGATIVE_INFINITY;
+      for (int j = 0; j < cols; j++) {
+        double m = mask == null ? 0 : mem[mask.offset() + (maskPerRow ? r * cols : 0) + j];
+        z[j] = (double) mem[x.offset() + r * cols + j] / temperature + m;
+        mx = Math.max(mx, z[j]);
+      }
+      double sum = 0;
+      for (int j = 0; j < cols; j++) sum += Math.exp(z[j] - mx);
+      for (int j = 0; j < cols; j++) {
+        mem[out.offset() + r * cols + j] = (float) (log ? z[j] - mx - Math.log(sum) : Math.exp(z[j] - mx) / sum);
+      }
+    }
+  }
+
+  @Override
+  public void l2Normalize(Tensor out, Tensor x, int rows, int dim) {
+    check(out, rows * dim, "l2Normalize out");
+    check(x, rows * dim, "l2Normalize x");
+    for (int r = 0; r < rows; r++) {
+      double ss = 0;
+      for (int j = 0; j < dim; j++) ss += (double) mem[x.offset() + r * dim + j] * mem[x.offset() + r * dim + j];
+      double inv = 1 / Math.max(Math.sqrt(ss), 1e-12);
+      for (int j = 0; j < dim; j++) mem[out.offset() + r * dim + j] = (float) (mem[x.offset() + r * dim + j] * inv);
+    }
+  }
+
+  static void checkAttention(Tensor out, Tensor q, Tensor k, Tensor v, IntTensor keyMask, Tensor scores, Attention sp) {
+    check(q, (sp.batch() * sp.qLen() - 1) * sp.qStride() + sp.heads() * sp.headDim(), "attention q");
+    check(k, (sp.batch() * sp.kLen() - 1) * sp.kvStride() + sp.kvHeads() * sp.headDim(), "attention k");
+    check(v, (sp.batch() * sp.kLen() - 1) * sp.kvStride() + sp.kvHeads() * sp.headDim(), "attention v");
+    check(out, (sp.batch() * sp.qLen() - 1) * sp.outStride() + sp.heads() * sp.headDim(), "attention out");
+    if (keyMask != null) check(keyMask, sp.batch() * sp.kLen(), "attention keyMask");
+    if (sp.scoresSize() > Integer.MAX_VALUE) throw new IllegalArgumentException("attention scores too large: " + sp);
+    check(scores, (int) sp.scoresSize(), "attention scores");
+  }
+
+  @Override
+  public void attention(Tensor out, Tensor q, Tensor k, Tensor v, IntTensor keyMask, Tensor scores, Attention sp) {
+    checkAttention(out, q, k, v, keyMask, scores, sp);
+    int hd = sp.headDim(), group = sp.heads() / sp.kvHeads();
+    IntStream.range(0, sp.batch() * sp.heads()).parallel().forEach(bh -> {
+      int b = bh / sp.heads(), h = bh % sp.heads(), g = h / group;
+      double[] p = new double[sp.kLen()];
+      for (int i = 0; i < sp.qLen(); i++) {
+        // scores of query i against every visible key, then softmax, then the weighted sum of values
+        double mx = Double.NEGATIVE_INFINITY;
+        boolean[] vis = new boolean[sp.kLen()];
+        int qBase = q.offset() + (b * sp.qLen() + i) * sp.qStride() + h * hd;
+        for (int j = 0; j < sp.kLen(); j++) {
+          vis[j] = sp.visible(i, j) && (keyMask == null || imem[keyMask.offset() + b * sp.kLen() + j] != 0);
+          if (!vis[j]) continue;
+          int kBase = k.offset() + (b * sp.kLen() + j) * sp.kvStride() + g * hd;
+          double dot = 0;
+          for (int d = 0; d < hd; d++) dot += (double) mem[qBase + d] * mem[kBase + d];
+          p[j] = dot * sp.scale();
+          mx = Math.max(mx, p[j]);
+        }
+        double sum = 0;
+        for (int j = 0; j < sp.kLen(); j++) {
+          p[j] = vis[j] ? Math.exp(p[j] - mx) : 0;
+          sum += p[j];
+        }
+        for (int d = 0; d < hd; d++) {
+          double acc = 0;
+          for (int j = 0; j < sp.kLen(); j++) {
+            if (p[j] != 0) acc += p[j] / sum * mem[v.offset() + (b * sp.kLen() + j) * sp.kvStride() + g * hd + d];
+          }
+          mem[out.offset() + (b * sp.qLen() + i) * sp.outStride() + h * hd + d] = (float) acc;
+        }
+      }
+    });
+  }
+
+  @Override
+  public void gather(Tensor out, Tensor table, IntTensor ids, int n, int vocab, int dim, boolean accumulate) {
+    check(out, n * dim, "gather out");
+    check(table, vocab * dim, "gather table");
+    check(ids, n, "gather ids");
+    for (int i = 0; i < n; i++) {
+      int id = imem[ids.offset() + i];
+      for (int d = 0; d < dim; d++) {
+        float v = id >= 0 && id < vocab ? mem[table.offset() + id * dim + d] : 0f;
+        int o = out.offset() + i * dim + d;
+        mem[o] = accumulate ? mem[o] + v : v;
+      }
+    }
+  }
+
+  @Override
+  public void meanPool(Tensor out, Tensor x, IntTensor mask, int batch, int seq, int dim) {
+    check(out, batch * dim, "meanPool out");
+    check(x, batch * seq * dim, "meanPool x");
+    check(mask, batch * seq, "meanPool mask");
+    for (int b = 0; b < batch; b++) {
+      double count = 0;
+      for (int s = 0; s < seq; s++) count += imem[mask.offset() + b * seq + s];
+      for (int d = 0; d < dim; d++) {
+        double acc = 0;
+        for (int s = 0; s < seq; s++) acc += (double) mem[x.offset() + (b * seq + s) * dim + d] * imem[mask.offset() + b * seq + s];
+        mem[out.offset() + b * dim + d] = (float) (acc / Math.max(count, 1e-9));
+      }
+    }
+  }
+
+  @Override
+  public void topK(Tensor vals, IntTensor ids, Tensor x, int rows, int cols, int k) {
+    check(vals, rows * k, "topK vals");
+    check(ids, rows * k, "topK ids");
+    check(x, rows * cols, "topK x");
+    for (int r = 0; r < rows; r++) {
+      int base = x.offset() + r * cols;
+      Integer[] order = new Integer[cols];
+      for (int j = 0; j < cols; j++) order[j] = j;
+      Arrays.sort(order, (p, q) -> mem[base + p] != mem[base + q] ? Float.compare(mem[base + q], mem[base + p]) : Integer.compare(p, q));
+      for (int t = 0; t < k; t++) {
+        boolean has = t < cols;
+        mem[vals.offset() + r * k + t] = has ? mem[base + order[t]] : OpsKernel.NEG_BIG;
+        imem[ids.offset() + r * k + t] = has ? order[t] : -1;
+      }
+    }
+  }
+}

@@ -1,0 +1,111 @@
+package dev.sparkinfer.kernels;
+
+/**
+ * What transformer inference needs, on one device. Two implementations: {@link JavaOps} (plain-Java reference) and
+ * {@link AparapiOps} (Aparapi kernels on an OpenCL device); every op has a parity test between them.
+ *
+ * <p>Memory: tensors live in the device's memory. {@link #upload} puts weights there once (resident for the life of the
+ * Ops); {@link #alloc} takes scratch for activations inside a {@link #scope()}, released when the scope closes. Only
+ * {@link #write} and {@link #read} move data between the JVM and the device.
+ *
+ * <p>All tensors are row-major; dims are passed to each op. An Ops is used by one thread at a time.
+ */
+public interface Ops extends AutoCloseable {
+
+  /** Which device runs the ops, e.g. {@code opencl: NVIDIA H100 (NVIDIA Corporation, GPU)} or {@code java}. */
+  DeviceInfo device();
+
+  // ---- memory ----
+
+  /** Copies weights to the device once; they stay resident until {@link #close()}. Not allowed inside a scope. */
+  Tensor upload(float[] data);
+
+  IntTensor uploadInts(int[] data);
+
+  /** Scratch floats, zeroed, valid until the enclosing scope closes. */
+  Tensor alloc(int size);
+
+  IntTensor allocInts(int size);
+
+  void write(Tensor dst, float[] src);
+
+  void write(IntTensor dst, int[] src);
+
+  float[] read(Tensor src);
+
+  int[] read(IntTensor src);
+
+  /** Marks the scratch in use now; closing the scope frees everything allocated since. Scopes nest. */
+  Scope scope();
+
+  interface Scope extends AutoCloseable {
+    @Override
+    void close();
+  }
+
+  // ---- linear algebra ----
+
+  /**
+   * out[m, n] = a[m, k] x b + bias[n], where b is {@code [n, k]} when {@code transB} (PyTorch Linear weight) and
+   * {@code [k, n]} otherwise (GPT-2 Conv1D). {@code bias} may be null.
+   */
+  void matmul(Tensor out, Tensor a, Tensor b, Tensor bias, int m, int n, int k, boolean transB);
+
+  /** out = a + b, element-wise over n floats (residual add; out may be a or b). */
+  void add(Tensor out, Tensor a, Tensor b, int n);
+
+  /** out = a * b, element-wise over n floats (SwiGLU; out may be a or b). */
+  void mul(Tensor out, Tensor a, Tensor b, int n);
+
+  /** out = x * s over n floats. */
+  void scale(Tensor out, Tensor x, float s, int n);
+
+  /** out = act(x) over n floats (out may be x). */
+  void activation(Activation act, Tensor out, Tensor x, int n);
+
+  // ---- normalisation ----
+
+  /** Per row: (x - mean) / sqrt(var + eps) * gamma + beta (biased variance, as PyTorch). beta may be null. */
+  void layerNorm(Tensor out, Tensor x, Tensor gamma, Tensor beta, int rows, int dim, float eps);
+
+  /** Per row: x / sqrt(mean(x^2) + eps) * weight (LLaMA). */
+  void rmsNorm(Tensor out, Tensor x, Tensor weight, int rows, int dim, float eps);
+
+  /**
+   * Per row: softmax(x / temperature + mask), or its log when {@code log}. {@code mask} is additive and may be null; it
+   * has {@code cols} floats shared by every row ({@code maskPerRow} false) or {@code rows * cols}.
+   */
+  void softmax(Tensor out, Tensor x, Tensor mask, boolean maskPerRow, int rows, int cols, float temperature, boolean log);
+
+  /** Per row: x / max(||x||_2, 1e-12) (torch.nn.functional.normalize). */
+  void l2Normalize(Tensor out, Tensor x, int rows, int dim);
+
+  // ---- attention ----
+
+  /**
+   * Scaled-dot-product attention: out = softmax(scale q k^T, masked) v per head. {@code keyMask} ([batch, kLen], 1 = real
+   * token, 0 = padding) may be null. {@code scores} is scratch of at least {@link Attention#scoresSize()} floats. A
+   * query row that sees no key gets zeros.
+   */
+  void attention(Tensor out, Tensor q, Tensor k, Tensor v, IntTensor keyMask, Tensor scores, Attention spec);
+
+  // ---- embeddings, pooling, selection ----
+
+  /** out[i, :] = table[ids[i], :] for i < n (or += when {@code accumulate}); table has {@code vocab} rows of dim. */
+  void gather(Tensor out, Tensor table, IntTensor ids, int n, int vocab, int dim, boolean accumulate);
+
+  /** out[b, :] = sum_s x[b, s, :] mask[b, s] / max(sum_s mask[b, s], 1e-9) (sentence-transformers mean pooling). */
+  void meanPool(Tensor out, Tensor x, IntTensor mask, int batch, int seq, int dim);
+
+  /**
+   * Per row, the k largest values in descending order (ties: lower index first), written to vals[row, :k] and
+   * ids[row, :k].
+   */
+  void topK(Tensor vals, IntTensor ids, Tensor x, int rows, int cols, int k);
+
+  /** out[0..n) = x[0..n) (device-side copy). */
+  void copy(Tensor out, Tensor x, int n);
+
+  @Override
+  void close();
+}

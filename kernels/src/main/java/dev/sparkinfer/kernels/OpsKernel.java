@@ -1,0 +1,384 @@
+package dev.sparkinfer.kernels;
+
+import com.aparapi.Kernel;
+
+/**
+ * Every op of {@link AparapiOps} as one Aparapi kernel, dispatched on {@link #op}.
+ *
+ * <p>Why one kernel: Aparapi binds device buffers to a kernel instance's array fields, so separate kernel classes
+ * could not share buffers and every launch would copy weights and activations. Here {@link #mem} (weights + activation
+ * scratch) and {@link #imem} (ids, masks) are uploaded once and stay on the device; only the small staging arrays
+ * {@link #stage}/{@link #istage} cross between host and device.
+ *
+ * <p>Operands are offsets into {@code mem}/{@code imem}; their meaning per op is in each method's comment. Aparapi
+ * translates this class to OpenCL C: no objects, no calls outside this class, float math through Kernel's methods,
+ * no infinity literals.
+ */
+class OpsKernel extends Kernel {
+  static final int OP_STAGE_IN = 1, OP_STAGE_OUT = 2, OP_ISTAGE_IN = 3, OP_ISTAGE_OUT = 4, OP_ZERO = 5, OP_IZERO = 6;
+  static final int OP_MATMUL = 10, OP_ADD = 11, OP_MUL = 12, OP_SCALE = 13, OP_ACT = 14, OP_COPY = 15;
+  static final int OP_LAYERNORM = 20, OP_RMSNORM = 21, OP_SOFTMAX = 22, OP_L2NORM = 23;
+  static final int OP_ATTN_SCORES = 30, OP_ATTN_SOFTMAX = 31, OP_ATTN_VALUES = 32;
+  static final int OP_GATHER = 40, OP_MEANPOOL = 41, OP_TOPK = 42;
+
+  /** Matmul tile edge: a work-group of TILE x TILE work-items computes a TILE x TILE block of the output. */
+  static final int TILE = 16;
+  /** Work-group size of the row ops (one work-group per row, tree reductions in local memory). */
+  static final int WG = 128;
+  /** Stands in for -infinity (OpenCL C has no portable literal for it through Aparapi). */
+  static final float NEG_BIG = -3.0e38f;
+
+  float[] mem;     // weights, then activation scratch
+  int[] imem;      // token ids, masks, top-k indices
+  float[] stage;   // host <-> device transfers of floats
+  int[] istage;    // host <-> device transfers of ints
+
+  int op;
+  int o, a, b, c, s;          // float offsets: output and operands (-1 = absent)
+  int ia, ib;                 // int offsets
+  int n0, n1, n2, n3;         // sizes, per op
+  int p0, p1, p2, p3, p4, p5, p6, p7, p8, p9; // op parameters
+  float f0, f1;
+
+  @Local final float[] tileA = new float[TILE * TILE];
+  @Local final float[] tileB = new float[TILE * TILE];
+  @Local final float[] red = new float[WG];
+  @Local final int[] redIdx = new int[WG];
+
+  @Override
+  public void run() {
+    if (op == OP_MATMUL) matmul();
+    else if (op == OP_ADD || op == OP_MUL || op == OP_SCALE || op == OP_ACT || op == OP_COPY) elementwise();
+    else if (op == OP_LAYERNORM) layerNorm();
+    else if (op == OP_RMSNORM) rmsNorm();
+    else if (op == OP_SOFTMAX) softmax();
+    else if (op == OP_L2NORM) l2Normalize();
+    else if (op == OP_ATTN_SCORES) attentionScores();
+    else if (op == OP_ATTN_SOFTMAX) attentionSoftmax();
+    else if (op == OP_ATTN_VALUES) attentionValues();
+    else if (op == OP_GATHER) gather();
+    else if (op == OP_MEANPOOL) meanPool();
+    else if (op == OP_TOPK) topK();
+    else transfer();
+  }
+
+  /** Staging copies and zero fills over n0 elements: mem[o..] / stage, imem[ia..] / istage. */
+  void transfer() {
+    int g = getGlobalId(0);
+    if (g < n0) {
+      if (op == OP_STAGE_IN) mem[o + g] = stage[g];
+      else if (op == OP_STAGE_OUT) stage[g] = mem[a + g];
+      else if (op == OP_ISTAGE_IN) imem[ia + g] = istage[g];
+      else if (op == OP_ISTAGE_OUT) istage[g] = imem[ia + g];
+      else if (op == OP_ZERO) mem[o + g] = 0f;
+      else if (op == OP_IZERO) imem[ia + g] = 0;
+    }
+  }
+
+  /**
+   * out[m=n0, n=n1] = a[m, k=n2] x B + bias. B at b is [n, k] when p0 == 1 (transposed, PyTorch Linear) else [k, n];
+   * bias at c (-1: none). 2-D range: dim 0 over columns, dim 1 over rows, TILE x TILE work-groups sharing tiles of a
+   * and B in local memory.
+   */
+  void matmul() {
+    int m = n0, n = n1, k = n2;
+    int lc = getLocalId(0), lr = getLocalId(1);
+    int col = getGlobalId(0), row = getGlobalId(1);
+    int colBase = getGroupId(0) * TILE;
+    float acc = 0f;
+    for (int t = 0; t < k; t += TILE) {
+      int ak = t + lc;
+      tileA[lr * TILE + lc] = (row < m && ak < k) ? mem[a + row * k + ak] : 0f;
+      if (p0 == 1) {
+        // B is [n, k]: work-item (lr, lc) loads B[colBase + lr, t + lc] (consecutive lc read consecutive floats)
+        int bn = colBase + lr, bk = t + lc;
+        tileB[lc * TILE + lr] = (bn < n && bk < k) ? mem[b + bn * k + bk] : 0f;
+      } else {
+        int bk = t + lr;
+        tileB[lr * TILE + lc] = (col < n && bk < k) ? mem[b + bk * n + col] : 0f;
+      }
+      localBarrier();
+      for (int q = 0; q < TILE; q++) acc += tileA[lr * TILE + q] * tileB[q * TILE + lc];
+      localBarrier();
+    }
+    if (row < m && col < n) mem[o + row * n + col] = acc + (c >= 0 ? mem[c + col] : 0f);
+  }
+
+  /** Element-wise over n0 floats: add/mul (a, b), scale by f0, activation p0, copy. */
+  void elementwise() {
+    int g = getGlobalId(0);
+    if (g < n0) {
+      float x = mem[a + g];
+      float y = x;
+      if (op == OP_ADD) y = x + mem[b + g];
+      else if (op == OP_MUL) y = x * mem[b + g];
+      else if (op == OP_SCALE) y = x * f0;
+      else if (op == OP_ACT) y = activate(p0, x);
+      mem[o + g] = y;
+    }
+  }
+
+  float activate(int kind, float x) {
+    float y = x;
+    if (kind == 0) y = 0.5f * x * (1f + erf(x * 0.70710678118654752f));
+    else if (kind == 1) y = 0.5f * x * (1f + tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+    else if (kind == 2) y = x / (1f + exp(-1.702f * x));
+    else if (kind == 3) y = x / (1f + exp(-x));
+    else if (kind == 4) y = max(x, 0f);
+    return y;
+  }
+
+  /** erf by Abramowitz and Stegun 7.1.26 (|error| <= 1.5e-7); OpenCL's erf is not reachable through Aparapi. */
+  float erf(float x) {
+    float ax = abs(x);
+    float t = 1f / (1f + 0.3275911f * ax);
+    float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+    float y = 1f - poly * exp(-ax * ax);
+    return x < 0f ? -y : y;
+  }
+
+  /** Sum of red[0..WG) into red[0]; every work-item of the group must call it. */
+  void reduceSum() {
+    int lid = getLocalId(0);
+    for (int stride = WG / 2; stride > 0; stride = stride / 2) {
+      if (lid < stride) red[lid] = red[lid] + red[lid + stride];
+      localBarrier();
+    }
+  }
+
+  void reduceMax() {
+    int lid = getLocalId(0);
+    for (int stride = WG / 2; stride > 0; stride = stride / 2) {
+      if (lid < stride) red[lid] = max(red[lid], red[lid + stride]);
+      localBarrier();
+    }
+  }
+
+  /** Row sum of x[a + row*dim ...] (squared when sq == 1, centred on mean), returned to every work-item. */
+  float rowSum(int base, int dim, int sq, float mean) {
+    int lid = getLocalId(0);
+    float acc = 0f;
+    for (int j = lid; j < dim; j += WG) {
+      float v = mem[base + j] - mean;
+      acc += sq == 1 ? v * v : v;
+    }
+    red[lid] = acc;
+    localBarrier();
+    reduceSum();
+    float total = red[0];
+    localBarrier();
+    return total;
+  }
+
+  /** rows n0 x dim n1 at a; gamma at b, beta at c (-1: none); eps f0; out at o. One work-group per row. */
+  void layerNorm() {
+    int row = getGroupId(0), lid = getLocalId(0), dim = n1;
+    int base = a + row * dim;
+    float mean = rowSum(base, dim, 0, 0f) / dim;
+    float var = rowSum(base, dim, 1, mean) / dim;
+    float inv = 1f / sqrt(var + f0);
+    for (int j = lid; j < dim; j += WG) {
+      float v = (mem[base + j] - mean) * inv * mem[b + j];
+      mem[o + row * dim + j] = c >= 0 ? v + mem[c + j] : v;
+    }
+  }
+
+  /** rows n0 x dim n1 at a; weight at b; eps f0. */
+  void rmsNorm() {
+    int row = getGroupId(0), lid = getLocalId(0), dim = n1;
+    int base = a + row * dim;
+    float ms = rowSum(base, dim, 1, 0f) / dim;
+    float inv = 1f / sqrt(ms + f0);
+    for (int j = lid; j < dim; j += WG) mem[o + row * dim + j] = mem[base + j] * inv * mem[b + j];
+  }
+
+  /** rows n0 x cols n1 at a; additive mask at c (-1: none), per row when p1 == 1; temperature f0; log when p0 == 1. */
+  void softmax() {
+    int row = getGroupId(0), lid = getLocalId(0), cols = n1;
+    int base = a + row * cols;
+    int maskBase = c + (p1 == 1 ? row * cols : 0);
+    float invT = 1f / f0;
+    float mx = NEG_BIG;
+    for (int j = lid; j < cols; j += WG) mx = max(mx, mem[base + j] * invT + (c >= 0 ? mem[maskBase + j] : 0f));
+    red[lid] = mx;
+    localBarrier();
+    reduceMax();
+    mx = red[0];
+    localBarrier();
+    float sum = 0f;
+    for (int j = lid; j < cols; j += WG) sum += exp(mem[base + j] * invT + (c >= 0 ? mem[maskBase + j] : 0f) - mx);
+    red[lid] = sum;
+    localBarrier();
+    reduceSum();
+    sum = red[0];
+    float logSum = log(sum);
+    for (int j = lid; j < cols; j += WG) {
+      float z = mem[base + j] * invT + (c >= 0 ? mem[maskBase + j] : 0f) - mx;
+      mem[o + row * cols + j] = p0 == 1 ? z - logSum : exp(z) / sum;
+    }
+  }
+
+  /** rows n0 x dim n1 at a: x / max(||x||, 1e-12). */
+  void l2Normalize() {
+    int row = getGroupId(0), lid = getLocalId(0), dim = n1;
+    int base = a + row * dim;
+    float norm = sqrt(rowSum(base, dim, 1, 0f));
+    float inv = 1f / max(norm, 1e-12f);
+    for (int j = lid; j < dim; j += WG) mem[o + row * dim + j] = mem[base + j] * inv;
+  }
+
+  // Attention parameters: n0 batch, n1 qLen, n2 kLen, n3 headDim; p0 heads, p1 kvHeads, p2 qStride, p3 kvStride,
+  // p4 outStride, p5 causal, p6 posOffset, p7 window; f0 scale; q at a, k at b, v at c, scores at s, out at o;
+  // key mask at ia (-1: none).
+
+  /** scores[b, h, i, j] = scale * q[b, i, h] . k[b, j, h / group]; one work-item per score. */
+  void attentionScores() {
+    int g = getGlobalId(0);
+    int qLen = n1, kLen = n2, hd = n3, heads = p0;
+    if (g < n0 * heads * qLen * kLen) {
+      int j = g % kLen;
+      int t = g / kLen;
+      int i = t % qLen;
+      t = t / qLen;
+      int h = t % heads;
+      int bb = t / heads;
+      int kvh = h / (heads / p1);
+      int qBase = a + (bb * qLen + i) * p2 + h * hd;
+      int kBase = b + (bb * kLen + j) * p3 + kvh * hd;
+      float dot = 0f;
+      for (int d = 0; d < hd; d++) dot += mem[qBase + d] * mem[kBase + d];
+      mem[s + g] = dot * f0;
+    }
+  }
+
+  /** In-place softmax over each scores row, with key-padding, causal and window masks; no visible key: zeros. */
+  void attentionSoftmax() {
+    int row = getGroupId(0), lid = getLocalId(0);
+    int qLen = n1, kLen = n2, heads = p0;
+    int i = row % qLen;
+    int bb = row / qLen / heads;
+    int pos = p6 + i;
+    int base = s + row * kLen;
+    float mx = NEG_BIG;
+    for (int j = lid; j < kLen; j += WG) {
+      if (visible(bb, pos, j, kLen) == 1) mx = max(mx, mem[base + j]);
+    }
+    red[lid] = mx;
+    localBarrier();
+    reduceMax();
+    mx = red[0];
+    localBarrier();
+    float sum = 0f;
+    for (int j = lid; j < kLen; j += WG) {
+      if (visible(bb, pos, j, kLen) == 1) sum += exp(mem[base + j] - mx);
+    }
+    red[lid] = sum;
+    localBarrier();
+    reduceSum();
+    sum = red[0];
+    for (int j = lid; j < kLen; j += WG) {
+      mem[base + j] = (visible(bb, pos, j, kLen) == 1 && sum > 0f) ? exp(mem[base + j] - mx) / sum : 0f;
+    }
+  }
+
+  int visible(int bb, int pos, int j, int kLen) {
+    int v = 1;
+    if (ia >= 0 && imem[ia + bb * kLen + j] == 0) v = 0;
+    if (p5 == 1 && j > pos) v = 0;
+    if (p7 > 0 && j <= pos - p7) v = 0;
+    return v;
+  }
+
+  /** out[b, i, h*hd + d] = sum_j P[b, h, i, j] v[b, j, kvh*hd + d]; one work-item per output element. */
+  void attentionValues() {
+    int g = getGlobalId(0);
+    int qLen = n1, kLen = n2, hd = n3, heads = p0;
+    if (g < n0 * qLen * heads * hd) {
+      int d = g % hd;
+      int t = g / hd;
+      int h = t % heads;
+      t = t / heads;
+      int i = t % qLen;
+      int bb = t / qLen;
+      int kvh = h / (heads / p1);
+      int pBase = s + ((bb * heads + h) * qLen + i) * kLen;
+      int vBase = c + bb * kLen * p3 + kvh * hd + d;
+      float acc = 0f;
+      for (int j = 0; j < kLen; j++) acc += mem[pBase + j] * mem[vBase + j * p3];
+      mem[o + (bb * qLen + i) * p4 + h * hd + d] = acc;
+    }
+  }
+
+  /** out[i, :] (+)= table[ids[i], :]: n0 rows, n1 vocab, n2 dim, ids at ia, table at a, accumulate p0. */
+  void gather() {
+    int g = getGlobalId(0);
+    int dim = n2;
+    if (g < n0 * dim) {
+      int i = g / dim, col = g % dim;
+      int id = imem[ia + i];
+      float v = (id >= 0 && id < n1) ? mem[a + id * dim + col] : 0f;
+      mem[o + g] = p0 == 1 ? mem[o + g] + v : v;
+    }
+  }
+
+  /** out[b, d] = sum_s x[b, s, d] mask[b, s] / max(sum mask, 1e-9): n0 batch, n1 seq, n2 dim; mask at ia. */
+  void meanPool() {
+    int g = getGlobalId(0);
+    int seq = n1, dim = n2;
+    if (g < n0 * dim) {
+      int bb = g / dim, col = g % dim;
+      float acc = 0f;
+      float cnt = 0f;
+      for (int t = 0; t < seq; t++) {
+        float m = imem[ia + bb * seq + t];
+        acc += mem[a + (bb * seq + t) * dim + col] * m;
+        cnt += m;
+      }
+      mem[o + g] = acc / max(cnt, 1e-9f);
+    }
+  }
+
+  /**
+   * Per row (n0 rows of n1 cols at a): the p0 largest values, descending, ties by lower index; values to o, indices to
+   * imem[ib]. Each round picks the best (value, index) strictly after the previous pick in that order.
+   */
+  void topK() {
+    int row = getGroupId(0), lid = getLocalId(0), cols = n1;
+    int base = a + row * cols;
+    float prevV = 0f;
+    int prevI = -1;
+    for (int r = 0; r < p0; r++) {
+      float bestV = NEG_BIG;
+      int bestI = -1;
+      for (int j = lid; j < cols; j += WG) {
+        float v = mem[base + j];
+        int after = (r == 0 || v < prevV || (v == prevV && j > prevI)) ? 1 : 0;
+        if (after == 1 && (bestI < 0 || v > bestV)) {
+          bestV = v;
+          bestI = j;
+        }
+      }
+      red[lid] = bestV;
+      redIdx[lid] = bestI;
+      localBarrier();
+      for (int stride = WG / 2; stride > 0; stride = stride / 2) {
+        if (lid < stride) {
+          float ov = red[lid + stride];
+          int oi = redIdx[lid + stride];
+          if (oi >= 0 && (redIdx[lid] < 0 || ov > red[lid] || (ov == red[lid] && oi < redIdx[lid]))) {
+            red[lid] = ov;
+            redIdx[lid] = oi;
+          }
+        }
+        localBarrier();
+      }
+      prevV = red[0];
+      prevI = redIdx[0];
+      if (lid == 0) {
+        mem[o + row * p0 + r] = prevV;
+        imem[ib + row * p0 + r] = prevI;
+      }
+      localBarrier();
+    }
+  }
+}

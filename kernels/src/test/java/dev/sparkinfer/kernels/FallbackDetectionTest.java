@@ -1,0 +1,42 @@
+package dev.sparkinfer.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+/** Aparapi silently falls back to Java threads when a kernel cannot run on OpenCL; strict mode must turn that into an error. */
+class FallbackDetectionTest {
+
+  /** A kernel Aparapi cannot translate (it allocates an object), so it can never run on OpenCL. */
+  static final class UntranslatableKernel extends OpsKernel {
+    @Override
+    public void run() {
+      mem[getGlobalId(0)] = new java.util.Random(1).nextFloat();
+    }
+  }
+
+  @Test
+  void strictModeThrowsNamingTheOpAndReason() {
+    var device = OpenCLTestSupport.device();
+    KernelFallbackException e = assertThrows(KernelFallbackException.class,
+        () -> new AparapiOps(device, true, new UntranslatableKernel()));
+    assertTrue(e.getMessage().contains("zero"), "message names the op: " + e.getMessage());
+    assertTrue(e.getMessage().toLowerCase().contains("new"), "message carries Aparapi's reason: " + e.getMessage());
+  }
+
+  @Test
+  void javaChoiceIsTheReferenceAndSaysSo() {
+    try (Ops ops = Devices.open(DeviceChoice.JAVA)) {
+      assertTrue(!ops.device().isOpenCL() && ops.device().toString().startsWith("java"));
+    }
+  }
+
+  @Test
+  void autoPicksAnOpenCLDevice() {
+    OpenCLTestSupport.device();
+    try (Ops ops = Devices.open(DeviceChoice.AUTO)) {
+      assertTrue(ops.device().isOpenCL(), "auto must choose OpenCL when a device exists: " + ops.device());
+    }
+  }
+}

@@ -1,0 +1,24 @@
+package dev.sparkinfer.kernels;
+
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.aparapi.device.OpenCLDevice;
+
+/**
+ * Gives tests the OpenCL device. Where none exists the OpenCL tests are skipped with a message, unless
+ * -Dsparkinfer.requireOpenCL=true (set by .ci/run, which installs PoCL), where its absence fails them.
+ */
+final class OpenCLTestSupport {
+  private OpenCLTestSupport() {}
+
+  static OpenCLDevice device() {
+    var all = Devices.openclDevices();
+    if (all.isEmpty()) {
+      String msg = "no OpenCL device (install pocl-opencl-icd); OpenCL kernel tests cannot run";
+      if (Boolean.getBoolean("sparkinfer.requireOpenCL")) fail(msg);
+      assumeTrue(false, msg + " - skipped");
+    }
+    return Devices.best();
+  }
+}

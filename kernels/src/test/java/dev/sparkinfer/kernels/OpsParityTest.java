@@ -1,0 +1,275 @@
+package dev.sparkinfer.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Random;
+import java.util.function.Function;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Every AparapiOps kernel against its JavaOps twin on awkward sizes (1, 7, 63, 1023, 1025: not multiples of the
+ * work-group sizes 16, 64 and 128), each op with its own tolerance: |aparapi - java| <= tol * max(1, |java|).
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class OpsParityTest {
+  private AparapiOps cl;
+  private JavaOps java;
+  private final Random rnd = new Random(42);
+
+  @BeforeAll
+  void open() {
+    cl = new AparapiOps(OpenCLTestSupport.device(), true);
+    java = new JavaOps();
+    assertTrue(cl.device().isOpenCL(), "AparapiOps must report an OpenCL device");
+  }
+
+  @AfterAll
+  void close() {
+    if (cl != null) {
+      assertFalse(cl.fellBack(), "a kernel fell back to Java threads");
+      cl.close();
+    }
+    if (java != null) java.close();
+  }
+
+  private float[] random(int n, float scale) {
+    float[] x = new float[n];
+    for (int i = 0; i < n; i++) x[i] = (rnd.nextFloat() * 2 - 1) * scale;
+    return x;
+  }
+
+  /** Runs the same op on both Ops (inputs written fresh to each), compares the outputs. */
+  private void parity(String op, double tol, Function<Ops, float[]> run) {
+    float[] expected;
+    float[] actual;
+    try (Ops.Scope s = java.scope()) {
+      expected = run.apply(java);
+    }
+    try (Ops.Scope s = cl.scope()) {
+      actual = run.apply(cl);
+    }
+    assertTrue(cl.device().isOpenCL() && !cl.fellBack(), op + " did not run on OpenCL");
+    assertEquals(expected.length, actual.length, op + " output length");
+    double worst = 0;
+    int worstAt = -1;
+    for (int i = 0; i < expected.length; i++) {
+      double err = Math.abs(expected[i] - actual[i]) / Math.max(1, Math.abs(expected[i]));
+      if (!(err <= worst)) {
+        worst = err;
+        worstAt = i;
+      }
+    }
+    assertTrue(worst <= tol, op + ": worst relative error " + worst + " at " + worstAt + " (java " + (worstAt >= 0 ? expected[worstAt] : 0)
+        + ", opencl " + (worstAt >= 0 ? actual[worstAt] : 0) + ") exceeds " + tol);
+  }
+
+  private static Tensor in(Ops ops, float[] data) {
+    Tensor t = ops.alloc(data.length);
+    ops.write(t, data);
+    return t;
+  }
+
+  private static IntTensor in(Ops ops, int[] data) {
+    IntTensor t = ops.allocInts(data.length);
+    ops.write(t, data);
+    return t;
+  }
+
+  @ParameterizedTest(name = "matmul m={0} n={1} k={2} transB={3} bias={4}")
+  @CsvSource({"1,1,1,true,false", "1,7,63,true,true", "7,63,1025,true,true", "63,1023,7,false,true", "17,1025,33,false,false",
+      "1023,9,65,true,false", "33,384,384,true,true"})
+  void matmul(int m, int n, int k, boolean transB, boolean bias) {
+    float[] a = random(m * k, 1), b = random(n * k, 1), c = random(n, 1);
+    parity("matmul", 2e-6 * Math.sqrt(k) + 1e-6, ops -> {
+      Tensor out = ops.alloc(m * n);
+      ops.matmul(out, in(ops, a), in(ops, b), bias ? in(ops, c) : null, m, n, k, transB);
+      return ops.read(out);
+    });
+  }
+
+  @ParameterizedTest(name = "elementwise n={0}")
+  @ValueSource(ints = {1, 7, 63, 1023, 1025, 100_003})
+  void elementwise(int n) {
+    float[] a = random(n, 3), b = random(n, 3);
+    parity("add", 1e-7, ops -> {
+      Tensor x = in(ops, a);
+      ops.add(x, x, in(ops, b), n); // in place, as a residual add
+      return ops.read(x);
+    });
+    parity("mul", 1e-7, ops -> {
+      Tensor out = ops.alloc(n);
+      ops.mul(out, in(ops, a), in(ops, b), n);
+      return ops.read(out);
+    });
+    parity("scale", 1e-7, ops -> {
+      Tensor out = ops.alloc(n);
+      ops.scale(out, in(ops, a), 0.125f, n);
+      return ops.read(out);
+    });
+    parity("copy", 0, ops -> {
+      Tensor out = ops.alloc(n);
+      ops.copy(out, in(ops, a), n);
+      return ops.read(out);
+    });
+  }
+
+  @ParameterizedTest(name = "activation {0}")
+  @EnumSource(Activation.class)
+  void activation(Activation act) {
+    int n = 1025;
+    float[] a = random(n, 8);
+    a[0] = 0;
+    a[1] = -20;
+    a[2] = 20;
+    parity("activation " + act, 1e-6, ops -> {
+      Tensor x = in(ops, a);
+      ops.activation(act, x, x, n);
+      return ops.read(x);
+    });
+  }
+
+  @ParameterizedTest(name = "norms rows={0} dim={1}")
+  @CsvSource({"1,1", "7,7", "3,63", "5,384", "2,1023", "1,1025", "63,129"})
+  void norms(int rows, int dim) {
+    float[] x = random(rows * dim, 4), g = random(dim, 1), b = random(dim, 1);
+    for (int i = 0; i < x.length; i++) x[i] += 2.5f; // non-zero mean
+    parity("layerNorm", 2e-5, ops -> {
+      Tensor out = ops.alloc(rows * dim);
+      ops.layerNorm(out, in(ops, x), in(ops, g), in(ops, b), rows, dim, 1e-12f);
+      return ops.read(out);
+    });
+    parity("layerNorm no beta, in place", 2e-5, ops -> {
+      Tensor t = in(ops, x);
+      ops.layerNorm(t, t, in(ops, g), null, rows, dim, 1e-5f);
+      return ops.read(t);
+    });
+    parity("rmsNorm", 1e-5, ops -> {
+      Tensor out = ops.alloc(rows * dim);
+      ops.rmsNorm(out, in(ops, x), in(ops, g), rows, dim, 1e-6f);
+      return ops.read(out);
+    });
+    parity("l2Normalize", 1e-6, ops -> {
+      Tensor out = ops.alloc(rows * dim);
+      ops.l2Normalize(out, in(ops, x), rows, dim);
+      return ops.read(out);
+    });
+  }
+
+  @ParameterizedTest(name = "softmax rows={0} cols={1} T={2} log={3} mask={4}")
+  @CsvSource({"1,1,1,false,none", "7,7,1,false,shared", "3,1023,2,true,none", "2,1025,0.5,true,perRow", "5,50257,1,true,none",
+      "4,63,1,false,perRow"})
+  void softmax(int rows, int cols, float t, boolean log, String mask) {
+    float[] x = random(rows * cols, 6);
+    float[] m = new float[mask.equals("perRow") ? rows * cols : cols];
+    for (int i = 0; i < m.length; i++) m[i] = rnd.nextInt(4) == 0 ? -3.4028235e38f : 0f; // HF-style finfo.min mask
+    if (m.length > 0) m[0] = 0f;
+    if (mask.equals("perRow")) for (int r = 0; r < rows; r++) m[r * cols] = 0f;
+    parity("softmax", log ? 2e-5 : 2e-6, ops -> {
+      Tensor out = ops.alloc(rows * cols);
+      ops.softmax(out, in(ops, x), mask.equals("none") ? null : in(ops, m), mask.equals("perRow"), rows, cols, t, log);
+      return ops.read(out);
+    });
+  }
+
+  @ParameterizedTest(name = "attention b={0} q={1} k={2} h={3} kvh={4} d={5} causal={6} pos={7} window={8} padded={9}")
+  @CsvSource({"1,1,1,1,1,1,false,0,0,false", "2,7,7,3,3,16,false,0,0,true", "3,63,63,4,2,8,true,0,0,true",
+      "1,1,65,4,1,32,true,64,0,false", "2,17,17,2,2,7,true,0,8,false", "1,5,1025,2,1,4,true,1020,0,false",
+      "4,129,129,12,12,32,false,0,0,true"})
+  void attention(int b, int q, int kLen, int h, int kvh, int d, boolean causal, int pos, int window, boolean padded) {
+    Attention sp = new Attention(b, q, kLen, h, kvh, d, h * d, kvh * d, h * d, causal, pos, window, (float) (1 / Math.sqrt(d)));
+    float[] qx = random(b * q * h * d, 2), kx = random(b * kLen * kvh * d, 2), vx = random(b * kLen * kvh * d, 2);
+    int[] mask = new int[b * kLen];
+    for (int i = 0; i < b; i++) {
+      int len = padded ? Math.max(1, kLen - i * kLen / (b + 1)) : kLen;
+      for (int j = 0; j < len; j++) mask[i * kLen + j] = 1;
+    }
+    parity("attention", 5e-6, ops -> {
+      Tensor out = ops.alloc(b * q * h * d);
+      Tensor scores = ops.alloc((int) sp.scoresSize());
+      ops.attention(out, in(ops, qx), in(ops, kx), in(ops, vx), padded ? in(ops, mask) : null, scores, sp);
+      return ops.read(out);
+    });
+  }
+
+  @Test
+  void attentionOverFusedQkvWithStrides() {
+    int b = 2, s = 9, h = 3, d = 5, w = h * d;
+    float[] qkv = random(b * s * 3 * w, 1);
+    Attention sp = Attention.selfAttention(b, s, h, d, false).withStrides(3 * w, 3 * w, w);
+    parity("attention fused qkv", 5e-6, ops -> {
+      Tensor t = in(ops, qkv);
+      Tensor out = ops.alloc(b * s * w);
+      ops.attention(out, t, t.slice(w, t.size() - w), t.slice(2 * w, t.size() - 2 * w), null, ops.alloc((int) sp.scoresSize()), sp);
+      return ops.read(out);
+    });
+  }
+
+  @ParameterizedTest(name = "gather n={0} vocab={1} dim={2}")
+  @CsvSource({"1,1,1", "7,63,7", "63,1025,384", "1025,30,3"})
+  void gather(int n, int vocab, int dim) {
+    float[] table = random(vocab * dim, 1), base = random(n * dim, 1);
+    int[] ids = new int[n];
+    for (int i = 0; i < n; i++) ids[i] = rnd.nextInt(vocab);
+    parity("gather", 0, ops -> {
+      Tensor out = ops.alloc(n * dim);
+      ops.gather(out, in(ops, table), in(ops, ids), n, vocab, dim, false);
+      return ops.read(out);
+    });
+    parity("gather accumulate", 1e-7, ops -> {
+      Tensor out = in(ops, base);
+      ops.gather(out, in(ops, table), in(ops, ids), n, vocab, dim, true);
+      return ops.read(out);
+    });
+  }
+
+  @ParameterizedTest(name = "meanPool b={0} s={1} d={2}")
+  @CsvSource({"1,1,1", "7,7,63", "3,257,384", "2,1025,7"})
+  void meanPool(int b, int s, int d) {
+    float[] x = random(b * s * d, 3);
+    int[] mask = new int[b * s];
+    for (int i = 0; i < b; i++) for (int j = 0; j < Math.max(1, s - i * 3); j++) mask[i * s + j] = 1;
+    parity("meanPool", 2e-6, ops -> {
+      Tensor out = ops.alloc(b * d);
+      ops.meanPool(out, in(ops, x), in(ops, mask), b, s, d);
+      return ops.read(out);
+    });
+  }
+
+  @ParameterizedTest(name = "topK rows={0} cols={1} k={2}")
+  @CsvSource({"1,1,1", "7,63,20", "3,1025,20", "2,50257,20", "1,5,7"})
+  void topK(int rows, int cols, int k) {
+    float[] x = random(rows * cols, 10);
+    for (int i = 0; i + 7 < x.length; i += 13) x[i + 7] = x[i]; // ties: lower index must come first
+    int[][] ids = new int[2][];
+    parity("topK values", 0, ops -> {
+      Tensor vals = ops.alloc(rows * k);
+      IntTensor idx = ops.allocInts(rows * k);
+      ops.topK(vals, idx, in(ops, x), rows, cols, k);
+      ids[ops == java ? 0 : 1] = ops.read(idx);
+      return ops.read(vals);
+    });
+    org.junit.jupiter.api.Assertions.assertArrayEquals(ids[0], ids[1], "topK indices");
+  }
+
+  @Test
+  void transfersLargerThanTheStagingBuffers() {
+    float[] big = random(3_000_001, 1);
+    int[] bigInts = new int[600_001];
+    for (int i = 0; i < bigInts.length; i++) bigInts[i] = i * 7;
+    try (Ops.Scope s = cl.scope()) {
+      Tensor t = in(cl, big);
+      org.junit.jupiter.api.Assertions.assertArrayEquals(big, cl.read(t));
+      IntTensor it = in(cl, bigInts);
+      org.junit.jupiter.api.Assertions.assertArrayEquals(bigInts, cl.read(it));
+    }
+  }
+}

@@ -163,6 +163,11 @@ public final class AparapiOps extends ArenaOps {
     k.n1 = n;
     k.n2 = kk;
     k.p0 = transB ? 1 : 0;
+    if (!transB && Boolean.parseBoolean(System.getProperty("sparkinfer.matmul.kn", "true"))) {
+      int rowBlocks = (m + OpsKernel.ROWS - 1) / OpsKernel.ROWS;
+      launch(OpsKernel.OP_MATMUL_KN, device.createRange2D(roundUp(n, LOCAL_1D), rowBlocks, LOCAL_1D, 1));
+      return;
+    }
     int t = OpsKernel.TILE;
     launch(OpsKernel.OP_MATMUL, device.createRange2D(roundUp(n, t), roundUp(m, t), t, t));
   }

@@ -16,7 +16,7 @@ import com.aparapi.Kernel;
  */
 class OpsKernel extends Kernel {
   static final int OP_STAGE_IN = 1, OP_STAGE_OUT = 2, OP_ISTAGE_IN = 3, OP_ISTAGE_OUT = 4, OP_ZERO = 5, OP_IZERO = 6;
-  static final int OP_MATMUL = 10, OP_ADD = 11, OP_MUL = 12, OP_SCALE = 13, OP_ACT = 14, OP_COPY = 15;
+  static final int OP_MATMUL = 10, OP_MATMUL_KN = 16, OP_ADD = 11, OP_MUL = 12, OP_SCALE = 13, OP_ACT = 14, OP_COPY = 15;
   static final int OP_LAYERNORM = 20, OP_RMSNORM = 21, OP_SOFTMAX = 22, OP_L2NORM = 23;
   static final int OP_ATTN_SCORES = 30, OP_ATTN_SOFTMAX = 31, OP_ATTN_VALUES = 32;
   static final int OP_GATHER = 40, OP_MEANPOOL = 41, OP_TOPK = 42;
@@ -25,6 +25,8 @@ class OpsKernel extends Kernel {
   static final int TILE = 16;
   /** Work-group size of the row ops (one work-group per row, tree reductions in local memory). */
   static final int WG = 128;
+  /** Output rows per work-item in {@link #matmulKn()}. */
+  static final int ROWS = 4;
   /** Stands in for -infinity (OpenCL C has no portable literal for it through Aparapi). */
   static final float NEG_BIG = -3.0e38f;
 
@@ -48,6 +50,7 @@ class OpsKernel extends Kernel {
   @Override
   public void run() {
     if (op == OP_MATMUL) matmul();
+    else if (op == OP_MATMUL_KN) matmulKn();
     else if (op == OP_ADD || op == OP_MUL || op == OP_SCALE || op == OP_ACT || op == OP_COPY) elementwise();
     else if (op == OP_LAYERNORM) layerNorm();
     else if (op == OP_RMSNORM) rmsNorm();
@@ -102,6 +105,33 @@ class OpsKernel extends Kernel {
       localBarrier();
     }
     if (row < m && col < n) mem[o + row * n + col] = acc + (c >= 0 ? mem[c + col] : 0f);
+  }
+
+  /**
+   * out[m=n0, n=n1] = a[m, k=n2] x b[k, n] + bias (c, -1: none), for CPU devices: no local memory or barriers (they
+   * defeat PoCL's vectorisation across work-items); consecutive work-items take consecutive columns, so b is read
+   * contiguously, and each work-item keeps ROWS rows of the output in registers. dim 0 over columns, dim 1 over row
+   * blocks.
+   */
+  void matmulKn() {
+    int m = n0, n = n1, k = n2;
+    int col = getGlobalId(0), r0 = getGlobalId(1) * ROWS;
+    if (col < n) {
+      int r1 = min(r0 + 1, m - 1), r2 = min(r0 + 2, m - 1), r3 = min(r0 + 3, m - 1);
+      float acc0 = 0f, acc1 = 0f, acc2 = 0f, acc3 = 0f;
+      for (int p = 0; p < k; p++) {
+        float bv = mem[b + p * n + col];
+        acc0 += mem[a + r0 * k + p] * bv;
+        acc1 += mem[a + r1 * k + p] * bv;
+        acc2 += mem[a + r2 * k + p] * bv;
+        acc3 += mem[a + r3 * k + p] * bv;
+      }
+      float bias = c >= 0 ? mem[c + col] : 0f;
+      if (r0 < m) mem[o + r0 * n + col] = acc0 + bias;
+      if (r0 + 1 < m) mem[o + (r0 + 1) * n + col] = acc1 + bias;
+      if (r0 + 2 < m) mem[o + (r0 + 2) * n + col] = acc2 + bias;
+      if (r0 + 3 < m) mem[o + (r0 + 3) * n + col] = acc3 + bias;
+    }
   }
 
   /** Element-wise over n0 floats: add/mul (a, b), scale by f0, activation p0, copy. */

@@ -1,0 +1,100 @@
+package dev.sparkinfer.models.bert;
+
+import dev.sparkinfer.kernels.Ops;
+import dev.sparkinfer.kernels.Tensor;
+import dev.sparkinfer.models.weights.WeightSource;
+import java.util.Arrays;
+
+/**
+ * BERT weights uploaded to the device once. Names are the checkpoint's (Hugging Face {@code BertModel}); checkpoints
+ * saved from a task head carry a {@code bert.} prefix, which is detected.
+ */
+public final class BertWeights {
+  // the name table, in the checkpoint's own naming
+  static final String WORD = "embeddings.word_embeddings.weight";
+  static final String POSITION = "embeddings.position_embeddings.weight";
+  static final String TOKEN_TYPE = "embeddings.token_type_embeddings.weight";
+  static final String EMB_LN = "embeddings.LayerNorm.%s";
+  static final String Q = "encoder.layer.%d.attention.self.query.%s";
+  static final String K = "encoder.layer.%d.attention.self.key.%s";
+  static final String V = "encoder.layer.%d.attention.self.value.%s";
+  static final String ATTN_OUT = "encoder.layer.%d.attention.output.dense.%s";
+  static final String ATTN_LN = "encoder.layer.%d.attention.output.LayerNorm.%s";
+  static final String FFN_IN = "encoder.layer.%d.intermediate.dense.%s";
+  static final String FFN_OUT = "encoder.layer.%d.output.dense.%s";
+  static final String FFN_LN = "encoder.layer.%d.output.LayerNorm.%s";
+
+  final Tensor word;      // [vocab, hidden]
+  final Tensor position;  // [maxPositions, hidden]
+  final Tensor tokenType; // [typeVocab, hidden]
+  final Tensor embLnW, embLnB; // [hidden]
+  final Layer[] layers;
+
+  /** One encoder layer. q, k, v are fused into one [3 * hidden, hidden] projection (one matmul instead of three). */
+  record Layer(Tensor qkvW,   // [3 * hidden, hidden]
+               Tensor qkvB,   // [3 * hidden]
+               Tensor attnOutW, Tensor attnOutB, // [hidden, hidden], [hidden]
+               Tensor attnLnW, Tensor attnLnB,   // [hidden]
+               Tensor ffnInW, Tensor ffnInB,     // [intermediate, hidden], [intermediate]
+               Tensor ffnOutW, Tensor ffnOutB,   // [hidden, intermediate], [hidden]
+               Tensor ffnLnW, Tensor ffnLnB) {}  // [hidden]
+
+  private final WeightSource src;
+  private final String prefix;
+  private final Ops ops;
+
+  public BertWeights(WeightSource src, BertConfig c, Ops ops) {
+    this.src = src;
+    this.ops = ops;
+    this.prefix = src.has(WORD) ? "" : src.has("bert." + WORD) ? "bert." : null;
+    if (prefix == null) {
+      throw new IllegalArgumentException(src.origin() + " has no '" + WORD + "': not a BERT checkpoint (first names: "
+          + src.names().stream().sorted().limit(5).toList() + ")");
+    }
+    int h = c.hidden(), f = c.intermediate();
+    word = load(WORD, c.vocabSize(), h);
+    position = load(POSITION, c.maxPositions(), h);
+    tokenType = load(TOKEN_TYPE, c.typeVocabSize(), h);
+    embLnW = load(String.format(EMB_LN, "weight"), h);
+    embLnB = load(String.format(EMB_LN, "bias"), h);
+    layers = new Layer[c.layers()];
+    for (int l = 0; l < c.layers(); l++) {
+      float[] qkvW = concat(floats(name(Q, l, "weight"), h, h), floats(name(K, l, "weight"), h, h), floats(name(V, l, "weight"), h, h));
+      float[] qkvB = concat(floats(name(Q, l, "bias"), h), floats(name(K, l, "bias"), h), floats(name(V, l, "bias"), h));
+      layers[l] = new Layer(ops.upload(qkvW), ops.upload(qkvB),
+          load(name(ATTN_OUT, l, "weight"), h, h), load(name(ATTN_OUT, l, "bias"), h),
+          load(name(ATTN_LN, l, "weight"), h), load(name(ATTN_LN, l, "bias"), h),
+          load(name(FFN_IN, l, "weight"), f, h), load(name(FFN_IN, l, "bias"), f),
+          load(name(FFN_OUT, l, "weight"), h, f), load(name(FFN_OUT, l, "bias"), h),
+          load(name(FFN_LN, l, "weight"), h), load(name(FFN_LN, l, "bias"), h));
+    }
+  }
+
+  private static String name(String pattern, int layer, String kind) { return String.format(pattern, layer, kind); }
+
+  private Tensor load(String name, long... shape) { return ops.upload(floats(name, shape)); }
+
+  /** The tensor's floats after checking its shape against the config. */
+  private float[] floats(String name, long... shape) {
+    String full = prefix + name;
+    if (!src.has(full)) throw new IllegalArgumentException(src.origin() + " lacks tensor '" + full + "'");
+    long[] actual = src.shape(full);
+    if (!Arrays.equals(actual, shape)) {
+      throw new IllegalArgumentException(src.origin() + ": tensor '" + full + "' has shape " + Arrays.toString(actual)
+          + ", config.json implies " + Arrays.toString(shape));
+    }
+    return src.floats(full);
+  }
+
+  private static float[] concat(float[]... parts) {
+    int n = 0;
+    for (float[] p : parts) n += p.length;
+    float[] out = new float[n];
+    int at = 0;
+    for (float[] p : parts) {
+      System.arraycopy(p, 0, out, at, p.length);
+      at += p.length;
+    }
+    return out;
+  }
+}

@@ -50,6 +50,18 @@ public final class AparapiOps extends ArenaOps {
 
   public boolean isStrict() { return strict; }
 
+  /**
+   * CPU devices (PoCL) get Linear weights as {@code [in, out]} for the register-blocked kernel; GPUs keep
+   * {@code [out, in]} for the local-memory tiled kernel. {@code -Dsparkinfer.linear.layout=in-major|out-major} overrides.
+   */
+  @Override
+  public boolean linearInMajor() {
+    String forced = System.getProperty("sparkinfer.linear.layout", "auto");
+    if (forced.equals("in-major")) return true;
+    if (forced.equals("out-major")) return false;
+    return "CPU".equals(info.type());
+  }
+
   /** True when some launch did not run on OpenCL (only possible when not strict). */
   public boolean fellBack() { return fellBack; }
 
@@ -163,11 +175,13 @@ public final class AparapiOps extends ArenaOps {
     k.n1 = n;
     k.n2 = kk;
     k.p0 = transB ? 1 : 0;
-    if (!transB && Boolean.parseBoolean(System.getProperty("sparkinfer.matmul.kn", "true"))) {
+    if (!transB) {
+      // b is [k, n]: the register-blocked kernel without local memory
       int rowBlocks = (m + OpsKernel.ROWS - 1) / OpsKernel.ROWS;
       launch(OpsKernel.OP_MATMUL_KN, device.createRange2D(roundUp(n, LOCAL_1D), rowBlocks, LOCAL_1D, 1));
       return;
     }
+    // b is [n, k]: the local-memory tiled kernel
     int t = OpsKernel.TILE;
     launch(OpsKernel.OP_MATMUL, device.createRange2D(roundUp(n, t), roundUp(m, t), t, t));
   }

@@ -13,6 +13,9 @@ public final class JavaOps extends ArenaOps {
   @Override
   public DeviceInfo device() { return DeviceInfo.JAVA; }
 
+  @Override
+  public boolean linearInMajor() { return false; }
+
   // ---- memory ----
 
   @Override

@@ -51,6 +51,23 @@ public interface Ops extends AutoCloseable {
    */
   void matmul(Tensor out, Tensor a, Tensor b, Tensor bias, int m, int n, int k, boolean transB);
 
+  /** True when this device multiplies Linear weights fastest stored transposed, {@code [in, out]}. */
+  boolean linearInMajor();
+
+  /** Uploads a Linear weight given in PyTorch's {@code [out, in]} layout, stored as this device prefers. */
+  default LinearWeight uploadLinear(float[] w, int out, int in) {
+    if (w.length != out * in) throw new IllegalArgumentException("linear weight has " + w.length + " floats, expected " + out + " x " + in);
+    if (!linearInMajor()) return new LinearWeight(upload(w), out, in, false);
+    float[] t = new float[w.length];
+    for (int o = 0; o < out; o++) for (int i = 0; i < in; i++) t[i * out + o] = w[o * in + i];
+    return new LinearWeight(upload(t), out, in, true);
+  }
+
+  /** out[rows, w.out] = x[rows, w.in] W^T + bias (bias may be null): a PyTorch Linear. */
+  default void linear(Tensor out, Tensor x, LinearWeight w, Tensor bias, int rows) {
+    matmul(out, x, w.data(), bias, rows, w.out(), w.in(), !w.inMajor());
+  }
+
   /** out = a + b, element-wise over n floats (residual add; out may be a or b). */
   void add(Tensor out, Tensor a, Tensor b, int n);
 

@@ -96,6 +96,27 @@ class OpsParityTest {
     });
   }
 
+  @ParameterizedTest(name = "linear rows={0} out={1} in={2} layout={3}")
+  @CsvSource({"1,7,63,in-major", "63,1025,7,in-major", "7,33,1023,out-major", "130,384,384,out-major", "130,384,384,auto"})
+  void linearInEitherLayout(int rows, int out, int in, String layout) {
+    float[] w = random(out * in, 1), bias = random(out, 1), x = random(rows * in, 1);
+    String before = System.getProperty("sparkinfer.linear.layout");
+    System.setProperty("sparkinfer.linear.layout", layout);
+    try {
+      LinearWeight jw = java.uploadLinear(w, out, in), cw = cl.uploadLinear(w, out, in);
+      Tensor jb = java.upload(bias), cb = cl.upload(bias);
+      if (!layout.equals("auto")) assertEquals(layout.equals("in-major"), cw.inMajor(), "layout chosen");
+      parity("linear " + layout, 2e-6 * Math.sqrt(in) + 1e-6, ops -> {
+        Tensor o = ops.alloc(rows * out);
+        ops.linear(o, in(ops, x), ops == java ? jw : cw, ops == java ? jb : cb, rows);
+        return ops.read(o);
+      });
+    } finally {
+      if (before == null) System.clearProperty("sparkinfer.linear.layout");
+      else System.setProperty("sparkinfer.linear.layout", before);
+    }
+  }
+
   @ParameterizedTest(name = "elementwise n={0}")
   @ValueSource(ints = {1, 7, 63, 1023, 1025, 100_003})
   void elementwise(int n) {

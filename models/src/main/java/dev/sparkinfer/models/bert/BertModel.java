@@ -63,15 +63,15 @@ public final class BertModel {
       for (BertWeights.Layer l : w.layers) {
         // attention: fused qkv projection, softmax(q k^T / sqrt(d)) over non-padding keys, output projection,
         // residual, post-LN
-        ops.matmul(qkv, x, l.qkvW(), l.qkvB(), n, 3 * h, h, true);
+        ops.linear(qkv, x, l.qkvW(), l.qkvB(), n);
         ops.attention(ctx, qkv, qkv.slice(h, qkv.size() - h), qkv.slice(2 * h, qkv.size() - 2 * h), keyMask, scores, spec);
-        ops.matmul(tmp, ctx, l.attnOutW(), l.attnOutB(), n, h, h, true);
+        ops.linear(tmp, ctx, l.attnOutW(), l.attnOutB(), n);
         ops.add(tmp, tmp, x, n * h);
         ops.layerNorm(x, tmp, l.attnLnW(), l.attnLnB(), n, h, c.layerNormEps());
         // feed-forward: dense, GELU, dense, residual, post-LN
-        ops.matmul(ffn, x, l.ffnInW(), l.ffnInB(), n, f, h, true);
+        ops.linear(ffn, x, l.ffnInW(), l.ffnInB(), n);
         ops.activation(act, ffn, ffn, n * f);
-        ops.matmul(tmp, ffn, l.ffnOutW(), l.ffnOutB(), n, h, f, true);
+        ops.linear(tmp, ffn, l.ffnOutW(), l.ffnOutB(), n);
         ops.add(tmp, tmp, x, n * h);
         ops.layerNorm(x, tmp, l.ffnLnW(), l.ffnLnB(), n, h, c.layerNormEps());
       }

@@ -1,5 +1,6 @@
 package dev.sparkinfer.models.bert;
 
+import dev.sparkinfer.kernels.LinearWeight;
 import dev.sparkinfer.kernels.Ops;
 import dev.sparkinfer.kernels.Tensor;
 import dev.sparkinfer.models.weights.WeightSource;
@@ -31,13 +32,13 @@ public final class BertWeights {
   final Layer[] layers;
 
   /** One encoder layer. q, k, v are fused into one [3 * hidden, hidden] projection (one matmul instead of three). */
-  record Layer(Tensor qkvW,   // [3 * hidden, hidden]
-               Tensor qkvB,   // [3 * hidden]
-               Tensor attnOutW, Tensor attnOutB, // [hidden, hidden], [hidden]
-               Tensor attnLnW, Tensor attnLnB,   // [hidden]
-               Tensor ffnInW, Tensor ffnInB,     // [intermediate, hidden], [intermediate]
-               Tensor ffnOutW, Tensor ffnOutB,   // [hidden, intermediate], [hidden]
-               Tensor ffnLnW, Tensor ffnLnB) {}  // [hidden]
+  record Layer(LinearWeight qkvW,   // [3 * hidden, hidden]
+               Tensor qkvB,         // [3 * hidden]
+               LinearWeight attnOutW, Tensor attnOutB, // [hidden, hidden], [hidden]
+               Tensor attnLnW, Tensor attnLnB,         // [hidden]
+               LinearWeight ffnInW, Tensor ffnInB,     // [intermediate, hidden], [intermediate]
+               LinearWeight ffnOutW, Tensor ffnOutB,   // [hidden, intermediate], [hidden]
+               Tensor ffnLnW, Tensor ffnLnB) {}        // [hidden]
 
   private final WeightSource src;
   private final String prefix;
@@ -61,11 +62,11 @@ public final class BertWeights {
     for (int l = 0; l < c.layers(); l++) {
       float[] qkvW = concat(floats(name(Q, l, "weight"), h, h), floats(name(K, l, "weight"), h, h), floats(name(V, l, "weight"), h, h));
       float[] qkvB = concat(floats(name(Q, l, "bias"), h), floats(name(K, l, "bias"), h), floats(name(V, l, "bias"), h));
-      layers[l] = new Layer(ops.upload(qkvW), ops.upload(qkvB),
-          load(name(ATTN_OUT, l, "weight"), h, h), load(name(ATTN_OUT, l, "bias"), h),
+      layers[l] = new Layer(ops.uploadLinear(qkvW, 3 * h, h), ops.upload(qkvB),
+          linear(name(ATTN_OUT, l, "weight"), h, h), load(name(ATTN_OUT, l, "bias"), h),
           load(name(ATTN_LN, l, "weight"), h), load(name(ATTN_LN, l, "bias"), h),
-          load(name(FFN_IN, l, "weight"), f, h), load(name(FFN_IN, l, "bias"), f),
-          load(name(FFN_OUT, l, "weight"), h, f), load(name(FFN_OUT, l, "bias"), h),
+          linear(name(FFN_IN, l, "weight"), f, h), load(name(FFN_IN, l, "bias"), f),
+          linear(name(FFN_OUT, l, "weight"), h, f), load(name(FFN_OUT, l, "bias"), h),
           load(name(FFN_LN, l, "weight"), h), load(name(FFN_LN, l, "bias"), h));
     }
   }
@@ -73,6 +74,8 @@ public final class BertWeights {
   private static String name(String pattern, int layer, String kind) { return String.format(pattern, layer, kind); }
 
   private Tensor load(String name, long... shape) { return ops.upload(floats(name, shape)); }
+
+  private LinearWeight linear(String name, int out, int in) { return ops.uploadLinear(floats(name, out, in), out, in); }
 
   /** The tensor's floats after checking its shape against the config. */
   private float[] floats(String name, long... shape) {

@@ -177,8 +177,8 @@ public final class AparapiOps extends ArenaOps {
     k.p0 = transB ? 1 : 0;
     if (!transB) {
       // b is [k, n]: the register-blocked kernel without local memory
-      int rowBlocks = (m + OpsKernel.ROWS - 1) / OpsKernel.ROWS;
-      launch(OpsKernel.OP_MATMUL_KN, device.createRange2D(roundUp(n, LOCAL_1D), rowBlocks, LOCAL_1D, 1));
+      int rowBlocks = (m + OpsKernel.ROWS - 1) / OpsKernel.ROWS, colBlocks = (n + OpsKernel.COLS - 1) / OpsKernel.COLS;
+      launch(OpsKernel.OP_MATMUL_KN, device.createRange2D(roundUp(colBlocks, 16), rowBlocks, 16, 1));
       return;
     }
     // b is [n, k]: the local-memory tiled kernel

@@ -74,16 +74,33 @@ public final class JavaOps extends ArenaOps {
     int ao = a.offset(), bo = b.offset(), oo = out.offset();
     IntStream.range(0, m).parallel().forEach(i -> {
       float[] row = new float[n];
+      int ai = ao + i * k;
       for (int j = 0; j < n; j++) {
-        double acc = 0;
-        for (int p = 0; p < k; p++) {
-          float w = transB ? x[bo + j * k + p] : x[bo + p * n + j];
-          acc += (double) x[ao + i * k + p] * w;
+        double acc;
+        if (transB) {
+          acc = dot(x, ai, x, bo + j * k, k);
+        } else {
+          acc = 0;
+          for (int p = 0; p < k; p++) acc += (double) x[ai + p] * x[bo + p * n + j];
         }
         row[j] = (float) (acc + (bias == null ? 0f : x[bias.offset() + j]));
       }
       System.arraycopy(row, 0, x, oo + i * n, n);
     });
+  }
+
+  /** Dot product in double; four partial sums so the additions do not wait on each other. */
+  private static double dot(float[] x, int xo, float[] y, int yo, int n) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int p = 0;
+    for (; p + 3 < n; p += 4) {
+      s0 += (double) x[xo + p] * y[yo + p];
+      s1 += (double) x[xo + p + 1] * y[yo + p + 1];
+      s2 += (double) x[xo + p + 2] * y[yo + p + 2];
+      s3 += (double) x[xo + p + 3] * y[yo + p + 3];
+    }
+    for (; p < n; p++) s0 += (double) x[xo + p] * y[yo + p];
+    return (s0 + s1) + (s2 + s3);
   }
 
   @Override

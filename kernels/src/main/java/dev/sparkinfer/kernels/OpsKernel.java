@@ -25,8 +25,8 @@ class OpsKernel extends Kernel {
   static final int TILE = 16;
   /** Work-group size of the row ops (one work-group per row, tree reductions in local memory). */
   static final int WG = 128;
-  /** Output rows per work-item in {@link #matmulKn()}. */
-  static final int ROWS = 4;
+  /** Output block per work-item in {@link #matmulKn()}: ROWS x COLS. */
+  static final int ROWS = 4, COLS = 8;
   /** Stands in for -infinity (OpenCL C has no portable literal for it through Aparapi). */
   static final float NEG_BIG = -3.0e38f;
 
@@ -109,29 +109,69 @@ class OpsKernel extends Kernel {
 
   /**
    * out[m=n0, n=n1] = a[m, k=n2] x b[k, n] + bias (c, -1: none), for CPU devices: no local memory or barriers (they
-   * defeat PoCL's vectorisation across work-items); consecutive work-items take consecutive columns, so b is read
-   * contiguously, and each work-item keeps ROWS rows of the output in registers. dim 0 over columns, dim 1 over row
-   * blocks.
+   * defeat PoCL's vectorisation); each work-item keeps a ROWS x COLS block of the output in registers and reads b
+   * contiguously. dim 0 over column blocks, dim 1 over row blocks.
    */
   void matmulKn() {
     int m = n0, n = n1, k = n2;
-    int col = getGlobalId(0), r0 = getGlobalId(1) * ROWS;
-    if (col < n) {
-      int r1 = min(r0 + 1, m - 1), r2 = min(r0 + 2, m - 1), r3 = min(r0 + 3, m - 1);
-      float acc0 = 0f, acc1 = 0f, acc2 = 0f, acc3 = 0f;
-      for (int p = 0; p < k; p++) {
-        float bv = mem[b + p * n + col];
-        acc0 += mem[a + r0 * k + p] * bv;
-        acc1 += mem[a + r1 * k + p] * bv;
-        acc2 += mem[a + r2 * k + p] * bv;
-        acc3 += mem[a + r3 * k + p] * bv;
+    int c0 = getGlobalId(0) * COLS, r0 = getGlobalId(1) * ROWS;
+    if (c0 < n && r0 < m) {
+      if (c0 + COLS <= n && r0 + ROWS <= m) {
+        matmulKnBlock(k, n, r0, c0);
+      } else {
+        // ragged edge: one output at a time with bounds checks
+        for (int r = r0; r < min(r0 + ROWS, m); r++) {
+          for (int col = c0; col < min(c0 + COLS, n); col++) {
+            float acc = 0f;
+            for (int p = 0; p < k; p++) acc += mem[a + r * k + p] * mem[b + p * n + col];
+            mem[o + r * n + col] = acc + (c >= 0 ? mem[c + col] : 0f);
+          }
+        }
       }
-      float bias = c >= 0 ? mem[c + col] : 0f;
-      if (r0 < m) mem[o + r0 * n + col] = acc0 + bias;
-      if (r0 + 1 < m) mem[o + (r0 + 1) * n + col] = acc1 + bias;
-      if (r0 + 2 < m) mem[o + (r0 + 2) * n + col] = acc2 + bias;
-      if (r0 + 3 < m) mem[o + (r0 + 3) * n + col] = acc3 + bias;
     }
+  }
+
+  /**
+   * A full ROWS x COLS block: 4 rows x 8 contiguous columns in 32 named accumulators. Per step of k: 8 contiguous loads
+   * of b and 4 broadcasts of a, which the OpenCL compiler turns into vector multiply-adds (named scalars, because
+   * Aparapi has no vector types and private arrays would stay in memory).
+   */
+  void matmulKnBlock(int k, int n, int r0, int c0) {
+    float x00 = 0f, x01 = 0f, x02 = 0f, x03 = 0f, x04 = 0f, x05 = 0f, x06 = 0f, x07 = 0f;
+    float x10 = 0f, x11 = 0f, x12 = 0f, x13 = 0f, x14 = 0f, x15 = 0f, x16 = 0f, x17 = 0f;
+    float x20 = 0f, x21 = 0f, x22 = 0f, x23 = 0f, x24 = 0f, x25 = 0f, x26 = 0f, x27 = 0f;
+    float x30 = 0f, x31 = 0f, x32 = 0f, x33 = 0f, x34 = 0f, x35 = 0f, x36 = 0f, x37 = 0f;
+    int a0 = a + r0 * k, a1 = a0 + k, a2 = a1 + k, a3 = a2 + k;
+    for (int p = 0; p < k; p++) {
+      int bp = b + p * n + c0;
+      float b0 = mem[bp], b1 = mem[bp + 1], b2 = mem[bp + 2], b3 = mem[bp + 3];
+      float b4 = mem[bp + 4], b5 = mem[bp + 5], b6 = mem[bp + 6], b7 = mem[bp + 7];
+      float v = mem[a0 + p];
+      x00 += v * b0; x01 += v * b1; x02 += v * b2; x03 += v * b3; x04 += v * b4; x05 += v * b5; x06 += v * b6; x07 += v * b7;
+      v = mem[a1 + p];
+      x10 += v * b0; x11 += v * b1; x12 += v * b2; x13 += v * b3; x14 += v * b4; x15 += v * b5; x16 += v * b6; x17 += v * b7;
+      v = mem[a2 + p];
+      x20 += v * b0; x21 += v * b1; x22 += v * b2; x23 += v * b3; x24 += v * b4; x25 += v * b5; x26 += v * b6; x27 += v * b7;
+      v = mem[a3 + p];
+      x30 += v * b0; x31 += v * b1; x32 += v * b2; x33 += v * b3; x34 += v * b4; x35 += v * b5; x36 += v * b6; x37 += v * b7;
+    }
+    storeRow(r0, n, c0, x00, x01, x02, x03, x04, x05, x06, x07);
+    storeRow(r0 + 1, n, c0, x10, x11, x12, x13, x14, x15, x16, x17);
+    storeRow(r0 + 2, n, c0, x20, x21, x22, x23, x24, x25, x26, x27);
+    storeRow(r0 + 3, n, c0, x30, x31, x32, x33, x34, x35, x36, x37);
+  }
+
+  void storeRow(int r, int n, int c0, float v0, float v1, float v2, float v3, float v4, float v5, float v6, float v7) {
+    int at = o + r * n + c0;
+    int hasBias = c >= 0 ? 1 : 0;
+    mem[at] = v0 + (hasBias == 1 ? mem[c + c0] : 0f);
+    mem[at + 1] = v1 + (hasBias == 1 ? mem[c + c0 + 1] : 0f);
+    mem[at + 2] = v2 + (hasBias == 1 ? mem[c + c0 + 2] : 0f);
+    mem[at + 3] = v3 + (hasBias == 1 ? mem[c + c0 + 3] : 0f);
+    mem[at + 4] = v4 + (hasBias == 1 ? mem[c + c0 + 4] : 0f);
+    mem[at + 5] = v5 + (hasBias == 1 ? mem[c + c0 + 5] : 0f);
+    mem[at + 6] = v6 + (hasBias == 1 ? mem[c + c0 + 6] : 0f);
+    mem[at + 7] = v7 + (hasBias == 1 ? mem[c + c0 + 7] : 0f);
   }
 
   /** Element-wise over n0 floats: add/mul (a, b), scale by f0, activation p0, copy. */

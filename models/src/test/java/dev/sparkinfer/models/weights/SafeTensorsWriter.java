@@ -13,12 +13,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** Writes small safetensors files for tests: tensors laid out one after another, or a hand-made header. */
-final class SafeTensorsWriter {
+public final class SafeTensorsWriter {
   private static final ObjectMapper JSON = new ObjectMapper();
   private final ObjectNode header = JSON.createObjectNode();
   private final ByteArrayOutputStream data = new ByteArrayOutputStream();
 
-  SafeTensorsWriter metadata(String key, String value) {
+  public SafeTensorsWriter metadata(String key, String value) {
     ObjectNode m = header.has("__metadata__") ? (ObjectNode) header.get("__metadata__") : header.putObject("__metadata__");
     m.put(key, value);
     return this;
@@ -40,7 +40,7 @@ final class SafeTensorsWriter {
     return this;
   }
 
-  SafeTensorsWriter f32(String name, long[] shape, float... v) {
+  public SafeTensorsWriter f32(String name, long[] shape, float... v) {
     ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
     for (float x : v) b.putFloat(x);
     return tensor(name, "F32", shape, b.array());
@@ -72,7 +72,7 @@ final class SafeTensorsWriter {
     }
   }
 
-  Path write(Path file) throws IOException {
+  public Path write(Path file) throws IOException {
     return Files.write(file, bytes());
   }
 

@@ -37,12 +37,7 @@ public record BertConfig(int vocabSize, int hidden, int layers, int heads, int i
       if (!act.equals("gelu") && !act.equals("gelu_new") && !act.equals("relu")) {
         throw new IllegalArgumentException(origin + ": hidden_act '" + act + "' is not supported (gelu, gelu_new, relu)");
       }
-      if (!type.equals("bert") && !type.equals("xlm-roberta") && !type.equals("roberta")) {
-        // Only the BERT architecture is wired up; other encoders differ in position ids and norms.
-        if (!type.isEmpty() && !type.equals("bert")) {
-          throw new IllegalArgumentException(origin + ": model_type '" + type + "' is not a BERT encoder (expected 'bert')");
-        }
-      }
+      // Only the BERT architecture is wired up; RoBERTa-style encoders differ in position ids and would be silently wrong.
       if (!type.equals("bert")) throw new IllegalArgumentException(origin + ": model_type '" + type + "' is not supported yet (only 'bert')");
       int maxPos = j.path("max_position_embeddings").asInt(512);
       return new BertConfig(req(j, "vocab_size", origin), hidden, req(j, "num_hidden_layers", origin), heads,

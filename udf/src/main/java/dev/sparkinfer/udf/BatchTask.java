@@ -30,8 +30,11 @@ public interface BatchTask extends AutoCloseable {
    */
   default int sortLength(Object[] inputRow) { return 0; }
 
-  /** Model name and device, for the summary, e.g. {@code all-MiniLM-L6-v2 on java}. */
-  String describe();
+  /** The model's short name, for the summary, e.g. {@code all-MiniLM-L6-v2}. */
+  String modelName();
+
+  /** The device that computes, for the summary, e.g. {@code java} or {@code opencl:...}. */
+  String deviceDescription();
 
   @Override
   default void close() {}

@@ -50,7 +50,10 @@ public final class EmbedTask implements BatchTask {
   }
 
   @Override
-  public String describe() { return embedder.modelName() + " on " + embedder.deviceDescription(); }
+  public String modelName() { return embedder.modelName(); }
+
+  @Override
+  public String deviceDescription() { return embedder.deviceDescription(); }
 
   public Embedder embedder() { return embedder; }
 

@@ -48,7 +48,8 @@ public final class BatchJob {
 
   public static final String REJECTS_DIR = "_rejects";
 
-  public static JobSummary run(SparkSession spark, JobConfig cfg, JobSpec spec) {
+  public static JobSummary run(SparkSession spark, JobConfig cfg, JobSpec.Factory job) {
+    JobSpec spec = job.create(cfg);
     long t0 = System.nanoTime();
     Instant started = Instant.now();
     SparkContext sc = spark.sparkContext();

@@ -10,6 +10,12 @@ import org.apache.spark.sql.types.StructType;
  * {@code jobs.cli}.
  */
 public interface JobSpec extends Serializable {
+  /** Makes a job's spec from the run's configuration (model, device and task tunables all come from there). */
+  @FunctionalInterface
+  interface Factory {
+    JobSpec create(JobConfig cfg);
+  }
+
   /** Short name, used in logs, progress and the summary: {@code embed}. */
   String name();
 

@@ -38,7 +38,7 @@ class EmbedJobEndToEndTest {
   static final int ROWS = 10_000;
   static SparkSession spark;
   static final FakeHashEmbedder MODEL = new FakeHashEmbedder(FakeEmbedderProvider.DIM, false);
-  static final EmbedJob JOB = new EmbedJob(FakeEmbedderProvider.HASH, DeviceChoice.JAVA, TaskConfig.defaults());
+  static final dev.sparkinfer.jobs.JobSpec.Factory JOB = EmbedJob::new;
 
   @TempDir Path tmp;
 

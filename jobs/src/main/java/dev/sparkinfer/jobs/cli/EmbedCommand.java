@@ -27,12 +27,12 @@ public final class EmbedCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     JobConfig cfg = options.toConfig();
-    EmbedJob job = new EmbedJob(cfg.model(), cfg.device(), cfg.task());
+    EmbedJob job = new EmbedJob(cfg);
     job.checkModel(); // before Spark starts: a wrong --model fails in milliseconds
     boolean ownSession = SparkSession.getDefaultSession().isEmpty();
     SparkSession spark = Sessions.start("sparkinfer embed", cfg.master());
     try {
-      JobSummary summary = BatchJob.run(spark, cfg, job);
+      JobSummary summary = BatchJob.run(spark, cfg, EmbedJob::new);
       System.out.println(summary.oneLine());
       return 0;
     } finally {

@@ -1,5 +1,6 @@
 package dev.sparkinfer.jobs.embed;
 
+import dev.sparkinfer.jobs.JobConfig;
 import dev.sparkinfer.jobs.JobSpec;
 import dev.sparkinfer.jobs.UsageException;
 import dev.sparkinfer.kernels.DeviceChoice;
@@ -14,6 +15,8 @@ import org.apache.spark.sql.types.StructType;
 
 /** The embedding job: corpus (id, text) to embeddings (id, embedding, n_tokens, truncated, model). */
 public record EmbedJob(String modelSpec, DeviceChoice device, TaskConfig taskConfig) implements JobSpec {
+  public EmbedJob(JobConfig cfg) { this(cfg.model(), cfg.device(), cfg.task()); }
+
   @Override
   public String name() { return "embed"; }
 

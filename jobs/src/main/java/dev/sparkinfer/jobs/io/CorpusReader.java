@@ -94,7 +94,7 @@ public final class CorpusReader {
             Path f = it.next().getPath();
             if (!hiddenBelow(f, s.getPath())) files.add(f);
           }
-        } else if (!hidden(s.getPath().getName())) {
+        } else if (matched.length == 1 && !isGlob(input) || !hidden(s.getPath().getName())) { // a file named outright is read
           files.add(s.getPath());
         }
       }
@@ -108,6 +108,8 @@ public final class CorpusReader {
           + " settings, e.g. spark.hadoop.fs.s3a.* for s3a://)", e);
     }
   }
+
+  private static boolean isGlob(String input) { return input.chars().anyMatch(c -> "*?[{".indexOf(c) >= 0); }
 
   private static boolean hidden(String name) { return name.startsWith("_") || name.startsWith("."); }
 

@@ -28,20 +28,27 @@ public final class Main implements Runnable {
     System.exit(execute(args));
   }
 
-  /** Runs the command line and returns the exit status (tests call this). */
+  /** Runs the command line and returns the exit status. */
   public static int execute(String... args) {
+    return execute(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args);
+  }
+
+  /** Runs the command line with the given output streams (tests call this) and returns the exit status. */
+  public static int execute(PrintWriter out, PrintWriter err, String... args) {
     CommandLine cli = new CommandLine(new Main());
+    cli.setOut(out);
+    cli.setErr(err);
     cli.setCaseInsensitiveEnumValuesAllowed(true);
     cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
-      PrintWriter err = cmd.getErr();
+      PrintWriter w = cmd.getErr();
       if (e instanceof UsageException || e instanceof IllegalArgumentException) {
-        err.println("error: " + e.getMessage());
-        err.println("usage: " + cmd.getCommandSpec().usageMessage().customSynopsis()[0]);
-        err.println("(" + cmd.getCommandSpec().qualifiedName() + " --help for all options)");
+        w.println("error: " + e.getMessage());
+        w.println("usage: " + cmd.getCommandSpec().usageMessage().customSynopsis()[0]);
+        w.println("(" + cmd.getCommandSpec().qualifiedName() + " --help for all options)");
         return EXIT_USAGE;
       }
-      err.println(cmd.getCommandName() + " failed: " + e);
-      e.printStackTrace(err);
+      w.println(cmd.getCommandName() + " failed: " + e);
+      e.printStackTrace(w);
       return EXIT_FAILED;
     });
     return cli.execute(args);

@@ -8,6 +8,8 @@ import java.util.concurrent.Callable;
 import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 
 /** {@code pipeline embed}: corpus to sentence embeddings. */
 @Command(name = "embed", mixinStandardHelpOptions = true, sortOptions = false,
@@ -23,6 +25,7 @@ import picocli.CommandLine.Mixin;
         "", "Exit status: 0 done, 1 the job failed, 2 bad arguments, paths or model (nothing was run)."})
 public final class EmbedCommand implements Callable<Integer> {
   @Mixin CommonOptions options;
+  @Spec CommandSpec spec;
 
   @Override
   public Integer call() {
@@ -33,7 +36,7 @@ public final class EmbedCommand implements Callable<Integer> {
     SparkSession spark = Sessions.start("sparkinfer embed", cfg.master());
     try {
       JobSummary summary = BatchJob.run(spark, cfg, EmbedJob::new);
-      System.out.println(summary.oneLine());
+      spec.commandLine().getOut().println(summary.oneLine());
       return 0;
     } finally {
       if (ownSession) spark.stop(); // a session we were handed (tests, notebooks) stays up

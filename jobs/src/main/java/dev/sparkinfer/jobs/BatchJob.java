@@ -47,6 +47,8 @@ public final class BatchJob {
   private BatchJob() {}
 
   public static final String REJECTS_DIR = "_rejects";
+  /** Up to this many rejects are written as one file. */
+  static final long REJECTS_PER_FILE = 100_000;
 
   public static JobSummary run(SparkSession spark, JobConfig cfg, JobSpec.Factory job) {
     JobSpec spec = job.create(cfg);
@@ -84,6 +86,7 @@ public final class BatchJob {
     try (ProgressDisplay display = new ProgressDisplay(spec.name(), total, progress::rowsDone, cfg.progressMillis(), cfg.logMillis())) {
       sc.setJobDescription(spec.name() + ": run tasks");
       stats = results.mapPartitions(PartitionStats::of).reduce(PartitionStats::merge);
+      display.finish(stats.written + stats.rejected);
     } finally {
       sc.removeSparkListener(progress);
     }
@@ -104,7 +107,9 @@ public final class BatchJob {
       OutputWriter.write(spark, results.filter(r -> !r.isReject()).map(ResultRecord::outputRow), spec.outputSparkSchema(),
           arrowSchema, cfg.output(), cfg.format());
       sc.setJobDescription(spec.name() + ": write rejects");
-      OutputWriter.write(spark, results.filter(ResultRecord::isReject).map(ResultRecord::rejectRow), RejectsTable.sparkSchema(),
+      JavaRDD<ResultRecord> rejects = results.filter(ResultRecord::isReject);
+      if (stats.rejected < REJECTS_PER_FILE) rejects = rejects.coalesce(1); // usually few: one file, not one per partition
+      OutputWriter.write(spark, rejects.map(ResultRecord::rejectRow), RejectsTable.sparkSchema(),
           RejectsTable.arrowSchema(), new Path(output, REJECTS_DIR).toString(), cfg.format());
     } catch (IOException e) {
       throw new IllegalStateException("task output schema unreadable: " + e.getMessage(), e);

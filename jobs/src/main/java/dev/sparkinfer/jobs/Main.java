@@ -1,5 +1,6 @@
 package dev.sparkinfer.jobs;
 
+import dev.sparkinfer.jobs.bench.EmbedJobBenchmark;
 import dev.sparkinfer.jobs.cli.EmbedCommand;
 import java.io.PrintWriter;
 import picocli.CommandLine;
@@ -10,9 +11,9 @@ import picocli.CommandLine.Command;
  * <assembly jar> <job> ...}). Exit status 0 done, 1 the job failed, 2 bad arguments, paths or model.
  */
 @Command(name = "pipeline", mixinStandardHelpOptions = true, version = "sparkinfer 0.1.0",
-    customSynopsis = "bin/pipeline <job> --input PATH --output DIR [options]   (bin/pipeline <job> --help for a job's options)",
+    customSynopsis = {"bin/pipeline <job> --input PATH --output DIR [options]", "bin/pipeline <job> --help"},
     description = "Batch inference on Spark: jobs read a corpus, run a model over it in Arrow batches and write the results.",
-    subcommands = {EmbedCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {EmbedCommand.class, EmbedJobBenchmark.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   public static final int EXIT_FAILED = 1;
   public static final int EXIT_USAGE = 2;
@@ -44,7 +45,7 @@ public final class Main implements Runnable {
       if (e instanceof UsageException || e instanceof IllegalArgumentException) {
         w.println("error: " + e.getMessage());
         w.println("usage: " + cmd.getCommandSpec().usageMessage().customSynopsis()[0]);
-        w.println("(" + cmd.getCommandSpec().qualifiedName() + " --help for all options)");
+        w.println("(bin/" + cmd.getCommandSpec().qualifiedName() + " --help for all options)");
         return EXIT_USAGE;
       }
       w.println(cmd.getCommandName() + " failed: " + e);

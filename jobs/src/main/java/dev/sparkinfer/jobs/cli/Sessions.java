@@ -18,6 +18,7 @@ public final class Sessions {
     else if (!conf.contains("spark.master")) conf.setMaster(JobConfig.DEFAULT_MASTER);
     conf.setIfMissing("spark.app.name", appName);
     conf.setIfMissing("spark.ui.showConsoleProgress", "false");
+    conf.setIfMissing("spark.serializer", "org.apache.spark.serializer.KryoSerializer"); // rows cross a shuffle
     if (conf.get("spark.master").startsWith("local")) {
       conf.setIfMissing("spark.executor.heartbeatInterval", "2s"); // progress updates come with heartbeats
     }

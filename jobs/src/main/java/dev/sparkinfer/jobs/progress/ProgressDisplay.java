@@ -77,12 +77,22 @@ public final class ProgressDisplay implements AutoCloseable {
         : String.format(Locale.ROOT, "%d:%02d", s / 60, s % 60);
   }
 
-  /** Stops the display, leaving a final line. */
+  /** Stops the display with the exact final count (listener events may still be on their way). */
+  public void finish(long rowsDone) {
+    stop(rowsDone);
+  }
+
+  /** Stops the display, leaving a final line (after {@link #finish}, does nothing). */
   @Override
   public void close() {
+    stop(done.getAsLong());
+  }
+
+  private void stop(long rowsDone) {
+    if (stopped) return;
     stopped = true;
     thread.interrupt();
-    String line = line(label, done.getAsLong(), total, (System.nanoTime() - startNanos) / 1e9);
+    String line = line(label, rowsDone, total, (System.nanoTime() - startNanos) / 1e9);
     if (terminal) {
       synchronized (out) {
         out.println("\r" + line + "   ");

@@ -23,7 +23,9 @@ public final class OutputWriter {
   public static void write(SparkSession spark, JavaRDD<Row> rows, StructType sparkSchema, Schema arrowSchema, String path,
       OutputFormat format) {
     switch (format) {
-      case PARQUET -> spark.createDataFrame(rows, sparkSchema).write().mode(SaveMode.ErrorIfExists).parquet(path);
+      // dictionaries of float arrays are never worth it: they are tried, filled and thrown away
+      case PARQUET -> spark.createDataFrame(rows, sparkSchema).write().mode(SaveMode.ErrorIfExists)
+          .option("parquet.enable.dictionary#embedding.list.element", "false").parquet(path);
       case JSONL -> spark.createDataFrame(rows, sparkSchema).write().mode(SaveMode.ErrorIfExists)
           .option("ignoreNullFields", "false").json(path);
       case ARROW -> writeArrow(spark, rows, arrowSchema, path);

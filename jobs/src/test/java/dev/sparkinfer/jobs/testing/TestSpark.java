@@ -12,6 +12,7 @@ public final class TestSpark {
         .appName("sparkinfer-jobs-tests")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.serializer", "org.apache.spark.serializer.KryoSerializer") // as the CLI sets it
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.default.parallelism", "2")
         .config("spark.executor.heartbeatInterval", "1s")

@@ -7,12 +7,16 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Test-scope provider (registered in src/test/resources/META-INF/services): {@code test:hash} is a
- * {@link FakeHashEmbedder} of {@link #DIM} dims, {@code test:broken} a model that fails on every call.
+ * {@link FakeHashEmbedder} of {@link #DIM} dims, {@code test:slow} the same with a CPU cost per token (benchmark
+ * smoke runs), {@code test:broken} a model that fails on every call.
  * Not on the production classpath, so production never resolves these specs.
  */
 public final class FakeEmbedderProvider implements EmbedderProvider {
   public static final String HASH = "test:hash";
   public static final String BROKEN = "test:broken";
+  /** Like HASH, plus CPU work per token (about a small CPU model's cost), for benchmark smoke runs. */
+  public static final String SLOW = "test:slow";
+  public static final int SLOW_WORK_PER_TOKEN = 200_000;
   public static final int DIM = 16;
   /** How many times a model was loaded in this JVM (the cache must load once per key). */
   public static final AtomicInteger LOADS = new AtomicInteger();
@@ -22,16 +26,19 @@ public final class FakeEmbedderProvider implements EmbedderProvider {
 
   @Override
   public String check(String modelSpec) {
-    if (!modelSpec.equals(HASH) && !modelSpec.equals(BROKEN)) {
-      throw new IllegalArgumentException("unknown test model '" + modelSpec + "': use " + HASH + " or " + BROKEN);
-    }
-    return modelSpec.equals(HASH) ? "fake-hash-" + DIM : "fake-broken";
+    return switch (modelSpec) {
+      case HASH -> "fake-hash-" + DIM;
+      case SLOW -> "fake-slow-" + DIM;
+      case BROKEN -> "fake-broken";
+      default -> throw new IllegalArgumentException("unknown test model '" + modelSpec + "': use " + HASH + ", " + SLOW
+          + " or " + BROKEN);
+    };
   }
 
   @Override
   public Embedder load(String modelSpec, DeviceChoice device) {
     check(modelSpec);
     LOADS.incrementAndGet();
-    return new FakeHashEmbedder(DIM, modelSpec.equals(BROKEN));
+    return new FakeHashEmbedder(DIM, modelSpec.equals(BROKEN), modelSpec.equals(SLOW) ? SLOW_WORK_PER_TOKEN : 0);
   }
 }

@@ -17,14 +17,19 @@ public final class FakeHashEmbedder implements Embedder {
 
   private final int dim;
   private final boolean broken;
+  private final int workPerToken;
 
-  public FakeHashEmbedder(int dim, boolean broken) {
+  public FakeHashEmbedder(int dim, boolean broken) { this(dim, broken, 0); }
+
+  /** @param workPerToken extra CPU work per token (hash rounds), to stand in for a real model's cost in benchmarks */
+  public FakeHashEmbedder(int dim, boolean broken, int workPerToken) {
     this.dim = dim;
     this.broken = broken;
+    this.workPerToken = workPerToken;
   }
 
   @Override public int dimension() { return dim; }
-  @Override public String modelName() { return broken ? "fake-broken" : "fake-hash-" + dim; }
+  @Override public String modelName() { return broken ? "fake-broken" : workPerToken > 0 ? "fake-slow-" + dim : "fake-hash-" + dim; }
   @Override public String deviceDescription() { return "java (fake)"; }
 
   @Override
@@ -47,11 +52,19 @@ public final class FakeHashEmbedder implements Embedder {
     addToken(v, "[CLS]");
     for (int w = 0; w < kept; w++) addToken(v, words[w]);
     addToken(v, "[SEP]");
+    if (workPerToken > 0) burn(kept + 2, v);
     double norm = 0;
     for (float x : v) norm += (double) x * x;
     float inv = (float) (1.0 / Math.sqrt(norm));
     for (int j = 0; j < dim; j++) v[j] *= inv;
     return new Embedding(v, kept + 2, content > kept);
+  }
+
+  /** Deterministic busy work that leaves the vector unchanged (adds 0 * something the JIT cannot drop). */
+  private void burn(int tokens, float[] v) {
+    long h = 1;
+    for (long i = 0; i < (long) tokens * workPerToken; i++) h = h * 6364136223846793005L + 1442695040888963407L;
+    v[0] += (h == 42 ? 1e-30f : 0f);
   }
 
   private void addToken(float[] v, String token) {

@@ -25,7 +25,7 @@ class TablesTest {
   }
 
   @Test
-  void embeddingsAreFixedSizeFloatListsInArrowAndFloatArraysInSpark() {
+  void embeddingsAreFixedSizeFloatListsInArrowAndFloatArraysInSpark() throws Exception {
     Field e = EmbeddingsTable.arrowSchema(384).findField("embedding");
     assertEquals(new ArrowType.FixedSizeList(384), e.getType());
     assertEquals(new ArrowType.FloatingPoint(FloatingPointPrecision.SINGLE), e.getChildren().get(0).getType());

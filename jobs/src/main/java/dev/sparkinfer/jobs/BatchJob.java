@@ -81,19 +81,20 @@ public final class BatchJob {
     JavaRDD<ResultRecord> results = input.mapPartitions(new PartitionRunner(spec.tasks(), cfg.batchSize(),
         cfg.batchSize() * cfg.sortWindowBatches(), rowsDone, taskInfo)).persist(StorageLevel.MEMORY_AND_DISK());
     PartitionStats stats;
-    ProgressListener progress = new ProgressListener(rowsDone.id());
-    sc.addSparkListener(progress);
-    try (ProgressDisplay display = new ProgressDisplay(spec.name(), total, progress::rowsDone, cfg.progressMillis(), cfg.logMillis())) {
-      sc.setJobDescription(spec.name() + ": run tasks");
-      stats = results.mapPartitions(PartitionStats::of).reduce(PartitionStats::merge);
-      display.finish(stats.written + stats.rejected);
-    } finally {
-      sc.removeSparkListener(progress);
-    }
-    long t2 = System.nanoTime();
-
-    // 3. write output and rejects from the kept results
+    long t2;
     try {
+      ProgressListener progress = new ProgressListener(rowsDone.id());
+      sc.addSparkListener(progress);
+      try (ProgressDisplay display = new ProgressDisplay(spec.name(), total, progress::rowsDone, cfg.progressMillis(), cfg.logMillis())) {
+        sc.setJobDescription(spec.name() + ": run tasks");
+        stats = results.mapPartitions(PartitionStats::of).reduce(PartitionStats::merge);
+        display.finish(stats.written + stats.rejected);
+      } finally {
+        sc.removeSparkListener(progress);
+      }
+      t2 = System.nanoTime();
+
+      // 3. write output and rejects from the kept results
       Set<String> devices = new LinkedHashSet<>();
       Schema arrowSchema = null;
       for (String s : taskInfo.value()) {

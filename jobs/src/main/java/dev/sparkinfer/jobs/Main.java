@@ -25,6 +25,12 @@ public final class Main implements Runnable {
     throw new CommandLine.ParameterException(spec.commandLine(), "name a job, e.g. 'embed'");
   }
 
+  private static String firstLine(Throwable t) {
+    String s = t.toString();
+    int nl = s.indexOf('\n');
+    return nl < 0 ? s : s.substring(0, nl);
+  }
+
   public static void main(String[] args) {
     System.exit(execute(args));
   }
@@ -48,7 +54,10 @@ public final class Main implements Runnable {
         w.println("(bin/" + cmd.getCommandSpec().qualifiedName() + " --help for all options)");
         return EXIT_USAGE;
       }
-      w.println(cmd.getCommandName() + " failed: " + e);
+      // Spark wraps the cause deeply: the chain of first lines says what happened, the trace follows
+      w.println(cmd.getCommandName() + " failed: " + firstLine(e));
+      for (Throwable c = e.getCause(); c != null && c != c.getCause(); c = c.getCause()) w.println("  caused by: " + firstLine(c));
+      w.println("(full trace below)");
       e.printStackTrace(w);
       return EXIT_FAILED;
     });

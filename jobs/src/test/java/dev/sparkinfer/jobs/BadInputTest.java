@@ -208,6 +208,19 @@ class BadInputTest {
   }
 
   @Test
+  void aBrokenModelFailsTheJobInsteadOfRejectingTheCorpus() {
+    List<String> lines = new java.util.ArrayList<>();
+    for (int i = 0; i < 40; i++) lines.add(TestCorpus.jsonLine("r" + i, "text " + i));
+    Path in = TestCorpus.writeLines(tmp.resolve("c.jsonl"), lines);
+    Exception e = assertThrows(Exception.class, () -> BatchJob.run(spark, config(in, tmp.resolve("out"))
+        .withModel(FakeEmbedderProvider.BROKEN).withTask(new TaskConfig(1000, 5)), JOB));
+    StringBuilder chain = new StringBuilder();
+    for (Throwable c = e; c != null; c = c.getCause()) chain.append(c).append('\n');
+    assertTrue(chain.toString().contains("failed on 5 rows in a row") && chain.toString().contains("not bad input"), chain.toString());
+    assertFalse(Files.exists(tmp.resolve("out").resolve("_SUMMARY.json")), "no summary for a failed job");
+  }
+
+  @Test
   void csvCorpusIsRead() {
     Path in = TestCorpus.writeLines(tmp.resolve("c.csv"), List.of("id,text,extra", "1,\"hello, world\",x",
         "2,\"a \"\"quoted\"\" word\nover two lines\",y", "3,,z"));

@@ -10,7 +10,6 @@ import dev.sparkinfer.jobs.testing.TestSpark;
 import dev.sparkinfer.jobs.write.OutputFormat;
 import dev.sparkinfer.kernels.DeviceChoice;
 import dev.sparkinfer.models.Embedding;
-import dev.sparkinfer.udf.TaskConfig;
 import dev.sparkinfer.udf.testing.FakeEmbedderProvider;
 import dev.sparkinfer.udf.testing.FakeHashEmbedder;
 import java.nio.file.Path;

@@ -1,0 +1,175 @@
+package dev.sparkinfer.jobs;
+
+import dev.sparkinfer.jobs.io.CorpusReader;
+import dev.sparkinfer.jobs.io.CorpusReader.Corpus;
+import dev.sparkinfer.jobs.progress.ProgressDisplay;
+import dev.sparkinfer.jobs.progress.ProgressListener;
+import dev.sparkinfer.jobs.run.InputRecord;
+import dev.sparkinfer.jobs.run.PartitionRunner;
+import dev.sparkinfer.jobs.run.PartitionStats;
+import dev.sparkinfer.jobs.run.ResultRecord;
+import dev.sparkinfer.jobs.run.TaskInfo;
+import dev.sparkinfer.jobs.write.OutputWriter;
+import dev.sparkinfer.schemas.RejectsTable;
+import java.io.IOException;
+import java.time.Instant;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeMap;
+import org.apache.arrow.vector.types.pojo.Schema;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.SparkContext;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.storage.StorageLevel;
+import org.apache.spark.util.CollectionAccumulator;
+import org.apache.spark.util.LongAccumulator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs a job on a live SparkSession: checks (model, input, columns, output) before any Spark job, then
+ * <ol>
+ *   <li>read the corpus and spread it over the partitions; count it (the total for progress; the shuffle it writes
+ *       is reused by the next step, so the input is read once),</li>
+ *   <li>run the partition runner (Arrow batches through the task) with progress on the driver, keeping the results
+ *       (memory, spilling to disk),</li>
+ *   <li>write the output and {@code _rejects/} through Spark's commit protocol, then {@code _SUMMARY.json}.</li>
+ * </ol>
+ */
+public final class BatchJob {
+  private static final Logger LOG = LoggerFactory.getLogger(BatchJob.class);
+
+  private BatchJob() {}
+
+  public static final String REJECTS_DIR = "_rejects";
+  /** Up to this many rejects are written as one file. */
+  static final long REJECTS_PER_FILE = 100_000;
+
+  public static JobSummary run(SparkSession spark, JobConfig cfg, JobSpec.Factory job) {
+    JobSpec spec = job.create(cfg);
+    long t0 = System.nanoTime();
+    Instant started = Instant.now();
+    SparkContext sc = spark.sparkContext();
+    Configuration hadoop = sc.hadoopConfiguration();
+
+    // checks, before any Spark job: model, input and its columns, output
+    String modelName = spec.checkModel();
+    Corpus corpus = CorpusReader.open(spark, cfg);
+    Path output = new Path(cfg.output());
+    FileSystem outFs = prepareOutput(output, cfg, corpus.files(), hadoop);
+    String device = sc.isLocal() ? spec.warmUp() : null;
+    delete(outFs, output); // passed the checks: absent, empty, or --overwrite
+
+    int partitions = cfg.partitions() > 0 ? cfg.partitions() : Math.max(2, sc.defaultParallelism() * JobConfig.PARTITIONS_PER_CORE);
+    LongAccumulator rowsDone = sc.longAccumulator("sparkinfer." + spec.name() + ".rows");
+    CollectionAccumulator<String> taskInfo = sc.collectionAccumulator("sparkinfer." + spec.name() + ".taskInfo");
+
+    // 1. read and count
+    sc.setJobDescription(spec.name() + ": read and count " + cfg.input());
+    JavaRDD<InputRecord> input = corpus.records().repartition(partitions);
+    long total = input.count();
+    long t1 = System.nanoTime();
+    LOG.info(String.format("%s: %,d rows from %d %s file(s), %d partitions, batch size %d", spec.name(), total,
+        corpus.files().size(), corpus.format().name().toLowerCase(), partitions, cfg.batchSize()));
+
+    // 2. run the tasks, results kept for the two writes
+    JavaRDD<ResultRecord> results = input.mapPartitions(new PartitionRunner(spec.tasks(), cfg.batchSize(),
+        cfg.batchSize() * cfg.sortWindowBatches(), rowsDone, taskInfo)).persist(StorageLevel.MEMORY_AND_DISK());
+    PartitionStats stats;
+    long t2;
+    try {
+      ProgressListener progress = new ProgressListener(rowsDone.id());
+      sc.addSparkListener(progress);
+      try (ProgressDisplay display = new ProgressDisplay(spec.name(), total, progress::rowsDone, cfg.progressMillis(), cfg.logMillis())) {
+        sc.setJobDescription(spec.name() + ": run tasks");
+        stats = results.mapPartitions(PartitionStats::of).reduce(PartitionStats::merge);
+        display.finish(stats.written + stats.rejected);
+      } finally {
+        sc.removeSparkListener(progress);
+      }
+      t2 = System.nanoTime();
+
+      // 3. write output and rejects from the kept results
+      Set<String> devices = new LinkedHashSet<>();
+      Schema arrowSchema = null;
+      for (String s : taskInfo.value()) {
+        TaskInfo info = TaskInfo.decode(s);
+        modelName = info.modelName();
+        devices.add(info.device());
+        if (arrowSchema == null) arrowSchema = Schema.fromJSON(info.arrowSchemaJson());
+      }
+      if (!devices.isEmpty()) device = String.join(", ", devices);
+      sc.setJobDescription(spec.name() + ": write " + cfg.output());
+      OutputWriter.write(spark, results.filter(r -> !r.isReject()).map(ResultRecord::outputRow), spec.outputSparkSchema(),
+          arrowSchema, cfg.output(), cfg.format());
+      sc.setJobDescription(spec.name() + ": write rejects");
+      JavaRDD<ResultRecord> rejects = results.filter(ResultRecord::isReject);
+      if (stats.rejected < REJECTS_PER_FILE) rejects = rejects.coalesce(1); // usually few: one file, not one per partition
+      OutputWriter.write(spark, rejects.map(ResultRecord::rejectRow), RejectsTable.sparkSchema(),
+          RejectsTable.arrowSchema(), new Path(output, REJECTS_DIR).toString(), cfg.format());
+    } catch (IOException e) {
+      throw new IllegalStateException("task output schema unreadable: " + e.getMessage(), e);
+    } finally {
+      results.unpersist(false);
+      sc.setJobDescription(null);
+    }
+    long t3 = System.nanoTime();
+
+    JobSummary summary = new JobSummary(spec.name(), cfg.input(), corpus.format().name().toLowerCase(), corpus.files().size(),
+        cfg.output(), cfg.format().name().toLowerCase(), total, stats.written, stats.rejected,
+        new TreeMap<>(stats.rejectedByStage), (t3 - t0) / 1e9, (t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9,
+        modelName, device == null ? "unknown" : device, sc.master(), sc.version(), partitions, cfg.batchSize(),
+        started.toString(), Instant.now().toString());
+    summary.writeTo(output, hadoop);
+    if (!summary.reconciled()) {
+      // cannot happen unless a task loses rows: say so loudly rather than pass it off as success
+      throw new IllegalStateException("counts do not reconcile: " + total + " rows in, " + stats.written + " written + "
+          + stats.rejected + " rejected; see " + new Path(output, JobSummary.FILE));
+    }
+    LOG.info(summary.oneLine());
+    return summary;
+  }
+
+  /** Fails when the output exists and --overwrite is absent, or when replacing it would delete the input. */
+  static FileSystem prepareOutput(Path output, JobConfig cfg, List<String> inputFiles, Configuration conf) {
+    try {
+      FileSystem fs = output.getFileSystem(conf);
+      Path qualified = fs.makeQualified(output);
+      if (fs.exists(output)) {
+        FileStatus st = fs.getFileStatus(output);
+        if (!st.isDirectory()) {
+          throw new UsageException("output '" + cfg.output() + "' is a file: give a folder for --output");
+        }
+        FileStatus[] inside = fs.listStatus(output);
+        if (inside.length > 0 && !cfg.overwrite()) {
+          throw new UsageException("output '" + cfg.output() + "' already exists (" + inside.length + " entries): pass "
+              + "--overwrite to replace it, or choose another --output");
+        }
+      }
+      for (String f : inputFiles) {
+        for (Path p = new Path(f); p != null; p = p.getParent()) {
+          if (fs.makeQualified(p).equals(qualified)) {
+            throw new UsageException("input file " + f + " is inside --output '" + cfg.output() + "', which the job writes"
+                + (cfg.overwrite() ? " and --overwrite would delete" : "") + ": choose another --output");
+          }
+        }
+      }
+      return fs;
+    } catch (IOException e) {
+      throw new UsageException("cannot check output '" + cfg.output() + "': " + e.getMessage(), e);
+    }
+  }
+
+  private static void delete(FileSystem fs, Path output) {
+    try {
+      if (fs.exists(output) && !fs.delete(output, true)) throw new IOException("delete returned false");
+    } catch (IOException e) {
+      throw new UsageException("cannot remove the old output '" + output + "' for --overwrite: " + e.getMessage(), e);
+    }
+  }
+}

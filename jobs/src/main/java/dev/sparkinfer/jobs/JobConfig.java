@@ -1,0 +1,75 @@
+package dev.sparkinfer.jobs;
+
+import dev.sparkinfer.jobs.io.InputFormat;
+import dev.sparkinfer.jobs.write.OutputFormat;
+import dev.sparkinfer.kernels.DeviceChoice;
+import dev.sparkinfer.udf.TaskConfig;
+import java.io.Serializable;
+
+/**
+ * Everything a job run is told, with the defaults in one place (the CLI's flags show these same constants).
+ *
+ * @param input             path or glob, any Hadoop FileSystem URI (file://, hdfs://, s3a://)
+ * @param output            output folder; {@code _rejects/} and {@code _SUMMARY.json} go inside it
+ * @param model             "default" or a model folder (or a spec a registered provider owns)
+ * @param format            output format
+ * @param inputFormat       input format, or AUTO to tell it from the file names
+ * @param device            where kernels run
+ * @param master            Spark master; null keeps the session's (spark-submit) or {@link #DEFAULT_MASTER}
+ * @param batchSize         rows per Arrow batch handed to the task
+ * @param idCol             id column of the corpus
+ * @param textCol           text column of the corpus
+ * @param overwrite         replace an existing output
+ * @param partitions        partitions the corpus is spread over; 0 = {@link #PARTITIONS_PER_CORE} per core
+ * @param sortWindowBatches rows are sorted by length within windows of this many batches (bounds task memory)
+ * @param progressMillis    how often the progress line is redrawn in a terminal
+ * @param logMillis         how often a progress line is logged when not in a terminal
+ * @param task              tunables of the batch task itself
+ */
+public record JobConfig(
+    String input, String output, String model, OutputFormat format, InputFormat inputFormat, DeviceChoice device,
+    String master, int batchSize, String idCol, String textCol, boolean overwrite, int partitions,
+    int sortWindowBatches, long progressMillis, long logMillis, TaskConfig task) implements Serializable {
+
+  public static final String DEFAULT_MODEL = "default";
+  public static final String DEFAULT_MASTER = "local[*]";
+  public static final int DEFAULT_BATCH_SIZE = 32;
+  public static final String DEFAULT_ID_COL = "id";
+  public static final String DEFAULT_TEXT_COL = "text";
+  public static final int PARTITIONS_PER_CORE = 3;
+  public static final int DEFAULT_SORT_WINDOW_BATCHES = 16;
+  public static final long DEFAULT_PROGRESS_MILLIS = 500;
+  public static final long DEFAULT_LOG_MILLIS = 10_000;
+
+  public JobConfig {
+    if (batchSize < 1) throw new IllegalArgumentException("--batch-size must be at least 1, got " + batchSize);
+    if (partitions < 0) throw new IllegalArgumentException("--partitions must be 0 (auto) or more, got " + partitions);
+    if (sortWindowBatches < 1) throw new IllegalArgumentException("sortWindowBatches must be at least 1, got " + sortWindowBatches);
+    if (idCol == null || idCol.isBlank()) throw new IllegalArgumentException("--id-col must name a column");
+    if (textCol == null || textCol.isBlank()) throw new IllegalArgumentException("--text-col must name a column");
+    if (model == null || model.isBlank()) model = DEFAULT_MODEL;
+    if (format == null) format = OutputFormat.PARQUET;
+    if (inputFormat == null) inputFormat = InputFormat.AUTO;
+    if (device == null) device = DeviceChoice.AUTO;
+    if (task == null) task = TaskConfig.defaults();
+  }
+
+  /** Defaults for everything but the paths. */
+  public static JobConfig of(String input, String output) {
+    return new JobConfig(input, output, DEFAULT_MODEL, OutputFormat.PARQUET, InputFormat.AUTO, DeviceChoice.AUTO, null,
+        DEFAULT_BATCH_SIZE, DEFAULT_ID_COL, DEFAULT_TEXT_COL, false, 0, DEFAULT_SORT_WINDOW_BATCHES,
+        DEFAULT_PROGRESS_MILLIS, DEFAULT_LOG_MILLIS, TaskConfig.defaults());
+  }
+
+  public JobConfig withModel(String m) { return new JobConfig(input, output, m, format, inputFormat, device, master, batchSize, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task); }
+  public JobConfig withFormat(OutputFormat f) { return new JobConfig(input, output, model, f, inputFormat, device, master, batchSize, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task); }
+  public JobConfig withInputFormat(InputFormat f) { return new JobConfig(input, output, model, format, f, device, master, batchSize, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task); }
+  public JobConfig withDevice(DeviceChoice d) { return new JobConfig(input, output, model, format, inputFormat, d, master, batchSize, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task); }
+  public JobConfig withMaster(String m) { return new JobConfig(input, output, model, format, inputFormat, device, m, batchSize, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task); }
+  public JobConfig withBatchSize(int b) { return new JobConfig(input, output, model, format, inputFormat, device, master, b, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task); }
+  public JobConfig withColumns(String id, String text) { return new JobConfig(input, output, model, format, inputFormat, device, master, batchSize, id, text, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task); }
+  public JobConfig withOverwrite(boolean o) { return new JobConfig(input, output, model, format, inputFormat, device, master, batchSize, idCol, textCol, o, partitions, sortWindowBatches, progressMillis, logMillis, task); }
+  public JobConfig withPartitions(int p) { return new JobConfig(input, output, model, format, inputFormat, device, master, batchSize, idCol, textCol, overwrite, p, sortWindowBatches, progressMillis, logMillis, task); }
+  public JobConfig withTask(TaskConfig t) { return new JobConfig(input, output, model, format, inputFormat, device, master, batchSize, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, t); }
+  public JobConfig withPaths(String in, String out) { return new JobConfig(in, out, model, format, inputFormat, device, master, batchSize, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task); }
+}

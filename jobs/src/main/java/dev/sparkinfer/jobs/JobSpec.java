@@ -1,0 +1,43 @@
+package dev.sparkinfer.jobs;
+
+import dev.sparkinfer.udf.BatchTaskFactory;
+import java.io.Serializable;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * What makes one job different from another; everything else (reading, the partition runner, rejects, writing,
+ * progress, summary) is {@link BatchJob}'s. A new job is a task in {@code udf/}, a spec here and a command in
+ * {@code jobs.cli}.
+ */
+public interface JobSpec extends Serializable {
+  /** Makes a job's spec from the run's configuration (model, device and task tunables all come from there). */
+  @FunctionalInterface
+  interface Factory {
+    JobSpec create(JobConfig cfg);
+  }
+
+  /** Short name, used in logs, progress and the summary: {@code embed}. */
+  String name();
+
+  /** Makes the task on executors. */
+  BatchTaskFactory tasks();
+
+  /** The output table (from {@code schemas/}); its field order is the task's output schema order. */
+  StructType outputSparkSchema();
+
+  /**
+   * Checks the model on the driver without loading it; returns its short name.
+   *
+   * @throws UsageException saying what is wrong with the model and what to do
+   */
+  String checkModel();
+
+  /**
+   * Loads the model into this JVM's cache (used with local masters, where the driver is the executor, so that a
+   * model that cannot load fails before the job and its load time is not counted as job time).
+   *
+   * @return the device description
+   * @throws UsageException when the model cannot be loaded on the device
+   */
+  String warmUp();
+}

@@ -1,0 +1,48 @@
+package dev.sparkinfer.jobs.embed;
+
+import dev.sparkinfer.jobs.JobConfig;
+import dev.sparkinfer.jobs.JobSpec;
+import dev.sparkinfer.jobs.UsageException;
+import dev.sparkinfer.kernels.DeviceChoice;
+import dev.sparkinfer.models.Embedder;
+import dev.sparkinfer.schemas.EmbeddingsTable;
+import dev.sparkinfer.udf.BatchTaskFactory;
+import dev.sparkinfer.udf.TaskConfig;
+import dev.sparkinfer.udf.embed.EmbedTaskFactory;
+import dev.sparkinfer.udf.model.EmbedderCache;
+import dev.sparkinfer.udf.model.EmbedderProviders;
+import org.apache.spark.sql.types.StructType;
+
+/** The embedding job: corpus (id, text) to embeddings (id, embedding, n_tokens, truncated, model). */
+public record EmbedJob(String modelSpec, DeviceChoice device, TaskConfig taskConfig) implements JobSpec {
+  public EmbedJob(JobConfig cfg) { this(cfg.model(), cfg.device(), cfg.task()); }
+
+  @Override
+  public String name() { return "embed"; }
+
+  @Override
+  public BatchTaskFactory tasks() { return new EmbedTaskFactory(modelSpec, device, taskConfig); }
+
+  @Override
+  public StructType outputSparkSchema() { return EmbeddingsTable.sparkSchema(); }
+
+  @Override
+  public String checkModel() {
+    try {
+      return EmbedderProviders.forSpec(EmbedderProviders.normalize(modelSpec)).check(EmbedderProviders.normalize(modelSpec));
+    } catch (IllegalArgumentException | IllegalStateException e) {
+      throw new UsageException("--model " + modelSpec + ": " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public String warmUp() {
+    try {
+      Embedder e = EmbedderCache.get(modelSpec, device);
+      return e.deviceDescription();
+    } catch (RuntimeException e) {
+      throw new UsageException("cannot load model '" + modelSpec + "' on device " + device.name().toLowerCase() + ": "
+          + e.getMessage() + (device == DeviceChoice.JAVA ? "" : " (try --device java for the plain-Java engine)"), e);
+    }
+  }
+}

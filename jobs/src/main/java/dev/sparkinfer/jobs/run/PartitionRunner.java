@@ -1,0 +1,176 @@
+package dev.sparkinfer.jobs.run;
+
+import dev.sparkinfer.udf.BatchTask;
+import dev.sparkinfer.udf.BatchTaskFactory;
+import dev.sparkinfer.udf.arrow.ArrowRows;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.function.Supplier;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.util.CollectionAccumulator;
+import org.apache.spark.util.LongAccumulator;
+
+/**
+ * Where a partition becomes Arrow batches. Reads the partition a window at a time ({@code windowRows} rows), sorts
+ * the window's rows by {@link BatchTask#sortLength} so a batch holds rows of similar length (less padding), fills one
+ * reused input {@link VectorSchemaRoot} per {@code batchSize} rows, runs the task into one reused output root, turns
+ * the output back into records, and emits the window in its original order. Rows rejected while reading pass
+ * through. The task (and so the model, from the JVM's cache) is only made when a row needs it.
+ */
+public final class PartitionRunner implements FlatMapFunction<Iterator<InputRecord>, ResultRecord> {
+  private static final long serialVersionUID = 1L;
+
+  private final BatchTaskFactory tasks;
+  private final int batchSize;
+  private final int windowRows;
+  private final LongAccumulator rowsDone;
+  private final CollectionAccumulator<String> taskInfo;
+
+  /**
+   * @param rowsDone  counts rows as they finish (progress); may be null
+   * @param taskInfo  receives, once per partition that made a task, a {@link TaskInfo} line; may be null
+   */
+  public PartitionRunner(BatchTaskFactory tasks, int batchSize, int windowRows, LongAccumulator rowsDone,
+      CollectionAccumulator<String> taskInfo) {
+    if (batchSize < 1 || windowRows < batchSize) {
+      throw new IllegalArgumentException("need 1 <= batchSize <= windowRows, got " + batchSize + " and " + windowRows);
+    }
+    this.tasks = tasks;
+    this.batchSize = batchSize;
+    this.windowRows = windowRows;
+    this.rowsDone = rowsDone;
+    this.taskInfo = taskInfo;
+  }
+
+  @Override
+  public Iterator<ResultRecord> call(Iterator<InputRecord> rows) {
+    Run run = new Run(rows, RootAllocator::new);
+    TaskContext ctx = TaskContext.get();
+    if (ctx != null) ctx.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) c -> run.close()); // also on failure or early stop
+    return run;
+  }
+
+  /** Runs a partition with the given allocator (tests pass one whose close() fails on leaks). */
+  public Iterator<ResultRecord> run(Iterator<InputRecord> rows, Supplier<BufferAllocator> allocator) {
+    return new Run(rows, allocator);
+  }
+
+  /** The lazy iterator over one partition's results; frees its Arrow memory when exhausted or closed. */
+  private final class Run implements Iterator<ResultRecord>, AutoCloseable {
+    private final Iterator<InputRecord> rows;
+    private final Supplier<BufferAllocator> allocatorFactory;
+    private BufferAllocator allocator;
+    private BatchTask task;
+    private VectorSchemaRoot in;
+    private VectorSchemaRoot out;
+    private ResultRecord[] window = new ResultRecord[0];
+    private int next;
+    private boolean closed;
+
+    Run(Iterator<InputRecord> rows, Supplier<BufferAllocator> allocatorFactory) {
+      this.rows = rows;
+      this.allocatorFactory = allocatorFactory;
+    }
+
+    @Override
+    public boolean hasNext() {
+      if (next < window.length) return true;
+      if (closed) return false;
+      if (!rows.hasNext()) {
+        close();
+        return false;
+      }
+      fillWindow();
+      return next < window.length;
+    }
+
+    @Override
+    public ResultRecord next() {
+      if (!hasNext()) throw new NoSuchElementException();
+      ResultRecord r = window[next];
+      window[next++] = null;
+      return r;
+    }
+
+    private void fillWindow() {
+      List<InputRecord> batchable = new ArrayList<>();
+      List<Integer> positions = new ArrayList<>();
+      List<ResultRecord> results = new ArrayList<>();
+      while (results.size() < windowRows && rows.hasNext()) {
+        InputRecord r = rows.next();
+        if (r.isRejected()) {
+          results.add(ResultRecord.reject(r.id(), r.rejectStage, r.rejectReason, r.rejectDetail));
+        } else {
+          positions.add(results.size());
+          batchable.add(r);
+          results.add(null);
+        }
+      }
+      int passedThrough = results.size() - batchable.size();
+      if (passedThrough > 0 && rowsDone != null) rowsDone.add(passedThrough);
+      if (!batchable.isEmpty()) {
+        ensureTask();
+        // sort by length so each batch pads little; results go back to their original positions
+        Integer[] order = new Integer[batchable.size()];
+        for (int i = 0; i < order.length; i++) order[i] = i;
+        Arrays.sort(order, Comparator.comparingInt(i -> task.sortLength(batchable.get(i).values)));
+        for (int start = 0; start < order.length; start += batchSize) {
+          int end = Math.min(order.length, start + batchSize);
+          List<Object[]> batch = new ArrayList<>(end - start);
+          for (int k = start; k < end; k++) batch.add(batchable.get(order[k]).values);
+          ResultRecord[] answers = runBatch(batch);
+          for (int k = start; k < end; k++) results.set(positions.get(order[k]), answers[k - start]);
+          if (rowsDone != null) rowsDone.add(end - start);
+        }
+      }
+      window = results.toArray(new ResultRecord[0]);
+      next = 0;
+    }
+
+    private ResultRecord[] runBatch(List<Object[]> batch) {
+      ArrowRows.reset(in);
+      ArrowRows.reset(out);
+      ArrowRows.fill(in, batch);
+      ResultRecord[] answers = new ResultRecord[batch.size()];
+      task.run(in, out, (row, stage, reason, detail) ->
+          answers[row] = ResultRecord.reject((String) batch.get(row)[0], stage, reason, detail));
+      if (out.getRowCount() != batch.size()) {
+        throw new IllegalStateException("task " + task.getClass().getSimpleName() + " returned " + out.getRowCount()
+            + " rows for a batch of " + batch.size());
+      }
+      for (int i = 0; i < answers.length; i++) {
+        if (answers[i] == null) answers[i] = ResultRecord.output(ArrowRows.row(out, i));
+      }
+      return answers;
+    }
+
+    private void ensureTask() {
+      if (task != null) return;
+      allocator = allocatorFactory.get();
+      task = tasks.create();
+      in = VectorSchemaRoot.create(task.inputSchema(), allocator);
+      out = VectorSchemaRoot.create(task.outputSchema(), allocator);
+      in.allocateNew();
+      out.allocateNew();
+      if (taskInfo != null) taskInfo.add(TaskInfo.of(task).encode());
+    }
+
+    @Override
+    public void close() {
+      if (closed) return;
+      closed = true;
+      // order matters: vectors before their allocator; the allocator's close() fails on a leak
+      try (BufferAllocator a = allocator; BatchTask t = task; VectorSchemaRoot i = in; VectorSchemaRoot o = out) {
+        // closes in reverse order: out, in, task, allocator
+      }
+    }
+  }
+}

@@ -1,0 +1,38 @@
+package dev.sparkinfer.jobs.run;
+
+import java.io.Serializable;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/** Counts of a partition's results (written rows, rejects by stage); merged on the driver. */
+public final class PartitionStats implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  public long written;
+  public long rejected;
+  public final Map<String, Long> rejectedByStage = new TreeMap<>();
+
+  /** Drains a partition's results into one stats object (the action that runs the tasks). */
+  public static Iterator<PartitionStats> of(Iterator<ResultRecord> results) {
+    PartitionStats s = new PartitionStats();
+    while (results.hasNext()) {
+      ResultRecord r = results.next();
+      if (r.isReject()) {
+        s.rejected++;
+        s.rejectedByStage.merge(r.stage, 1L, Long::sum);
+      } else {
+        s.written++;
+      }
+    }
+    return List.of(s).iterator();
+  }
+
+  public PartitionStats merge(PartitionStats o) {
+    written += o.written;
+    rejected += o.rejected;
+    o.rejectedByStage.forEach((k, v) -> rejectedByStage.merge(k, v, Long::sum));
+    return this;
+  }
+}

@@ -1,0 +1,90 @@
+package dev.sparkinfer.jobs.run;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.sparkinfer.schemas.CorpusTable;
+import dev.sparkinfer.udf.BatchTask;
+import dev.sparkinfer.udf.BatchTaskFactory;
+import dev.sparkinfer.udf.arrow.ArrowRows;
+import dev.sparkinfer.udf.testing.StrictAllocator;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.types.pojo.Schema;
+import org.junit.jupiter.api.Test;
+
+class PartitionRunnerTest {
+  /** Batch compositions seen by the task (lengths of the texts of each batch). */
+  static final List<List<Integer>> BATCHES = new ArrayList<>();
+
+  /** Echo task: output (id, text upper-cased); rejects texts starting with "bad". */
+  static final class EchoTask implements BatchTask {
+    @Override public Schema inputSchema() { return CorpusTable.arrowSchema(); }
+    @Override public Schema outputSchema() { return CorpusTable.arrowSchema(); }
+    @Override public int sortLength(Object[] row) { return ((String) row[1]).length(); }
+    @Override public String modelName() { return "echo"; }
+    @Override public String deviceDescription() { return "none"; }
+
+    @Override
+    public void run(VectorSchemaRoot in, VectorSchemaRoot out, RowRejects rejects) {
+      List<Object[]> rows = new ArrayList<>();
+      List<Integer> lengths = new ArrayList<>();
+      for (int i = 0; i < in.getRowCount(); i++) {
+        Object[] r = ArrowRows.row(in, i);
+        lengths.add(((String) r[1]).length());
+        if (((String) r[1]).startsWith("bad")) {
+          rejects.reject(i, "embed", "bad row", null);
+          rows.add(new Object[] {r[0], null});
+        } else {
+          rows.add(new Object[] {r[0], ((String) r[1]).toUpperCase()});
+        }
+      }
+      BATCHES.add(lengths);
+      ArrowRows.fill(out, rows);
+    }
+  }
+
+  @Test
+  void batchesAreSortedByLengthAndTheOriginalOrderIsRestored() {
+    BATCHES.clear();
+    List<InputRecord> input = new ArrayList<>();
+    for (int i = 0; i < 25; i++) {
+      if (i == 3) input.add(InputRecord.rejected("r3", "read", "invalid UTF-8", "d"));
+      else if (i == 11) input.add(InputRecord.row("r11", "bad " + "x".repeat(i % 7)));
+      else input.add(InputRecord.row("r" + i, "t".repeat(1 + (i * 7) % 13)));
+    }
+    BatchTaskFactory tasks = EchoTask::new;
+    PartitionRunner runner = new PartitionRunner(tasks, 4, 12, null, null);
+    List<ResultRecord> out = new ArrayList<>();
+    try (StrictAllocator allocator = new StrictAllocator()) {
+      Iterator<ResultRecord> it = runner.run(input.iterator(), () -> allocator.newChildAllocator("partition", 0, Long.MAX_VALUE));
+      it.forEachRemaining(out::add);
+    } // fails on any leaked buffer
+
+    assertEquals(input.size(), out.size());
+    for (int i = 0; i < input.size(); i++) {
+      ResultRecord r = out.get(i);
+      assertEquals(input.get(i).id(), r.id, "order restored at " + i);
+      if (i == 3) assertEquals("read", r.stage);
+      else if (i == 11) assertEquals("embed", r.stage);
+      else assertEquals(((String) input.get(i).values[1]).toUpperCase(), r.values[1]);
+    }
+    // within each window, batches come in ascending length and each batch is sorted
+    for (List<Integer> b : BATCHES) {
+      assertTrue(b.size() <= 4);
+      for (int k = 1; k < b.size(); k++) assertTrue(b.get(k - 1) <= b.get(k), "sorted batch " + b);
+    }
+    assertEquals(7, BATCHES.size(), "windows of 12, 12 and 1 rows (two read rejects pass through): 3+3+1 batches");
+  }
+
+  @Test
+  void aPartitionOfReadRejectsNeverMakesTheTask() {
+    BatchTaskFactory tasks = () -> { throw new AssertionError("the model must not be loaded for nothing"); };
+    PartitionRunner runner = new PartitionRunner(tasks, 4, 8, null, null);
+    List<ResultRecord> out = new ArrayList<>();
+    runner.run(List.of(InputRecord.rejected("a", "read", "x", null)).iterator(), StrictAllocator::new).forEachRemaining(out::add);
+    assertEquals(1, out.size());
+    assertTrue(out.get(0).isReject());
+  }
+}

@@ -1,0 +1,47 @@
+package dev.sparkinfer.udf;
+
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.types.pojo.Schema;
+
+/**
+ * One step of a batch job: an Arrow batch in, the model, an Arrow batch out. The partition runner (in {@code jobs})
+ * and the SQL UDFs (in {@code udf.sql}) drive tasks; a task never sees Spark rows.
+ *
+ * <p>Contract of {@link #run}: {@code out} receives exactly {@code in.getRowCount()} rows, row i of the output
+ * belonging to row i of the input (the {@code id} column copied). A row the task cannot process is reported to
+ * {@code rejects} with its index, and its other output columns are left null. Bad input never throws; a broken model
+ * (every row failing) does, so the job fails loudly instead of rejecting a whole corpus.
+ *
+ * <p>Adding a job: write a task here (input and output schemas from {@code schemas/}) and a command in {@code jobs/}.
+ */
+public interface BatchTask extends AutoCloseable {
+  /** Input batch schema; field 0 is {@code id}. */
+  Schema inputSchema();
+
+  /** Output batch schema; field 0 is {@code id}. */
+  Schema outputSchema();
+
+  /** Processes one batch; see the class comment. {@code out} is allocated and reset by the caller. */
+  void run(VectorSchemaRoot in, VectorSchemaRoot out, RowRejects rejects);
+
+  /**
+   * A cost proxy of one input row (values in {@link #inputSchema()} order), used to sort rows inside a partition so
+   * that batches hold rows of similar length and padding is cut. Text tasks return the text length.
+   */
+  default int sortLength(Object[] inputRow) { return 0; }
+
+  /** The model's short name, for the summary, e.g. {@code all-MiniLM-L6-v2}. */
+  String modelName();
+
+  /** The device that computes, for the summary, e.g. {@code java} or {@code opencl:...}. */
+  String deviceDescription();
+
+  @Override
+  default void close() {}
+
+  /** Receives rejected rows of a batch. */
+  @FunctionalInterface
+  interface RowRejects {
+    void reject(int row, String stage, String reason, String detail);
+  }
+}

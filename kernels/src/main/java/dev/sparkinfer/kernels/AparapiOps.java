@@ -372,11 +372,21 @@ public final class AparapiOps extends ArenaOps {
     launch(op, device.createRange(Math.max(rows, 1) * OpsKernel.WG, OpsKernel.WG));
   }
 
+  /** -Dsparkinfer.kernels.profile=true: wall time per op, printed when the Ops closes (for speed work). */
+  private static final boolean PROFILE = Boolean.getBoolean("sparkinfer.kernels.profile");
+  private final java.util.Map<String, long[]> profile = new java.util.TreeMap<>();
+
   private void launch(int op, Range range) {
     checkOpen();
     k.op = op;
+    long t0 = PROFILE ? System.nanoTime() : 0;
     try {
       k.execute(range);
+      if (PROFILE) {
+        long[] acc = profile.computeIfAbsent(opName(op), x -> new long[2]);
+        acc[0] += System.nanoTime() - t0;
+        acc[1]++;
+      }
     } catch (RuntimeException | AssertionError e) {
       throw new KernelFallbackException("kernel op " + opName(op) + " could not run on " + info + ": "
           + AparapiLog.lastWarning() + " (" + e + ")", e);
@@ -407,6 +417,11 @@ public final class AparapiOps extends ArenaOps {
 
   @Override
   public void close() {
+    if (PROFILE) {
+      StringBuilder b = new StringBuilder("kernel profile on " + info + ":\n");
+      profile.forEach((name, acc) -> b.append(String.format("  %-14s %8d launches %10.1f ms%n", name, acc[1], acc[0] / 1e6)));
+      System.err.print(b);
+    }
     super.close();
     k.dispose();
   }

@@ -162,11 +162,7 @@ public final class AparapiOps extends ArenaOps {
   // ---- ops ----
 
   @Override
-  public void matmul(Tensor out, Tensor a, Tensor b, Tensor bias, int m, int n, int kk, boolean transB) {
-    check(out, m * n, "matmul out");
-    check(a, m * kk, "matmul a");
-    check(b, n * kk, "matmul b");
-    if (bias != null) check(bias, n, "matmul bias");
+  protected void matmulImpl(Tensor out, Tensor a, Tensor b, Tensor bias, int m, int n, int kk, boolean transB) {
     k.o = out.offset();
     k.a = a.offset();
     k.b = b.offset();
@@ -187,15 +183,16 @@ public final class AparapiOps extends ArenaOps {
   }
 
   @Override
-  public void add(Tensor out, Tensor a, Tensor b, int n) { binary(OpsKernel.OP_ADD, out, a, b, n); }
+  protected void addImpl(Tensor out, Tensor a, Tensor b, int n) {
+    binary(OpsKernel.OP_ADD, out, a, b, n);
+  }
 
   @Override
-  public void mul(Tensor out, Tensor a, Tensor b, int n) { binary(OpsKernel.OP_MUL, out, a, b, n); }
+  protected void mulImpl(Tensor out, Tensor a, Tensor b, int n) {
+    binary(OpsKernel.OP_MUL, out, a, b, n);
+  }
 
   private void binary(int op, Tensor out, Tensor a, Tensor b, int n) {
-    check(out, n, "out");
-    check(a, n, "a");
-    check(b, n, "b");
     k.o = out.offset();
     k.a = a.offset();
     k.b = b.offset();
@@ -204,9 +201,7 @@ public final class AparapiOps extends ArenaOps {
   }
 
   @Override
-  public void scale(Tensor out, Tensor x, float s, int n) {
-    check(out, n, "out");
-    check(x, n, "x");
+  protected void scaleImpl(Tensor out, Tensor x, float s, int n) {
     k.o = out.offset();
     k.a = x.offset();
     k.f0 = s;
@@ -215,9 +210,7 @@ public final class AparapiOps extends ArenaOps {
   }
 
   @Override
-  public void copy(Tensor out, Tensor x, int n) {
-    check(out, n, "out");
-    check(x, n, "x");
+  protected void copyImpl(Tensor out, Tensor x, int n) {
     k.o = out.offset();
     k.a = x.offset();
     k.n0 = n;
@@ -225,9 +218,7 @@ public final class AparapiOps extends ArenaOps {
   }
 
   @Override
-  public void activation(Activation act, Tensor out, Tensor x, int n) {
-    check(out, n, "out");
-    check(x, n, "x");
+  protected void activationImpl(Activation act, Tensor out, Tensor x, int n) {
     k.o = out.offset();
     k.a = x.offset();
     k.p0 = act.code();
@@ -236,11 +227,7 @@ public final class AparapiOps extends ArenaOps {
   }
 
   @Override
-  public void layerNorm(Tensor out, Tensor x, Tensor gamma, Tensor beta, int rows, int dim, float eps) {
-    check(out, rows * dim, "layerNorm out");
-    check(x, rows * dim, "layerNorm x");
-    check(gamma, dim, "layerNorm gamma");
-    if (beta != null) check(beta, dim, "layerNorm beta");
+  protected void layerNormImpl(Tensor out, Tensor x, Tensor gamma, Tensor beta, int rows, int dim, float eps) {
     k.o = out.offset();
     k.a = x.offset();
     k.b = gamma.offset();
@@ -252,10 +239,7 @@ public final class AparapiOps extends ArenaOps {
   }
 
   @Override
-  public void rmsNorm(Tensor out, Tensor x, Tensor weight, int rows, int dim, float eps) {
-    check(out, rows * dim, "rmsNorm out");
-    check(x, rows * dim, "rmsNorm x");
-    check(weight, dim, "rmsNorm weight");
+  protected void rmsNormImpl(Tensor out, Tensor x, Tensor weight, int rows, int dim, float eps) {
     k.o = out.offset();
     k.a = x.offset();
     k.b = weight.offset();
@@ -266,11 +250,7 @@ public final class AparapiOps extends ArenaOps {
   }
 
   @Override
-  public void softmax(Tensor out, Tensor x, Tensor mask, boolean maskPerRow, int rows, int cols, float temperature, boolean log) {
-    check(out, rows * cols, "softmax out");
-    check(x, rows * cols, "softmax x");
-    if (mask != null) check(mask, maskPerRow ? rows * cols : cols, "softmax mask");
-    if (!(temperature > 0)) throw new IllegalArgumentException("temperature must be > 0, got " + temperature);
+  protected void softmaxImpl(Tensor out, Tensor x, Tensor mask, boolean maskPerRow, int rows, int cols, float temperature, boolean log) {
     k.o = out.offset();
     k.a = x.offset();
     k.c = mask == null ? -1 : mask.offset();
@@ -283,9 +263,7 @@ public final class AparapiOps extends ArenaOps {
   }
 
   @Override
-  public void l2Normalize(Tensor out, Tensor x, int rows, int dim) {
-    check(out, rows * dim, "l2Normalize out");
-    check(x, rows * dim, "l2Normalize x");
+  protected void l2NormalizeImpl(Tensor out, Tensor x, int rows, int dim) {
     k.o = out.offset();
     k.a = x.offset();
     k.n0 = rows;
@@ -294,8 +272,7 @@ public final class AparapiOps extends ArenaOps {
   }
 
   @Override
-  public void attention(Tensor out, Tensor q, Tensor kT, Tensor v, IntTensor keyMask, Tensor scores, Attention sp) {
-    JavaOps.checkAttention(out, q, kT, v, keyMask, scores, sp);
+  protected void attentionImpl(Tensor out, Tensor q, Tensor kT, Tensor v, IntTensor keyMask, Tensor scores, Attention sp) {
     k.o = out.offset();
     k.a = q.offset();
     k.b = kT.offset();
@@ -322,10 +299,7 @@ public final class AparapiOps extends ArenaOps {
   }
 
   @Override
-  public void gather(Tensor out, Tensor table, IntTensor ids, int n, int vocab, int dim, boolean accumulate) {
-    check(out, n * dim, "gather out");
-    check(table, vocab * dim, "gather table");
-    check(ids, n, "gather ids");
+  protected void gatherImpl(Tensor out, Tensor table, IntTensor ids, int n, int vocab, int dim, boolean accumulate) {
     k.o = out.offset();
     k.a = table.offset();
     k.ia = ids.offset();
@@ -337,10 +311,7 @@ public final class AparapiOps extends ArenaOps {
   }
 
   @Override
-  public void meanPool(Tensor out, Tensor x, IntTensor mask, int batch, int seq, int dim) {
-    check(out, batch * dim, "meanPool out");
-    check(x, batch * seq * dim, "meanPool x");
-    check(mask, batch * seq, "meanPool mask");
+  protected void meanPoolImpl(Tensor out, Tensor x, IntTensor mask, int batch, int seq, int dim) {
     k.o = out.offset();
     k.a = x.offset();
     k.ia = mask.offset();
@@ -351,10 +322,7 @@ public final class AparapiOps extends ArenaOps {
   }
 
   @Override
-  public void topK(Tensor vals, IntTensor ids, Tensor x, int rows, int cols, int kk) {
-    check(vals, rows * kk, "topK vals");
-    check(ids, rows * kk, "topK ids");
-    check(x, rows * cols, "topK x");
+  protected void topKImpl(Tensor vals, IntTensor ids, Tensor x, int rows, int cols, int kk) {
     k.o = vals.offset();
     k.ib = ids.offset();
     k.a = x.offset();

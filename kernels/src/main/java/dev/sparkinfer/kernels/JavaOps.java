@@ -65,11 +65,7 @@ public final class JavaOps extends ArenaOps {
   // ---- ops ----
 
   @Override
-  public void matmul(Tensor out, Tensor a, Tensor b, Tensor bias, int m, int n, int k, boolean transB) {
-    check(out, m * n, "matmul out");
-    check(a, m * k, "matmul a");
-    check(b, n * k, "matmul b");
-    if (bias != null) check(bias, n, "matmul bias");
+  protected void matmulImpl(Tensor out, Tensor a, Tensor b, Tensor bias, int m, int n, int k, boolean transB) {
     float[] x = mem;
     int ao = a.offset(), bo = b.offset(), oo = out.offset();
     IntStream.range(0, m).parallel().forEach(i -> {
@@ -104,39 +100,27 @@ public final class JavaOps extends ArenaOps {
   }
 
   @Override
-  public void add(Tensor out, Tensor a, Tensor b, int n) {
-    check(out, n, "out");
-    check(a, n, "a");
-    check(b, n, "b");
+  protected void addImpl(Tensor out, Tensor a, Tensor b, int n) {
     for (int i = 0; i < n; i++) mem[out.offset() + i] = mem[a.offset() + i] + mem[b.offset() + i];
   }
 
   @Override
-  public void mul(Tensor out, Tensor a, Tensor b, int n) {
-    check(out, n, "out");
-    check(a, n, "a");
-    check(b, n, "b");
+  protected void mulImpl(Tensor out, Tensor a, Tensor b, int n) {
     for (int i = 0; i < n; i++) mem[out.offset() + i] = mem[a.offset() + i] * mem[b.offset() + i];
   }
 
   @Override
-  public void scale(Tensor out, Tensor x, float s, int n) {
-    check(out, n, "out");
-    check(x, n, "x");
+  protected void scaleImpl(Tensor out, Tensor x, float s, int n) {
     for (int i = 0; i < n; i++) mem[out.offset() + i] = mem[x.offset() + i] * s;
   }
 
   @Override
-  public void copy(Tensor out, Tensor x, int n) {
-    check(out, n, "out");
-    check(x, n, "x");
+  protected void copyImpl(Tensor out, Tensor x, int n) {
     System.arraycopy(mem, x.offset(), mem, out.offset(), n);
   }
 
   @Override
-  public void activation(Activation act, Tensor out, Tensor x, int n) {
-    check(out, n, "out");
-    check(x, n, "x");
+  protected void activationImpl(Activation act, Tensor out, Tensor x, int n) {
     for (int i = 0; i < n; i++) mem[out.offset() + i] = (float) activate(act, mem[x.offset() + i]);
   }
 
@@ -170,11 +154,7 @@ public final class JavaOps extends ArenaOps {
   }
 
   @Override
-  public void layerNorm(Tensor out, Tensor x, Tensor gamma, Tensor beta, int rows, int dim, float eps) {
-    check(out, rows * dim, "layerNorm out");
-    check(x, rows * dim, "layerNorm x");
-    check(gamma, dim, "layerNorm gamma");
-    if (beta != null) check(beta, dim, "layerNorm beta");
+  protected void layerNormImpl(Tensor out, Tensor x, Tensor gamma, Tensor beta, int rows, int dim, float eps) {
     IntStream.range(0, rows).parallel().forEach(r -> {
       int base = x.offset() + r * dim;
       double mean = 0;
@@ -192,10 +172,7 @@ public final class JavaOps extends ArenaOps {
   }
 
   @Override
-  public void rmsNorm(Tensor out, Tensor x, Tensor weight, int rows, int dim, float eps) {
-    check(out, rows * dim, "rmsNorm out");
-    check(x, rows * dim, "rmsNorm x");
-    check(weight, dim, "rmsNorm weight");
+  protected void rmsNormImpl(Tensor out, Tensor x, Tensor weight, int rows, int dim, float eps) {
     for (int r = 0; r < rows; r++) {
       int base = x.offset() + r * dim;
       double ms = 0;
@@ -206,11 +183,7 @@ public final class JavaOps extends ArenaOps {
   }
 
   @Override
-  public void softmax(Tensor out, Tensor x, Tensor mask, boolean maskPerRow, int rows, int cols, float temperature, boolean log) {
-    check(out, rows * cols, "softmax out");
-    check(x, rows * cols, "softmax x");
-    if (mask != null) check(mask, maskPerRow ? rows * cols : cols, "softmax mask");
-    if (!(temperature > 0)) throw new IllegalArgumentException("temperature must be > 0, got " + temperature);
+  protected void softmaxImpl(Tensor out, Tensor x, Tensor mask, boolean maskPerRow, int rows, int cols, float temperature, boolean log) {
     for (int r = 0; r < rows; r++) {
       double[] z = new double[cols];
       double mx = Double.NEGATIVE_INFINITY;
@@ -228,9 +201,7 @@ public final class JavaOps extends ArenaOps {
   }
 
   @Override
-  public void l2Normalize(Tensor out, Tensor x, int rows, int dim) {
-    check(out, rows * dim, "l2Normalize out");
-    check(x, rows * dim, "l2Normalize x");
+  protected void l2NormalizeImpl(Tensor out, Tensor x, int rows, int dim) {
     for (int r = 0; r < rows; r++) {
       double ss = 0;
       for (int j = 0; j < dim; j++) ss += (double) mem[x.offset() + r * dim + j] * mem[x.offset() + r * dim + j];
@@ -239,19 +210,8 @@ public final class JavaOps extends ArenaOps {
     }
   }
 
-  static void checkAttention(Tensor out, Tensor q, Tensor k, Tensor v, IntTensor keyMask, Tensor scores, Attention sp) {
-    check(q, (sp.batch() * sp.qLen() - 1) * sp.qStride() + sp.heads() * sp.headDim(), "attention q");
-    check(k, (sp.batch() * sp.kLen() - 1) * sp.kvStride() + sp.kvHeads() * sp.headDim(), "attention k");
-    check(v, (sp.batch() * sp.kLen() - 1) * sp.kvStride() + sp.kvHeads() * sp.headDim(), "attention v");
-    check(out, (sp.batch() * sp.qLen() - 1) * sp.outStride() + sp.heads() * sp.headDim(), "attention out");
-    if (keyMask != null) check(keyMask, sp.batch() * sp.kLen(), "attention keyMask");
-    if (sp.scoresSize() > Integer.MAX_VALUE) throw new IllegalArgumentException("attention scores too large: " + sp);
-    check(scores, (int) sp.scoresSize(), "attention scores");
-  }
-
   @Override
-  public void attention(Tensor out, Tensor q, Tensor k, Tensor v, IntTensor keyMask, Tensor scores, Attention sp) {
-    checkAttention(out, q, k, v, keyMask, scores, sp);
+  protected void attentionImpl(Tensor out, Tensor q, Tensor k, Tensor v, IntTensor keyMask, Tensor scores, Attention sp) {
     int hd = sp.headDim(), group = sp.heads() / sp.kvHeads();
     IntStream.range(0, sp.batch() * sp.heads()).parallel().forEach(bh -> {
       int b = bh / sp.heads(), h = bh % sp.heads(), g = h / group;
@@ -287,10 +247,7 @@ public final class JavaOps extends ArenaOps {
   }
 
   @Override
-  public void gather(Tensor out, Tensor table, IntTensor ids, int n, int vocab, int dim, boolean accumulate) {
-    check(out, n * dim, "gather out");
-    check(table, vocab * dim, "gather table");
-    check(ids, n, "gather ids");
+  protected void gatherImpl(Tensor out, Tensor table, IntTensor ids, int n, int vocab, int dim, boolean accumulate) {
     for (int i = 0; i < n; i++) {
       int id = imem[ids.offset() + i];
       for (int d = 0; d < dim; d++) {
@@ -302,10 +259,7 @@ public final class JavaOps extends ArenaOps {
   }
 
   @Override
-  public void meanPool(Tensor out, Tensor x, IntTensor mask, int batch, int seq, int dim) {
-    check(out, batch * dim, "meanPool out");
-    check(x, batch * seq * dim, "meanPool x");
-    check(mask, batch * seq, "meanPool mask");
+  protected void meanPoolImpl(Tensor out, Tensor x, IntTensor mask, int batch, int seq, int dim) {
     for (int b = 0; b < batch; b++) {
       double count = 0;
       for (int s = 0; s < seq; s++) count += imem[mask.offset() + b * seq + s];
@@ -318,10 +272,7 @@ public final class JavaOps extends ArenaOps {
   }
 
   @Override
-  public void topK(Tensor vals, IntTensor ids, Tensor x, int rows, int cols, int k) {
-    check(vals, rows * k, "topK vals");
-    check(ids, rows * k, "topK ids");
-    check(x, rows * cols, "topK x");
+  protected void topKImpl(Tensor vals, IntTensor ids, Tensor x, int rows, int cols, int k) {
     for (int r = 0; r < rows; r++) {
       int base = x.offset() + r * cols;
       Integer[] order = new Integer[cols];

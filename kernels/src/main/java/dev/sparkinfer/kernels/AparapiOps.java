@@ -34,10 +34,14 @@ public final class AparapiOps extends ArenaOps {
     this.info = Devices.describe(device);
     k.setExplicit(true);
     KernelManager.instance().setPreferredDevices(k, new LinkedHashSet<>(List.of(device)));
+    // every array bound to the kernel is large enough that the GC never moves it (see NonMovingArrays)
+    NonMovingArrays.requireG1();
+    mem = new float[Math.max(mem.length, NonMovingArrays.minElements(4))];
+    imem = new int[Math.max(imem.length, NonMovingArrays.minElements(4))];
     k.mem = mem;
     k.imem = imem;
-    k.stage = new float[STAGE_FLOATS];
-    k.istage = new int[STAGE_FLOATS / 4];
+    k.stage = new float[Math.max(STAGE_FLOATS, NonMovingArrays.minElements(4))];
+    k.istage = new int[Math.max(STAGE_FLOATS / 4, NonMovingArrays.minElements(4))];
     k.put(k.mem).put(k.imem).put(k.stage).put(k.istage);
     // Compile and bind every buffer now, so a device that cannot run the kernel fails at load time, not mid-job.
     k.o = 0;

@@ -259,6 +259,25 @@ public final class SafeTensors implements WeightSource {
             + ", not a floating-point type floats() widens (F32, F16, BF16)");
     }
     float[] out = new float[arrayLength(e)];
+    forEachBlock(e, (bb, done, n) -> {
+      if (e.dtype == DType.F32) {
+        bb.asFloatBuffer().get(out, done, n);
+      } else if (e.dtype == DType.F16) {
+        for (int i = 0; i < n; i++) out[done + i] = Half.toFloat(bb.getShort(2 * i));
+      } else {
+        for (int i = 0; i < n; i++) out[done + i] = Half.bf16ToFloat(bb.getShort(2 * i));
+      }
+    });
+    return out;
+  }
+
+  /** Decodes {@code n} elements from the start of {@code block} (little-endian) into the output at {@code done}. */
+  private interface BlockDecoder {
+    void decode(ByteBuffer block, int done, int n);
+  }
+
+  /** Reads a tensor's bytes in blocks of BLOCK (across mapping windows) and hands each block to the decoder. */
+  private void forEachBlock(Entry e, BlockDecoder decoder) {
     byte[] buf = new byte[BLOCK];
     ByteBuffer bb = ByteBuffer.wrap(buf).order(ByteOrder.LITTLE_ENDIAN);
     int done = 0;
@@ -267,18 +286,11 @@ public final class SafeTensors implements WeightSource {
       int len = (int) Math.min(BLOCK, e.end - pos);
       read(pos, buf, len);
       int n = len / e.dtype.bytes;
-      if (e.dtype == DType.F32) {
-        bb.clear();
-        bb.asFloatBuffer().get(out, done, n);
-      } else if (e.dtype == DType.F16) {
-        for (int i = 0; i < n; i++) out[done + i] = Half.toFloat(bb.getShort(2 * i));
-      } else {
-        for (int i = 0; i < n; i++) out[done + i] = Half.bf16ToFloat(bb.getShort(2 * i));
-      }
+      bb.clear();
+      decoder.decode(bb, done, n);
       done += n;
       pos += len;
     }
-    return out;
   }
 
   @Override
@@ -288,23 +300,13 @@ public final class SafeTensors implements WeightSource {
       throw new IllegalArgumentException(origin() + ": tensor '" + name + "' is " + e.dtype + ", not an integer type longs() reads (I64, I32)");
     }
     long[] out = new long[arrayLength(e)];
-    byte[] buf = new byte[BLOCK];
-    ByteBuffer bb = ByteBuffer.wrap(buf).order(ByteOrder.LITTLE_ENDIAN);
-    int done = 0;
-    long pos = e.start;
-    while (pos < e.end) {
-      int len = (int) Math.min(BLOCK, e.end - pos);
-      read(pos, buf, len);
-      int n = len / e.dtype.bytes;
+    forEachBlock(e, (bb, done, n) -> {
       if (e.dtype == DType.I64) {
-        bb.clear();
         bb.asLongBuffer().get(out, done, n);
       } else {
-        for (int i = 0; i < n; i++) out[done + i] = bb.getInt(4 * i);
+        for (int k = 0; k < n; k++) out[done + k] = bb.getInt(4 * k);
       }
-      done += n;
-      pos += len;
-    }
+    });
     return out;
   }
 

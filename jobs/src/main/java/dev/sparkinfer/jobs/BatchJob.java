@@ -11,6 +11,7 @@ import dev.sparkinfer.jobs.run.ResultRecord;
 import dev.sparkinfer.jobs.run.TaskInfo;
 import dev.sparkinfer.jobs.write.OutputWriter;
 import dev.sparkinfer.schemas.RejectsTable;
+import dev.sparkinfer.udf.BatchTaskFactory;
 import java.io.IOException;
 import java.time.Instant;
 import java.util.LinkedHashSet;
@@ -30,12 +31,13 @@ import org.apache.spark.util.CollectionAccumulator;
 import org.apache.spark.util.LongAccumulator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import scala.Tuple2;
 
 /**
  * Runs a job on a live SparkSession: checks (model, input, columns, output) before any Spark job, then
  * <ol>
- *   <li>read the corpus and spread it over the partitions; count it (the total for progress; the shuffle it writes
- *       is reused by the next step, so the input is read once),</li>
+ *   <li>read the corpus and spread it over the partitions by length ({@link #spread}); count it (the total for
+ *       progress; the shuffle it writes is reused by the next step),</li>
  *   <li>run the partition runner (Arrow batches through the task) with progress on the driver, keeping the results
  *       (memory, spilling to disk),</li>
  *   <li>write the output and {@code _rejects/} through Spark's commit protocol, then {@code _SUMMARY.json}.</li>
@@ -71,7 +73,7 @@ public final class BatchJob {
 
     // 1. read and count
     sc.setJobDescription(spec.name() + ": read and count " + cfg.input());
-    JavaRDD<InputRecord> input = corpus.records().repartition(partitions);
+    JavaRDD<InputRecord> input = spread(corpus.records(), spec.tasks(), partitions);
     long total = input.count();
     long t1 = System.nanoTime();
     LOG.info(String.format("%s: %,d rows from %d %s file(s), %d partitions, batch size %d", spec.name(), total,
@@ -133,6 +135,24 @@ public final class BatchJob {
     }
     LOG.info(summary.oneLine());
     return summary;
+  }
+
+  /**
+   * Spreads the corpus over {@code partitions} partitions, range-partitioned by the task's cost proxy
+   * ({@link BatchTaskFactory#sortLength}), longest first. Each partition then holds rows of similar length, so its
+   * batches pad about as little as a global sort by length would (a round-robin spread leaves every partition with
+   * the whole length mix and pads more); the longest, slowest partitions are scheduled first, so they do not trail
+   * at the end. Ties are broken by a hash of the id, so rows of one length still spread evenly. Costs one sampling
+   * pass over the input (Spark's range partitioner) and the shuffle a plain repartition would make anyway.
+   */
+  static JavaRDD<InputRecord> spread(JavaRDD<InputRecord> records, BatchTaskFactory tasks, int partitions) {
+    return records.mapToPair(r -> new Tuple2<>(lengthKey(tasks, r), r)).sortByKey(false, partitions).values();
+  }
+
+  /** Cost proxy in the high 32 bits, a hash of the id in the low ones; rows rejected while reading cost 0. */
+  static long lengthKey(BatchTaskFactory tasks, InputRecord r) {
+    long length = r.isRejected() ? 0 : Math.max(0, tasks.sortLength(r.values));
+    return (length << 32) | (r.id().hashCode() & 0xffffffffL);
   }
 
   /** Fails when the output exists and --overwrite is absent, or when replacing it would delete the input. */

@@ -24,12 +24,6 @@ public interface BatchTask extends AutoCloseable {
   /** Processes one batch; see the class comment. {@code out} is allocated and reset by the caller. */
   void run(VectorSchemaRoot in, VectorSchemaRoot out, RowRejects rejects);
 
-  /**
-   * A cost proxy of one input row (values in {@link #inputSchema()} order), used to sort rows inside a partition so
-   * that batches hold rows of similar length and padding is cut. Text tasks return the text length.
-   */
-  default int sortLength(Object[] inputRow) { return 0; }
-
   /** The model's short name, for the summary, e.g. {@code all-MiniLM-L6-v2}. */
   String modelName();
 

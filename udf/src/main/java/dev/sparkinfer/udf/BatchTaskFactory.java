@@ -9,4 +9,11 @@ import java.io.Serializable;
 @FunctionalInterface
 public interface BatchTaskFactory extends Serializable {
   BatchTask create();
+
+  /**
+   * A cost proxy of one input row (values in the task's input schema order), computed without the model: the job
+   * range-partitions the corpus by it and the partition runner sorts each window by it, so that a batch holds rows of
+   * similar length and pads little. Text tasks return the text length; 0 (the default) means "no order helps".
+   */
+  default int sortLength(Object[] inputRow) { return 0; }
 }

@@ -20,7 +20,7 @@ import org.apache.spark.util.LongAccumulator;
 
 /**
  * Where a partition becomes Arrow batches. Reads the partition a window at a time ({@code windowRows} rows), sorts
- * the window's rows by {@link BatchTask#sortLength} so a batch holds rows of similar length (less padding), fills one
+ * the window's rows by {@link BatchTaskFactory#sortLength} so a batch holds rows of similar length (less padding), fills one
  * reused input {@link VectorSchemaRoot} per {@code batchSize} rows, runs the task into one reused output root, turns
  * the output back into records, and emits the window in its original order. Rows rejected while reading pass
  * through. The task (and so the model, from the JVM's cache) is only made when a row needs it.
@@ -121,7 +121,7 @@ public final class PartitionRunner implements FlatMapFunction<Iterator<InputReco
         // sort by length so each batch pads little; results go back to their original positions
         Integer[] order = new Integer[batchable.size()];
         for (int i = 0; i < order.length; i++) order[i] = i;
-        Arrays.sort(order, Comparator.comparingInt(i -> task.sortLength(batchable.get(i).values)));
+        Arrays.sort(order, Comparator.comparingInt(i -> tasks.sortLength(batchable.get(i).values)));
         for (int start = 0; start < order.length; start += batchSize) {
           int end = Math.min(order.length, start + batchSize);
           List<Object[]> batch = new ArrayList<>(end - start);

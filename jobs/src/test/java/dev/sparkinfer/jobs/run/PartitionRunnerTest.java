@@ -22,7 +22,6 @@ class PartitionRunnerTest {
   static final class EchoTask implements BatchTask {
     @Override public Schema inputSchema() { return CorpusTable.arrowSchema(); }
     @Override public Schema outputSchema() { return CorpusTable.arrowSchema(); }
-    @Override public int sortLength(Object[] row) { return ((String) row[1]).length(); }
     @Override public String modelName() { return "echo"; }
     @Override public String deviceDescription() { return "none"; }
 
@@ -54,7 +53,10 @@ class PartitionRunnerTest {
       else if (i == 11) input.add(InputRecord.row("r11", "bad " + "x".repeat(i % 7)));
       else input.add(InputRecord.row("r" + i, "t".repeat(1 + (i * 7) % 13)));
     }
-    BatchTaskFactory tasks = EchoTask::new;
+    BatchTaskFactory tasks = new BatchTaskFactory() {
+      @Override public BatchTask create() { return new EchoTask(); }
+      @Override public int sortLength(Object[] row) { return ((String) row[1]).length(); }
+    };
     PartitionRunner runner = new PartitionRunner(tasks, 4, 12, null, null);
     List<ResultRecord> out = new ArrayList<>();
     try (StrictAllocator allocator = new StrictAllocator()) {

@@ -45,11 +45,6 @@ public final class EmbedTask implements BatchTask {
   public Schema outputSchema() { return outputSchema; }
 
   @Override
-  public int sortLength(Object[] inputRow) {
-    return inputRow[1] instanceof String s ? s.length() : 0;
-  }
-
-  @Override
   public String modelName() { return embedder.modelName(); }
 
   @Override

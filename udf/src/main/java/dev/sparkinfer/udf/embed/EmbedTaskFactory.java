@@ -12,4 +12,10 @@ public record EmbedTaskFactory(String modelSpec, DeviceChoice device, TaskConfig
   public BatchTask create() {
     return new EmbedTask(EmbedderCache.get(modelSpec, device), config);
   }
+
+  /** The text's length in chars (a proxy of its token count). */
+  @Override
+  public int sortLength(Object[] inputRow) {
+    return inputRow[1] instanceof String s ? s.length() : 0;
+  }
 }

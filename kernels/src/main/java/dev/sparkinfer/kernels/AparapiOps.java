@@ -55,15 +55,43 @@ public final class AparapiOps extends ArenaOps {
   public boolean isStrict() { return strict; }
 
   /**
-   * CPU devices (PoCL) get Linear weights as {@code [in, out]} for the register-blocked kernel; GPUs keep
-   * {@code [out, in]} for the local-memory tiled kernel. {@code -Dsparkinfer.linear.layout=in-major|out-major} overrides.
+   * Linear weights stay in PyTorch's {@code [out, in]}: the transposed matmul is the fastest kernel on both kinds of
+   * device ({@link #useDotKernel()}). {@code -Dsparkinfer.linear.layout=in-major} stores {@code [in, out]} instead (the
+   * register-blocked {@code b[k, n]} kernel), kept for comparison and tested.
    */
   @Override
   public boolean linearInMajor() {
     String forced = System.getProperty("sparkinfer.linear.layout", "auto");
     if (forced.equals("in-major")) return true;
-    if (forced.equals("out-major")) return false;
-    return "CPU".equals(info.type());
+    if (forced.equals("out-major") || forced.equals("auto")) return false;
+    throw new IllegalArgumentException("-Dsparkinfer.linear.layout must be auto, in-major or out-major, got '" + forced + "'");
+  }
+
+  /**
+   * Which kernel multiplies by a transposed {@code b[n, k]}: CPU devices get the dot-product kernel (contiguous rows,
+   * 8 partial sums, vectorised by PoCL; its local-memory barriers make the tiled kernel ~10x slower there), GPUs the
+   * local-memory tiled kernel. {@code -Dsparkinfer.matmul.kernel=dot|tiled} overrides.
+   */
+  boolean useDotKernel() {
+    String forced = System.getProperty("sparkinfer.matmul.kernel", "auto");
+    if (forced.equals("dot")) return true;
+    if (forced.equals("tiled")) return false;
+    if (forced.equals("auto")) return "CPU".equals(info.type());
+    throw new IllegalArgumentException("-Dsparkinfer.matmul.kernel must be auto, dot or tiled, got '" + forced + "'");
+  }
+
+  /**
+   * Attention as one fused kernel, a work-item per scores row (CPU devices: ~10x faster on PoCL than the split
+   * kernels, whose per-score index arithmetic and work-group reductions dominate there), or as the three split
+   * kernels (scores, softmax, values: GPUs, where they spread over many more work-items).
+   * {@code -Dsparkinfer.attention.kernel=rows|split} overrides.
+   */
+  boolean useRowAttention() {
+    String forced = System.getProperty("sparkinfer.attention.kernel", "auto");
+    if (forced.equals("rows")) return true;
+    if (forced.equals("split")) return false;
+    if (forced.equals("auto")) return "CPU".equals(info.type());
+    throw new IllegalArgumentException("-Dsparkinfer.attention.kernel must be auto, rows or split, got '" + forced + "'");
   }
 
   /** True when some launch did not run on OpenCL (only possible when not strict). */
@@ -179,6 +207,12 @@ public final class AparapiOps extends ArenaOps {
       // b is [k, n]: the register-blocked kernel without local memory
       int rowBlocks = (m + OpsKernel.ROWS - 1) / OpsKernel.ROWS, colBlocks = (n + OpsKernel.COLS - 1) / OpsKernel.COLS;
       launch(OpsKernel.OP_MATMUL_KN, device.createRange2D(roundUp(colBlocks, 16), rowBlocks, 16, 1));
+      return;
+    }
+    if (useDotKernel()) {
+      // b is [n, k]: dot products of contiguous rows, one column x NK_ROWS rows per work-item
+      int rowBlocks = (m + OpsKernel.NK_ROWS - 1) / OpsKernel.NK_ROWS;
+      launch(OpsKernel.OP_MATMUL_NK, device.createRange2D(roundUp(n, 16), rowBlocks, 16, 1));
       return;
     }
     // b is [n, k]: the local-memory tiled kernel
@@ -297,6 +331,10 @@ public final class AparapiOps extends ArenaOps {
     k.p7 = sp.window();
     k.f0 = sp.scale();
     int rows = sp.batch() * sp.heads() * sp.qLen();
+    if (useRowAttention()) {
+      launch(OpsKernel.OP_ATTN_ROWS, range1d(rows));
+      return;
+    }
     launch(OpsKernel.OP_ATTN_SCORES, range1d(rows * sp.kLen()));
     launchRows(OpsKernel.OP_ATTN_SOFTMAX, rows);
     launch(OpsKernel.OP_ATTN_VALUES, range1d(rows * sp.headDim()));

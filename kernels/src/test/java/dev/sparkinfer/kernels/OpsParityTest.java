@@ -84,25 +84,25 @@ class OpsParityTest {
     return t;
   }
 
-  @ParameterizedTest(name = "matmul m={0} n={1} k={2} transB={3} bias={4}")
-  @CsvSource({"1,1,1,true,false", "1,7,63,true,true", "7,63,1025,true,true", "63,1023,7,false,true", "17,1025,33,false,false",
-      "1023,9,65,true,false", "33,384,384,true,true"})
-  void matmul(int m, int n, int k, boolean transB, boolean bias) {
+  @ParameterizedTest(name = "matmul m={0} n={1} k={2} transB={3} bias={4} kernel={5}")
+  @CsvSource({"1,1,1,true,false,dot", "1,7,63,true,true,dot", "7,63,1025,true,true,dot", "1023,9,65,true,false,dot",
+      "33,384,384,true,true,dot", "9,17,8,true,true,dot", "15,3,15,true,false,dot",
+      "1,1,1,true,false,tiled", "1,7,63,true,true,tiled", "7,63,1025,true,true,tiled", "1023,9,65,true,false,tiled",
+      "33,384,384,true,true,tiled", "63,1023,7,false,true,auto", "17,1025,33,false,false,auto", "33,384,384,true,true,auto"})
+  void matmul(int m, int n, int k, boolean transB, boolean bias, String kernel) {
     float[] a = random(m * k, 1), b = random(n * k, 1), c = random(n, 1);
-    parity("matmul", 2e-6 * Math.sqrt(k) + 1e-6, ops -> {
+    withProperty("sparkinfer.matmul.kernel", kernel, () -> parity("matmul " + kernel, 2e-6 * Math.sqrt(k) + 1e-6, ops -> {
       Tensor out = ops.alloc(m * n);
       ops.matmul(out, in(ops, a), in(ops, b), bias ? in(ops, c) : null, m, n, k, transB);
       return ops.read(out);
-    });
+    }));
   }
 
   @ParameterizedTest(name = "linear rows={0} out={1} in={2} layout={3}")
   @CsvSource({"1,7,63,in-major", "63,1025,7,in-major", "7,33,1023,out-major", "130,384,384,out-major", "130,384,384,auto"})
   void linearInEitherLayout(int rows, int out, int in, String layout) {
     float[] w = random(out * in, 1), bias = random(out, 1), x = random(rows * in, 1);
-    String before = System.getProperty("sparkinfer.linear.layout");
-    System.setProperty("sparkinfer.linear.layout", layout);
-    try {
+    withProperty("sparkinfer.linear.layout", layout, () -> {
       LinearWeight jw = java.uploadLinear(w, out, in), cw = cl.uploadLinear(w, out, in);
       Tensor jb = java.upload(bias), cb = cl.upload(bias);
       if (!layout.equals("auto")) assertEquals(layout.equals("in-major"), cw.inMajor(), "layout chosen");
@@ -111,10 +111,7 @@ class OpsParityTest {
         ops.linear(o, in(ops, x), ops == java ? jw : cw, ops == java ? jb : cb, rows);
         return ops.read(o);
       });
-    } finally {
-      if (before == null) System.clearProperty("sparkinfer.linear.layout");
-      else System.setProperty("sparkinfer.linear.layout", before);
-    }
+    });
   }
 
   @ParameterizedTest(name = "elementwise n={0}")
@@ -213,12 +210,26 @@ class OpsParityTest {
       int len = padded ? Math.max(1, kLen - i * kLen / (b + 1)) : kLen;
       for (int j = 0; j < len; j++) mask[i * kLen + j] = 1;
     }
-    parity("attention", 5e-6, ops -> {
-      Tensor out = ops.alloc(b * q * h * d);
-      Tensor scores = ops.alloc((int) sp.scoresSize());
-      ops.attention(out, in(ops, qx), in(ops, kx), in(ops, vx), padded ? in(ops, mask) : null, scores, sp);
-      return ops.read(out);
-    });
+    for (String kernel : new String[] {"rows", "split"}) {
+      withProperty("sparkinfer.attention.kernel", kernel, () -> parity("attention " + kernel, 5e-6, ops -> {
+        Tensor out = ops.alloc(b * q * h * d);
+        Tensor scores = ops.alloc((int) sp.scoresSize());
+        ops.attention(out, in(ops, qx), in(ops, kx), in(ops, vx), padded ? in(ops, mask) : null, scores, sp);
+        return ops.read(out);
+      }));
+    }
+  }
+
+  /** Runs {@code body} with a system property set (kernel choices), restoring it after. */
+  private static void withProperty(String key, String value, Runnable body) {
+    String before = System.getProperty(key);
+    System.setProperty(key, value);
+    try {
+      body.run();
+    } finally {
+      if (before == null) System.clearProperty(key);
+      else System.setProperty(key, before);
+    }
   }
 
   @Test
@@ -226,12 +237,14 @@ class OpsParityTest {
     int b = 2, s = 9, h = 3, d = 5, w = h * d;
     float[] qkv = random(b * s * 3 * w, 1);
     Attention sp = Attention.selfAttention(b, s, h, d, false).withStrides(3 * w, 3 * w, w);
-    parity("attention fused qkv", 5e-6, ops -> {
-      Tensor t = in(ops, qkv);
-      Tensor out = ops.alloc(b * s * w);
-      ops.attention(out, t, t.slice(w, t.size() - w), t.slice(2 * w, t.size() - 2 * w), null, ops.alloc((int) sp.scoresSize()), sp);
-      return ops.read(out);
-    });
+    for (String kernel : new String[] {"rows", "split"}) {
+      withProperty("sparkinfer.attention.kernel", kernel, () -> parity("attention fused qkv " + kernel, 5e-6, ops -> {
+        Tensor t = in(ops, qkv);
+        Tensor out = ops.alloc(b * s * w);
+        ops.attention(out, t, t.slice(w, t.size() - w), t.slice(2 * w, t.size() - 2 * w), null, ops.alloc((int) sp.scoresSize()), sp);
+        return ops.read(out);
+      }));
+    }
   }
 
   @ParameterizedTest(name = "gather n={0} vocab={1} dim={2}")

@@ -122,7 +122,7 @@ public final class AparapiOps extends ArenaOps {
     if (t.size() == 0) return;
     k.o = t.offset();
     k.n0 = t.size();
-    launch(OpsKernel.OP_ZERO, range1d(t.size()));
+    launch(OpsKernel.OP_ZERO, rangeChunks(t.size()));
   }
 
   @Override
@@ -130,7 +130,7 @@ public final class AparapiOps extends ArenaOps {
     if (t.size() == 0) return;
     k.ia = t.offset();
     k.n0 = t.size();
-    launch(OpsKernel.OP_IZERO, range1d(t.size()));
+    launch(OpsKernel.OP_IZERO, rangeChunks(t.size()));
   }
 
   @Override
@@ -235,7 +235,7 @@ public final class AparapiOps extends ArenaOps {
     k.a = a.offset();
     k.b = b.offset();
     k.n0 = n;
-    launch(op, range1d(n));
+    launch(op, rangeChunks(n));
   }
 
   @Override
@@ -244,7 +244,7 @@ public final class AparapiOps extends ArenaOps {
     k.a = x.offset();
     k.f0 = s;
     k.n0 = n;
-    launch(OpsKernel.OP_SCALE, range1d(n));
+    launch(OpsKernel.OP_SCALE, rangeChunks(n));
   }
 
   @Override
@@ -252,7 +252,7 @@ public final class AparapiOps extends ArenaOps {
     k.o = out.offset();
     k.a = x.offset();
     k.n0 = n;
-    launch(OpsKernel.OP_COPY, range1d(n));
+    launch(OpsKernel.OP_COPY, rangeChunks(n));
   }
 
   @Override
@@ -261,7 +261,7 @@ public final class AparapiOps extends ArenaOps {
     k.a = x.offset();
     k.p0 = act.code();
     k.n0 = n;
-    launch(OpsKernel.OP_ACT, range1d(n));
+    launch(OpsKernel.OP_ACT, rangeChunks(n));
   }
 
   @Override
@@ -377,6 +377,9 @@ public final class AparapiOps extends ArenaOps {
   // ---- launching ----
 
   private Range range1d(int n) { return device.createRange(roundUp(Math.max(n, 1), LOCAL_1D), LOCAL_1D); }
+
+  /** One work-item per {@link OpsKernel#CHUNK} consecutive elements (element-wise ops, zero fills). */
+  private Range rangeChunks(int n) { return range1d((n + OpsKernel.CHUNK - 1) / OpsKernel.CHUNK); }
 
   private void launchRows(int op, int rows) {
     launch(op, device.createRange(Math.max(rows, 1) * OpsKernel.WG, OpsKernel.WG));

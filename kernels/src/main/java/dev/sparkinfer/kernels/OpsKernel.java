@@ -27,6 +27,8 @@ class OpsKernel extends Kernel {
   static final int WG = 128;
   /** Output block per work-item in {@link #matmulKn()}: ROWS x COLS. */
   static final int ROWS = 4, COLS = 8;
+  /** Consecutive elements per work-item of the element-wise ops and zero fills. */
+  static final int CHUNK = 8;
   /** Rows per work-item in {@link #matmulNk()} (one column each). */
   static final int NK_ROWS = 8;
   /** Stands in for -infinity (OpenCL C has no portable literal for it through Aparapi). */
@@ -66,10 +68,11 @@ class OpsKernel extends Kernel {
     else if (op == OP_GATHER) gather();
     else if (op == OP_MEANPOOL) meanPool();
     else if (op == OP_TOPK) topK();
+    else if (op == OP_ZERO || op == OP_IZERO) zeroChunks();
     else transfer();
   }
 
-  /** Staging copies and zero fills over n0 elements: mem[o..] / stage, imem[ia..] / istage. */
+  /** Staging copies over n0 elements: mem[o..] / stage, imem[ia..] / istage. */
   void transfer() {
     int g = getGlobalId(0);
     if (g < n0) {
@@ -77,8 +80,6 @@ class OpsKernel extends Kernel {
       else if (op == OP_STAGE_OUT) stage[g] = mem[a + g];
       else if (op == OP_ISTAGE_IN) imem[ia + g] = istage[g];
       else if (op == OP_ISTAGE_OUT) istage[g] = imem[ia + g];
-      else if (op == OP_ZERO) mem[o + g] = 0f;
-      else if (op == OP_IZERO) imem[ia + g] = 0;
     }
   }
 
@@ -265,18 +266,57 @@ class OpsKernel extends Kernel {
     if (r < m) mem[o + r * n + col] = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)) + bias;
   }
 
-  /** Element-wise over n0 floats: add/mul (a, b), scale by f0, activation p0, copy. */
+  /**
+   * Element-wise over n0 floats: add/mul (a, b), scale by f0, activation p0, copy. Each work-item takes CHUNK
+   * consecutive elements: a full chunk runs a fixed-length loop per op, which the compiler vectorises on CPUs (PoCL
+   * does not vectorise across work-items); the last, partial chunk goes element by element.
+   */
   void elementwise() {
-    int g = getGlobalId(0);
-    if (g < n0) {
-      float x = mem[a + g];
-      float y = x;
-      if (op == OP_ADD) y = x + mem[b + g];
-      else if (op == OP_MUL) y = x * mem[b + g];
-      else if (op == OP_SCALE) y = x * f0;
-      else if (op == OP_ACT) y = activate(p0, x);
-      mem[o + g] = y;
+    int g0 = getGlobalId(0) * CHUNK;
+    if (g0 + CHUNK > n0) {
+      elementTail(g0);
+    } else if (op == OP_ADD) {
+      addChunk(g0);
+    } else if (op == OP_MUL) {
+      mulChunk(g0);
+    } else if (op == OP_ACT && p0 == 0) {
+      geluChunk(g0);
+    } else {
+      otherChunk(g0);
     }
+  }
+
+  void elementTail(int g0) {
+    for (int g = g0; g < n0; g++) mem[o + g] = elementValue(g);
+  }
+
+  void otherChunk(int g0) {
+    for (int e = 0; e < CHUNK; e++) mem[o + g0 + e] = elementValue(g0 + e);
+  }
+
+  void addChunk(int g0) {
+    for (int e = 0; e < CHUNK; e++) mem[o + g0 + e] = mem[a + g0 + e] + mem[b + g0 + e];
+  }
+
+  void mulChunk(int g0) {
+    for (int e = 0; e < CHUNK; e++) mem[o + g0 + e] = mem[a + g0 + e] * mem[b + g0 + e];
+  }
+
+  void geluChunk(int g0) {
+    for (int e = 0; e < CHUNK; e++) {
+      float x = mem[a + g0 + e];
+      mem[o + g0 + e] = 0.5f * x * (1f + erf(x * 0.70710678118654752f));
+    }
+  }
+
+  float elementValue(int g) {
+    float x = mem[a + g];
+    float y = x;
+    if (op == OP_ADD) y = x + mem[b + g];
+    else if (op == OP_MUL) y = x * mem[b + g];
+    else if (op == OP_SCALE) y = x * f0;
+    else if (op == OP_ACT) y = activate(p0, x);
+    return y;
   }
 
   float activate(int kind, float x) {
@@ -289,13 +329,46 @@ class OpsKernel extends Kernel {
     return y;
   }
 
-  /** erf by Abramowitz and Stegun 7.1.26 (|error| <= 1.5e-7); OpenCL's erf is not reachable through Aparapi. */
+  /**
+   * erf as a rational function of x (odd degree-13 numerator, even degree-8 denominator in x) on x clamped to
+   * [-4, 4], where erf is +-1 to within 2e-8: |error| <= 4.2e-7. No exp, so a chunk of it vectorises on CPUs (an exp
+   * is a scalar library call there). The coefficients are the minimax fit Eigen and XLA use for float erf.
+   */
   float erf(float x) {
-    float ax = abs(x);
-    float t = 1f / (1f + 0.3275911f * ax);
-    float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
-    float y = 1f - poly * exp(-ax * ax);
-    return x < 0f ? -y : y;
+    float z = min(max(x, -4f), 4f);
+    float z2 = z * z;
+    float p = -2.72614225801306e-10f;
+    p = p * z2 + 2.77068142495902e-08f;
+    p = p * z2 - 2.10102402082508e-06f;
+    p = p * z2 - 5.69250639462346e-05f;
+    p = p * z2 - 7.34990630326855e-04f;
+    p = p * z2 - 2.95459980854025e-03f;
+    p = p * z2 - 1.60960333262415e-02f;
+    float q = -1.45660718464996e-05f;
+    q = q * z2 - 2.13374055278905e-04f;
+    q = q * z2 - 1.68282697438203e-03f;
+    q = q * z2 - 7.37332916720468e-03f;
+    q = q * z2 - 1.42647390514189e-02f;
+    return z * p / q;
+  }
+
+  /** Zero fills of n0 elements at mem[o..] (OP_ZERO) or imem[ia..] (OP_IZERO), CHUNK per work-item. */
+  void zeroChunks() {
+    int g0 = getGlobalId(0) * CHUNK;
+    int end = min(g0 + CHUNK, n0);
+    if (op == OP_ZERO) {
+      zeroFloats(g0, end);
+    } else {
+      zeroInts(g0, end);
+    }
+  }
+
+  void zeroFloats(int g0, int end) {
+    for (int g = g0; g < end; g++) mem[o + g] = 0f;
+  }
+
+  void zeroInts(int g0, int end) {
+    for (int g = g0; g < end; g++) imem[ia + g] = 0;
   }
 
   /** Sum of red[0..WG) into red[0]; every work-item of the group must call it. */

@@ -72,12 +72,15 @@ public final class AparapiOps extends ArenaOps {
    * 8 partial sums, vectorised by PoCL; its local-memory barriers make the tiled kernel ~10x slower there), GPUs the
    * local-memory tiled kernel. {@code -Dsparkinfer.matmul.kernel=dot|tiled} overrides.
    */
-  boolean useDotKernel() {
-    String forced = System.getProperty("sparkinfer.matmul.kernel", "auto");
-    if (forced.equals("dot")) return true;
-    if (forced.equals("tiled")) return false;
+  boolean useDotKernel() { return cpuKernel("sparkinfer.matmul.kernel", "dot", "tiled"); }
+
+  /** {@code -Dproperty=cpuKind|gpuKind|auto}: true for the CPU kind of a kernel (auto: on CPU devices). */
+  private boolean cpuKernel(String property, String cpuKind, String gpuKind) {
+    String forced = System.getProperty(property, "auto");
+    if (forced.equals(cpuKind)) return true;
+    if (forced.equals(gpuKind)) return false;
     if (forced.equals("auto")) return "CPU".equals(info.type());
-    throw new IllegalArgumentException("-Dsparkinfer.matmul.kernel must be auto, dot or tiled, got '" + forced + "'");
+    throw new IllegalArgumentException("-D" + property + " must be auto, " + cpuKind + " or " + gpuKind + ", got '" + forced + "'");
   }
 
   /**
@@ -86,13 +89,7 @@ public final class AparapiOps extends ArenaOps {
    * kernels (scores, softmax, values: GPUs, where they spread over many more work-items).
    * {@code -Dsparkinfer.attention.kernel=rows|split} overrides.
    */
-  boolean useRowAttention() {
-    String forced = System.getProperty("sparkinfer.attention.kernel", "auto");
-    if (forced.equals("rows")) return true;
-    if (forced.equals("split")) return false;
-    if (forced.equals("auto")) return "CPU".equals(info.type());
-    throw new IllegalArgumentException("-Dsparkinfer.attention.kernel must be auto, rows or split, got '" + forced + "'");
-  }
+  boolean useRowAttention() { return cpuKernel("sparkinfer.attention.kernel", "rows", "split"); }
 
   /** True when some launch did not run on OpenCL (only possible when not strict). */
   public boolean fellBack() { return fellBack; }

@@ -27,8 +27,6 @@ class OpsKernel extends Kernel {
   static final int WG = 128;
   /** Output block per work-item in {@link #matmulKn()}: ROWS x COLS. */
   static final int ROWS = 4, COLS = 8;
-  /** Consecutive elements per work-item of the element-wise ops and zero fills. */
-  static final int CHUNK = 8;
   /** Rows per work-item in {@link #matmulNk()} (one column each). */
   static final int NK_ROWS = 8;
   /** Stands in for -infinity (OpenCL C has no portable literal for it through Aparapi). */
@@ -267,22 +265,23 @@ class OpsKernel extends Kernel {
   }
 
   /**
-   * Element-wise over n0 floats: add/mul (a, b), scale by f0, activation p0, copy. Each work-item takes CHUNK
-   * consecutive elements: a full chunk runs a fixed-length loop per op, which the compiler vectorises on CPUs (PoCL
-   * does not vectorise across work-items); the last, partial chunk goes element by element.
+   * Element-wise over n0 floats: add/mul (a, b), scale by f0, activation p0, copy. Each work-item takes n1
+   * consecutive elements (CPU devices: 64, where a work-item is a loop iteration and the runs are what the compiler
+   * vectorises, as PoCL does not vectorise across work-items; GPUs: 1). A full run goes through a loop per op; the last,
+   * partial run element by element.
    */
   void elementwise() {
-    int g0 = getGlobalId(0) * CHUNK;
-    if (g0 + CHUNK > n0) {
+    int g0 = getGlobalId(0) * n1;
+    if (g0 + n1 > n0) {
       elementTail(g0);
     } else if (op == OP_ADD) {
-      addChunk(g0);
+      addRun(g0);
     } else if (op == OP_MUL) {
-      mulChunk(g0);
+      mulRun(g0);
     } else if (op == OP_ACT && p0 == 0) {
-      geluChunk(g0);
+      geluRun(g0);
     } else {
-      otherChunk(g0);
+      otherRun(g0);
     }
   }
 
@@ -290,20 +289,20 @@ class OpsKernel extends Kernel {
     for (int g = g0; g < n0; g++) mem[o + g] = elementValue(g);
   }
 
-  void otherChunk(int g0) {
-    for (int e = 0; e < CHUNK; e++) mem[o + g0 + e] = elementValue(g0 + e);
+  void otherRun(int g0) {
+    for (int e = 0; e < n1; e++) mem[o + g0 + e] = elementValue(g0 + e);
   }
 
-  void addChunk(int g0) {
-    for (int e = 0; e < CHUNK; e++) mem[o + g0 + e] = mem[a + g0 + e] + mem[b + g0 + e];
+  void addRun(int g0) {
+    for (int e = 0; e < n1; e++) mem[o + g0 + e] = mem[a + g0 + e] + mem[b + g0 + e];
   }
 
-  void mulChunk(int g0) {
-    for (int e = 0; e < CHUNK; e++) mem[o + g0 + e] = mem[a + g0 + e] * mem[b + g0 + e];
+  void mulRun(int g0) {
+    for (int e = 0; e < n1; e++) mem[o + g0 + e] = mem[a + g0 + e] * mem[b + g0 + e];
   }
 
-  void geluChunk(int g0) {
-    for (int e = 0; e < CHUNK; e++) {
+  void geluRun(int g0) {
+    for (int e = 0; e < n1; e++) {
       float x = mem[a + g0 + e];
       mem[o + g0 + e] = 0.5f * x * (1f + erf(x * 0.70710678118654752f));
     }
@@ -352,10 +351,10 @@ class OpsKernel extends Kernel {
     return z * p / q;
   }
 
-  /** Zero fills of n0 elements at mem[o..] (OP_ZERO) or imem[ia..] (OP_IZERO), CHUNK per work-item. */
+  /** Zero fills of n0 elements at mem[o..] (OP_ZERO) or imem[ia..] (OP_IZERO), n1 per work-item. */
   void zeroChunks() {
-    int g0 = getGlobalId(0) * CHUNK;
-    int end = min(g0 + CHUNK, n0);
+    int g0 = getGlobalId(0) * n1;
+    int end = min(g0 + n1, n0);
     if (op == OP_ZERO) {
       zeroFloats(g0, end);
     } else {

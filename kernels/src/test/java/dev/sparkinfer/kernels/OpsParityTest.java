@@ -114,10 +114,24 @@ class OpsParityTest {
     });
   }
 
-  @ParameterizedTest(name = "elementwise n={0}")
-  @ValueSource(ints = {1, 7, 63, 1023, 1025, 100_003})
-  void elementwise(int n) {
+  @ParameterizedTest(name = "elementwise n={0} run={1}")
+  @CsvSource({"1,device", "7,device", "63,device", "1023,device", "1025,device", "100003,device", "1025,1", "100003,1",
+      "1025,7", "100003,7"})
+  void elementwise(int n, String run) {
+    if (run.equals("device")) elementwiseOps(n);
+    else withProperty("sparkinfer.elementwise.run", run, () -> elementwiseOps(n));
+  }
+
+  /** Every element-wise op, and the zero fill of fresh scratch over memory left dirty by an earlier scope. */
+  private void elementwiseOps(int n) {
     float[] a = random(n, 3), b = random(n, 3);
+    for (Ops ops : new Ops[] {java, cl}) {
+      try (Ops.Scope s = ops.scope()) {
+        in(ops, a);
+        in(ops, b);
+      }
+    }
+    parity("zeroed scratch", 0, ops -> ops.read(ops.alloc(2 * n)));
     parity("add", 1e-7, ops -> {
       Tensor x = in(ops, a);
       ops.add(x, x, in(ops, b), n); // in place, as a residual add
@@ -148,11 +162,13 @@ class OpsParityTest {
     a[0] = 0;
     a[1] = -20;
     a[2] = 20;
-    parity("activation " + act, 1e-6, ops -> {
-      Tensor x = in(ops, a);
-      ops.activation(act, x, x, n);
-      return ops.read(x);
-    });
+    for (String run : new String[] {"64", "1", "7"}) {
+      withProperty("sparkinfer.elementwise.run", run, () -> parity("activation " + act + " run " + run, 1e-6, ops -> {
+        Tensor x = in(ops, a);
+        ops.activation(act, x, x, n);
+        return ops.read(x);
+      }));
+    }
   }
 
   @ParameterizedTest(name = "norms rows={0} dim={1}")

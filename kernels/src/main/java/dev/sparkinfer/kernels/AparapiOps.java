@@ -97,6 +97,12 @@ public final class AparapiOps extends ArenaOps {
    */
   boolean useRowAttention() { return cpuKernel("sparkinfer.attention.kernel", "rows", "split"); }
 
+  /**
+   * LayerNorm and RMSNorm with a work-item per row (CPU devices) or a work-group per row with a tree reduction in
+   * local memory (GPUs). {@code -Dsparkinfer.norm.kernel=rows|groups} overrides.
+   */
+  boolean useRowNorms() { return cpuKernel("sparkinfer.norm.kernel", "rows", "groups"); }
+
   /** True when some launch did not run on OpenCL (only possible when not strict). */
   public boolean fellBack() { return fellBack; }
 
@@ -276,7 +282,9 @@ public final class AparapiOps extends ArenaOps {
     k.n0 = rows;
     k.n1 = dim;
     k.f0 = eps;
-    launchRows(OpsKernel.OP_LAYERNORM, rows);
+    k.p0 = 0;
+    if (useRowNorms()) launch(OpsKernel.OP_NORM_ROWS, range1d(rows));
+    else launchRows(OpsKernel.OP_LAYERNORM, rows);
   }
 
   @Override
@@ -287,7 +295,9 @@ public final class AparapiOps extends ArenaOps {
     k.n0 = rows;
     k.n1 = dim;
     k.f0 = eps;
-    launchRows(OpsKernel.OP_RMSNORM, rows);
+    k.p0 = 1;
+    if (useRowNorms()) launch(OpsKernel.OP_NORM_ROWS, range1d(rows));
+    else launchRows(OpsKernel.OP_RMSNORM, rows);
   }
 
   @Override

@@ -17,7 +17,7 @@ import com.aparapi.Kernel;
 class OpsKernel extends Kernel {
   static final int OP_STAGE_IN = 1, OP_STAGE_OUT = 2, OP_ISTAGE_IN = 3, OP_ISTAGE_OUT = 4, OP_ZERO = 5, OP_IZERO = 6;
   static final int OP_MATMUL = 10, OP_MATMUL_KN = 16, OP_MATMUL_NK = 17, OP_ADD = 11, OP_MUL = 12, OP_SCALE = 13, OP_ACT = 14, OP_COPY = 15;
-  static final int OP_LAYERNORM = 20, OP_RMSNORM = 21, OP_SOFTMAX = 22, OP_L2NORM = 23;
+  static final int OP_LAYERNORM = 20, OP_RMSNORM = 21, OP_SOFTMAX = 22, OP_L2NORM = 23, OP_NORM_ROWS = 24;
   static final int OP_ATTN_SCORES = 30, OP_ATTN_SOFTMAX = 31, OP_ATTN_VALUES = 32, OP_ATTN_ROWS = 33;
   static final int OP_GATHER = 40, OP_MEANPOOL = 41, OP_TOPK = 42;
 
@@ -57,6 +57,7 @@ class OpsKernel extends Kernel {
     else if (op == OP_ADD || op == OP_MUL || op == OP_SCALE || op == OP_ACT || op == OP_COPY) elementwise();
     else if (op == OP_LAYERNORM) layerNorm();
     else if (op == OP_RMSNORM) rmsNorm();
+    else if (op == OP_NORM_ROWS) normRows();
     else if (op == OP_SOFTMAX) softmax();
     else if (op == OP_L2NORM) l2Normalize();
     else if (op == OP_ATTN_SCORES) attentionScores();
@@ -414,6 +415,54 @@ class OpsKernel extends Kernel {
       float v = (mem[base + j] - mean) * inv * mem[b + j];
       mem[o + row * dim + j] = c >= 0 ? v + mem[c + j] : v;
     }
+  }
+
+  /**
+   * LayerNorm (p0 == 0: gamma at b, beta at c, -1: none) or RMSNorm (p0 == 1: weight at b) with one work-item per
+   * row, for CPU devices: sums with 8 partial sums and a contiguous scaling loop, which the compiler vectorises,
+   * instead of a work-group's tree reduction (barriers are costly on PoCL). rows n0 x dim n1 at a; eps f0; out at o.
+   */
+  void normRows() {
+    int row = getGlobalId(0), dim = n1;
+    if (row < n0) {
+      int base = a + row * dim, out = o + row * dim;
+      float mean = p0 == 1 ? 0f : rowSum8(base, dim, 0f, 0) / dim;
+      float inv = 1f / sqrt(rowSum8(base, dim, mean, 1) / dim + f0);
+      if (p0 == 1 || c < 0) {
+        normScale(base, out, dim, mean, inv);
+      } else {
+        normScaleShift(base, out, dim, mean, inv);
+      }
+    }
+  }
+
+  void normScale(int base, int out, int dim, float mean, float inv) {
+    for (int j = 0; j < dim; j++) mem[out + j] = (mem[base + j] - mean) * inv * mem[b + j];
+  }
+
+  void normScaleShift(int base, int out, int dim, float mean, float inv) {
+    for (int j = 0; j < dim; j++) mem[out + j] = (mem[base + j] - mean) * inv * mem[b + j] + mem[c + j];
+  }
+
+  /** sum over j < dim of (x[base + j] - mean), squared when sq == 1, in 8 partial sums combined pairwise. */
+  float rowSum8(int base, int dim, float mean, int sq) {
+    float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f, s4 = 0f, s5 = 0f, s6 = 0f, s7 = 0f;
+    int full = dim - dim % 8;
+    for (int j = 0; j < full; j += 8) {
+      int q = base + j;
+      float v0 = mem[q] - mean, v1 = mem[q + 1] - mean, v2 = mem[q + 2] - mean, v3 = mem[q + 3] - mean;
+      float v4 = mem[q + 4] - mean, v5 = mem[q + 5] - mean, v6 = mem[q + 6] - mean, v7 = mem[q + 7] - mean;
+      if (sq == 1) {
+        s0 += v0 * v0; s1 += v1 * v1; s2 += v2 * v2; s3 += v3 * v3; s4 += v4 * v4; s5 += v5 * v5; s6 += v6 * v6; s7 += v7 * v7;
+      } else {
+        s0 += v0; s1 += v1; s2 += v2; s3 += v3; s4 += v4; s5 += v5; s6 += v6; s7 += v7;
+      }
+    }
+    for (int j = full; j < dim; j++) {
+      float v = mem[base + j] - mean;
+      s0 += sq == 1 ? v * v : v;
+    }
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
   }
 
   /** rows n0 x dim n1 at a; weight at b; eps f0. */

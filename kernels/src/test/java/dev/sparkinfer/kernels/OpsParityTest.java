@@ -176,21 +176,25 @@ class OpsParityTest {
   void norms(int rows, int dim) {
     float[] x = random(rows * dim, 4), g = random(dim, 1), b = random(dim, 1);
     for (int i = 0; i < x.length; i++) x[i] += 2.5f; // non-zero mean
-    parity("layerNorm", 2e-5, ops -> {
-      Tensor out = ops.alloc(rows * dim);
-      ops.layerNorm(out, in(ops, x), in(ops, g), in(ops, b), rows, dim, 1e-12f);
-      return ops.read(out);
-    });
-    parity("layerNorm no beta, in place", 2e-5, ops -> {
-      Tensor t = in(ops, x);
-      ops.layerNorm(t, t, in(ops, g), null, rows, dim, 1e-5f);
-      return ops.read(t);
-    });
-    parity("rmsNorm", 1e-5, ops -> {
-      Tensor out = ops.alloc(rows * dim);
-      ops.rmsNorm(out, in(ops, x), in(ops, g), rows, dim, 1e-6f);
-      return ops.read(out);
-    });
+    for (String kernel : new String[] {"rows", "groups"}) {
+      withProperty("sparkinfer.norm.kernel", kernel, () -> {
+        parity("layerNorm " + kernel, 2e-5, ops -> {
+          Tensor out = ops.alloc(rows * dim);
+          ops.layerNorm(out, in(ops, x), in(ops, g), in(ops, b), rows, dim, 1e-12f);
+          return ops.read(out);
+        });
+        parity("layerNorm no beta, in place " + kernel, 2e-5, ops -> {
+          Tensor t = in(ops, x);
+          ops.layerNorm(t, t, in(ops, g), null, rows, dim, 1e-5f);
+          return ops.read(t);
+        });
+        parity("rmsNorm " + kernel, 1e-5, ops -> {
+          Tensor out = ops.alloc(rows * dim);
+          ops.rmsNorm(out, in(ops, x), in(ops, g), rows, dim, 1e-6f);
+          return ops.read(out);
+        });
+      });
+    }
     parity("l2Normalize", 1e-6, ops -> {
       Tensor out = ops.alloc(rows * dim);
       ops.l2Normalize(out, in(ops, x), rows, dim);

@@ -112,9 +112,10 @@ class OpsKernel extends Kernel {
   }
 
   /**
-   * out[m=n0, n=n1] = a[m, k=n2] x b[k, n] + bias (c, -1: none), for CPU devices: no local memory or barriers (they
-   * defeat PoCL's vectorisation); each work-item keeps a ROWS x COLS block of the output in registers and reads b
-   * contiguously. dim 0 over column blocks, dim 1 over row blocks.
+   * out[m=n0, n=n1] = a[m, k=n2] x b[k, n] + bias (c, -1: none), the non-transposed case on every device (and Linear
+   * weights stored [in, out] with -Dsparkinfer.linear.layout=in-major): no local memory or barriers; each work-item
+   * keeps a ROWS x COLS block of the output in named scalars and reads b contiguously. dim 0 over column blocks, dim 1
+   * over row blocks. (PoCL leaves it scalar, ~8 GFLOP/s; {@link #matmulNk()} is its fast CPU kernel.)
    */
   void matmulKn() {
     int m = n0, n = n1, k = n2;

@@ -64,6 +64,10 @@ class EmbedJobEndToEndTest {
           + MODEL_SPEC + " (RealModelEmbedJobTest still runs the real model; -Dsparkinfer.e2eModel=default forces it)");
     }
     model = EmbedderCache.get(MODEL_SPEC, DEVICE);
+    if (DEVICE == DeviceChoice.OPENCL) {
+      // strict: a kernel that would fall back to Java threads throws; the model must also say it runs on OpenCL
+      assertTrue(model.deviceDescription().startsWith("opencl"), "real model not on OpenCL: " + model.deviceDescription());
+    }
     reference = embedInProcess(corpusRows().stream().map(r -> r[1]).toList());
   }
 

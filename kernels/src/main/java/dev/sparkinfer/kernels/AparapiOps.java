@@ -24,6 +24,8 @@ public final class AparapiOps extends ArenaOps {
   private final OpsKernel k;
   /** Elements per work-item of the element-wise ops and of zero fills by default (see {@link #runs}). */
   private final int elementRun, zeroRun;
+  /** False on PoCL unless its cbs work-group method is on: barrier kernels are then refused (see {@link #barriersSafe}). */
+  private final boolean barriersSafe;
   private volatile boolean fellBack;
 
   public AparapiOps(OpenCLDevice device, boolean strict) { this(device, strict, new OpsKernel()); }
@@ -37,6 +39,7 @@ public final class AparapiOps extends ArenaOps {
     boolean cpu = "CPU".equals(info.type());
     this.elementRun = cpu ? 64 : 1;
     this.zeroRun = cpu ? 1024 : 1;
+    this.barriersSafe = barriersSafe(info, System.getenv("POCL_WORK_GROUP_METHOD"));
     k.setExplicit(true);
     KernelManager.instance().setPreferredDevices(k, new LinkedHashSet<>(List.of(device)));
     // every array bound to the kernel is large enough that the GC never moves it (see NonMovingArrays)
@@ -102,6 +105,32 @@ public final class AparapiOps extends ArenaOps {
    * local memory (GPUs). {@code -Dsparkinfer.norm.kernel=rows|groups} overrides.
    */
   boolean useRowNorms() { return cpuKernel("sparkinfer.norm.kernel", "rows", "groups"); }
+
+  /**
+   * Softmax and top-k with a work-item per row (CPU devices) or a work-group per row (GPUs).
+   * {@code -Dsparkinfer.softmax.kernel=rows|groups} overrides.
+   */
+  boolean useRowSoftmax() { return cpuKernel("sparkinfer.softmax.kernel", "rows", "groups"); }
+
+  /**
+   * Whether kernels with work-group barriers (the tiled matmul, the work-group row reductions, split attention's
+   * softmax) compute correctly here. Not on PoCL with its default work-group method (loopvec): PoCL 3.1 on an Intel
+   * skylake-avx512 target miscompiles barriers inside this kernel's op dispatch, depending on the shape of the whole
+   * kernel's control flow (reproduced in plain OpenCL C, outside Aparapi), while its {@code cbs} method computes them
+   * correctly. CPU devices never choose these kernels; forcing one on PoCL needs POCL_WORK_GROUP_METHOD=cbs in the
+   * JVM's environment (set before PoCL loads), else the launch is refused with a message.
+   */
+  static boolean barriersSafe(DeviceInfo info, String workGroupMethod) {
+    boolean pocl = info.vendor().toLowerCase(java.util.Locale.ROOT).contains("pocl")
+        || info.vendor().toLowerCase(java.util.Locale.ROOT).contains("portable computing");
+    return !pocl || "cbs".equals(workGroupMethod);
+  }
+
+  private static final java.util.Set<Integer> BARRIER_OPS = java.util.Set.of(OpsKernel.OP_MATMUL, OpsKernel.OP_LAYERNORM,
+      OpsKernel.OP_RMSNORM, OpsKernel.OP_SOFTMAX, OpsKernel.OP_L2NORM, OpsKernel.OP_ATTN_SOFTMAX, OpsKernel.OP_TOPK);
+
+  /** Whether kernels with work-group barriers may run on this device (see {@link #barriersSafe(DeviceInfo, String)}). */
+  boolean barriersSafe() { return barriersSafe; }
 
   /** True when some launch did not run on OpenCL (only possible when not strict). */
   public boolean fellBack() { return fellBack; }
@@ -310,7 +339,8 @@ public final class AparapiOps extends ArenaOps {
     k.n0 = rows;
     k.n1 = cols;
     k.f0 = temperature;
-    launchRows(OpsKernel.OP_SOFTMAX, rows);
+    if (useRowSoftmax()) launch(OpsKernel.OP_SOFTMAX_ROWS, range1d(rows));
+    else launchRows(OpsKernel.OP_SOFTMAX, rows);
   }
 
   @Override
@@ -319,7 +349,9 @@ public final class AparapiOps extends ArenaOps {
     k.a = x.offset();
     k.n0 = rows;
     k.n1 = dim;
-    launchRows(OpsKernel.OP_L2NORM, rows);
+    k.p0 = 2;
+    if (useRowNorms()) launch(OpsKernel.OP_NORM_ROWS, range1d(rows));
+    else launchRows(OpsKernel.OP_L2NORM, rows);
   }
 
   @Override
@@ -384,7 +416,8 @@ public final class AparapiOps extends ArenaOps {
     k.n0 = rows;
     k.n1 = cols;
     k.p0 = kk;
-    launchRows(OpsKernel.OP_TOPK, rows);
+    if (useRowSoftmax()) launch(OpsKernel.OP_TOPK_ROWS, range1d(rows));
+    else launchRows(OpsKernel.OP_TOPK, rows);
   }
 
   // ---- launching ----
@@ -413,6 +446,11 @@ public final class AparapiOps extends ArenaOps {
 
   private void launch(int op, Range range) {
     checkOpen();
+    if (!barriersSafe && BARRIER_OPS.contains(op)) {
+      throw new IllegalStateException("kernel op " + opName(op) + " uses work-group barriers, which PoCL's default work-group "
+          + "method (loopvec) miscompiles in this kernel; run with POCL_WORK_GROUP_METHOD=cbs in the environment, or use "
+          + "the CPU kernels (leave -Dsparkinfer.*.kernel at auto) on " + info);
+    }
     k.op = op;
     long t0 = PROFILE ? System.nanoTime() : 0;
     try {

@@ -20,6 +20,8 @@ class OpsKernel extends Kernel {
   static final int OP_LAYERNORM = 20, OP_RMSNORM = 21, OP_SOFTMAX = 22, OP_L2NORM = 23, OP_NORM_ROWS = 24;
   static final int OP_ATTN_SCORES = 30, OP_ATTN_SOFTMAX = 31, OP_ATTN_VALUES = 32, OP_ATTN_ROWS = 33;
   static final int OP_GATHER = 40, OP_MEANPOOL = 41, OP_TOPK = 42;
+  /** Barrier-free twins of the work-group row ops, one work-item per row (CPU devices; see {@link AparapiOps}). */
+  static final int OP_SOFTMAX_ROWS = 25, OP_TOPK_ROWS = 43;
 
   /** Matmul tile edge: a work-group of TILE x TILE work-items computes a TILE x TILE block of the output. */
   static final int TILE = 16;
@@ -59,6 +61,7 @@ class OpsKernel extends Kernel {
     else if (op == OP_RMSNORM) rmsNorm();
     else if (op == OP_NORM_ROWS) normRows();
     else if (op == OP_SOFTMAX) softmax();
+    else if (op == OP_SOFTMAX_ROWS) softmaxRows();
     else if (op == OP_L2NORM) l2Normalize();
     else if (op == OP_ATTN_SCORES) attentionScores();
     else if (op == OP_ATTN_SOFTMAX) attentionSoftmax();
@@ -67,6 +70,7 @@ class OpsKernel extends Kernel {
     else if (op == OP_GATHER) gather();
     else if (op == OP_MEANPOOL) meanPool();
     else if (op == OP_TOPK) topK();
+    else if (op == OP_TOPK_ROWS) topKRows();
     else if (op == OP_ZERO || op == OP_IZERO) zeroChunks();
     else transfer();
   }
@@ -419,7 +423,8 @@ class OpsKernel extends Kernel {
   }
 
   /**
-   * LayerNorm (p0 == 0: gamma at b, beta at c, -1: none) or RMSNorm (p0 == 1: weight at b) with one work-item per
+   * LayerNorm (p0 == 0: gamma at b, beta at c, -1: none), RMSNorm (p0 == 1: weight at b) or L2 normalisation
+   * (p0 == 2: x / max(||x||, 1e-12)) with one work-item per
    * row, for CPU devices: sums with 8 partial sums and a contiguous scaling loop, which the compiler vectorises,
    * instead of a work-group's tree reduction (barriers are costly on PoCL). rows n0 x dim n1 at a; eps f0; out at o.
    */
@@ -427,9 +432,12 @@ class OpsKernel extends Kernel {
     int row = getGlobalId(0), dim = n1;
     if (row < n0) {
       int base = a + row * dim, out = o + row * dim;
-      float mean = p0 == 1 ? 0f : rowSum8(base, dim, 0f, 0) / dim;
-      float inv = 1f / sqrt(rowSum8(base, dim, mean, 1) / dim + f0);
-      if (p0 == 1 || c < 0) {
+      float mean = p0 >= 1 ? 0f : rowSum8(base, dim, 0f, 0) / dim;
+      float ss = rowSum8(base, dim, mean, 1);
+      float inv = p0 == 2 ? 1f / max(sqrt(ss), 1e-12f) : 1f / sqrt(ss / dim + f0);
+      if (p0 == 2) {
+        for (int j = 0; j < dim; j++) mem[out + j] = mem[base + j] * inv;
+      } else if (p0 == 1 || c < 0) {
         normScale(base, out, dim, mean, inv);
       } else {
         normScaleShift(base, out, dim, mean, inv);
@@ -498,6 +506,28 @@ class OpsKernel extends Kernel {
     for (int j = lid; j < cols; j += WG) {
       float z = mem[base + j] * invT + (c >= 0 ? mem[maskBase + j] : 0f) - mx;
       mem[o + row * cols + j] = p0 == 1 ? z - logSum : exp(z) / sum;
+    }
+  }
+
+  /**
+   * {@link #softmax()} with one work-item per row and no barriers (CPU devices): the max, the sum of exponentials and
+   * the output in three contiguous passes over the row. Same operands.
+   */
+  void softmaxRows() {
+    int row = getGlobalId(0), cols = n1;
+    if (row < n0) {
+      int base = a + row * cols, out = o + row * cols;
+      int maskBase = c + (p1 == 1 ? row * cols : 0);
+      float invT = 1f / f0;
+      float mx = NEG_BIG;
+      for (int j = 0; j < cols; j++) mx = max(mx, mem[base + j] * invT + (c >= 0 ? mem[maskBase + j] : 0f));
+      float sum = 0f;
+      for (int j = 0; j < cols; j++) sum += exp(mem[base + j] * invT + (c >= 0 ? mem[maskBase + j] : 0f) - mx);
+      float logSum = log(sum);
+      for (int j = 0; j < cols; j++) {
+        float z = mem[base + j] * invT + (c >= 0 ? mem[maskBase + j] : 0f) - mx;
+        mem[out + j] = p0 == 1 ? z - logSum : exp(z) / sum;
+      }
     }
   }
 
@@ -713,6 +743,32 @@ class OpsKernel extends Kernel {
         imem[ib + row * p0 + r] = prevI;
       }
       localBarrier();
+    }
+  }
+
+  /** {@link #topK()} with one work-item per row and no barriers (CPU devices): p0 scans of the row, same order rule. */
+  void topKRows() {
+    int row = getGlobalId(0), cols = n1;
+    if (row < n0) {
+      int base = a + row * cols;
+      float prevV = 0f;
+      int prevI = -1;
+      for (int r = 0; r < p0; r++) {
+        float bestV = NEG_BIG;
+        int bestI = -1;
+        for (int j = 0; j < cols; j++) {
+          float v = mem[base + j];
+          int after = (r == 0 || v < prevV || (v == prevV && j > prevI)) ? 1 : 0;
+          if (after == 1 && (bestI < 0 || v > bestV)) {
+            bestV = v;
+            bestI = j;
+          }
+        }
+        mem[o + row * p0 + r] = bestV;
+        imem[ib + row * p0 + r] = bestI;
+        prevV = bestV;
+        prevI = bestI;
+      }
     }
   }
 }

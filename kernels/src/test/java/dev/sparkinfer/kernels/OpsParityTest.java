@@ -72,6 +72,15 @@ class OpsParityTest {
         + ", opencl " + (worstAt >= 0 ? actual[worstAt] : 0) + ") exceeds " + tol);
   }
 
+  /**
+   * The kernel variants to compare: the CPU kind, and the GPU kind where its work-group barriers are safe (everywhere
+   * but PoCL with its default loopvec method; the kernels module's second test run sets POCL_WORK_GROUP_METHOD=cbs so
+   * that PoCL checks them too).
+   */
+  private String[] variants(String cpuKind, String gpuKind) {
+    return cl.barriersSafe() ? new String[] {cpuKind, gpuKind} : new String[] {cpuKind};
+  }
+
   private static Tensor in(Ops ops, float[] data) {
     Tensor t = ops.alloc(data.length);
     ops.write(t, data);
@@ -90,6 +99,8 @@ class OpsParityTest {
       "1,1,1,true,false,tiled", "1,7,63,true,true,tiled", "7,63,1025,true,true,tiled", "1023,9,65,true,false,tiled",
       "33,384,384,true,true,tiled", "63,1023,7,false,true,auto", "17,1025,33,false,false,auto", "33,384,384,true,true,auto"})
   void matmul(int m, int n, int k, boolean transB, boolean bias, String kernel) {
+    org.junit.jupiter.api.Assumptions.assumeTrue(!kernel.equals("tiled") || cl.barriersSafe(),
+        "the tiled matmul uses barriers: checked on PoCL only with POCL_WORK_GROUP_METHOD=cbs");
     float[] a = random(m * k, 1), b = random(n * k, 1), c = random(n, 1);
     withProperty("sparkinfer.matmul.kernel", kernel, () -> parity("matmul " + kernel, 2e-6 * Math.sqrt(k) + 1e-6, ops -> {
       Tensor out = ops.alloc(m * n);
@@ -176,7 +187,7 @@ class OpsParityTest {
   void norms(int rows, int dim) {
     float[] x = random(rows * dim, 4), g = random(dim, 1), b = random(dim, 1);
     for (int i = 0; i < x.length; i++) x[i] += 2.5f; // non-zero mean
-    for (String kernel : new String[] {"rows", "groups"}) {
+    for (String kernel : variants("rows", "groups")) {
       withProperty("sparkinfer.norm.kernel", kernel, () -> {
         parity("layerNorm " + kernel, 2e-5, ops -> {
           Tensor out = ops.alloc(rows * dim);
@@ -195,11 +206,13 @@ class OpsParityTest {
         });
       });
     }
-    parity("l2Normalize", 1e-6, ops -> {
-      Tensor out = ops.alloc(rows * dim);
-      ops.l2Normalize(out, in(ops, x), rows, dim);
-      return ops.read(out);
-    });
+    for (String kernel : variants("rows", "groups")) {
+      withProperty("sparkinfer.norm.kernel", kernel, () -> parity("l2Normalize " + kernel, 1e-6, ops -> {
+        Tensor out = ops.alloc(rows * dim);
+        ops.l2Normalize(out, in(ops, x), rows, dim);
+        return ops.read(out);
+      }));
+    }
   }
 
   @ParameterizedTest(name = "softmax rows={0} cols={1} T={2} log={3} mask={4}")
@@ -211,11 +224,13 @@ class OpsParityTest {
     for (int i = 0; i < m.length; i++) m[i] = rnd.nextInt(4) == 0 ? -3.4028235e38f : 0f; // HF-style finfo.min mask
     if (m.length > 0) m[0] = 0f;
     if (mask.equals("perRow")) for (int r = 0; r < rows; r++) m[r * cols] = 0f;
-    parity("softmax", log ? 2e-5 : 2e-6, ops -> {
-      Tensor out = ops.alloc(rows * cols);
-      ops.softmax(out, in(ops, x), mask.equals("none") ? null : in(ops, m), mask.equals("perRow"), rows, cols, t, log);
-      return ops.read(out);
-    });
+    for (String kernel : variants("rows", "groups")) {
+      withProperty("sparkinfer.softmax.kernel", kernel, () -> parity("softmax " + kernel, log ? 2e-5 : 2e-6, ops -> {
+        Tensor out = ops.alloc(rows * cols);
+        ops.softmax(out, in(ops, x), mask.equals("none") ? null : in(ops, m), mask.equals("perRow"), rows, cols, t, log);
+        return ops.read(out);
+      }));
+    }
   }
 
   @ParameterizedTest(name = "attention b={0} q={1} k={2} h={3} kvh={4} d={5} causal={6} pos={7} window={8} padded={9}")
@@ -230,7 +245,7 @@ class OpsParityTest {
       int len = padded ? Math.max(1, kLen - i * kLen / (b + 1)) : kLen;
       for (int j = 0; j < len; j++) mask[i * kLen + j] = 1;
     }
-    for (String kernel : new String[] {"rows", "split"}) {
+    for (String kernel : variants("rows", "split")) {
       withProperty("sparkinfer.attention.kernel", kernel, () -> parity("attention " + kernel, 5e-6, ops -> {
         Tensor out = ops.alloc(b * q * h * d);
         Tensor scores = ops.alloc((int) sp.scoresSize());
@@ -257,7 +272,7 @@ class OpsParityTest {
     int b = 2, s = 9, h = 3, d = 5, w = h * d;
     float[] qkv = random(b * s * 3 * w, 1);
     Attention sp = Attention.selfAttention(b, s, h, d, false).withStrides(3 * w, 3 * w, w);
-    for (String kernel : new String[] {"rows", "split"}) {
+    for (String kernel : variants("rows", "split")) {
       withProperty("sparkinfer.attention.kernel", kernel, () -> parity("attention fused qkv " + kernel, 5e-6, ops -> {
         Tensor t = in(ops, qkv);
         Tensor out = ops.alloc(b * s * w);
@@ -303,15 +318,36 @@ class OpsParityTest {
   void topK(int rows, int cols, int k) {
     float[] x = random(rows * cols, 10);
     for (int i = 0; i + 7 < x.length; i += 13) x[i + 7] = x[i]; // ties: lower index must come first
-    int[][] ids = new int[2][];
-    parity("topK values", 0, ops -> {
-      Tensor vals = ops.alloc(rows * k);
-      IntTensor idx = ops.allocInts(rows * k);
-      ops.topK(vals, idx, in(ops, x), rows, cols, k);
-      ids[ops == java ? 0 : 1] = ops.read(idx);
-      return ops.read(vals);
+    for (String kernel : variants("rows", "groups")) {
+      int[][] ids = new int[2][];
+      withProperty("sparkinfer.softmax.kernel", kernel, () -> parity("topK values " + kernel, 0, ops -> {
+        Tensor vals = ops.alloc(rows * k);
+        IntTensor idx = ops.allocInts(rows * k);
+        ops.topK(vals, idx, in(ops, x), rows, cols, k);
+        ids[ops == java ? 0 : 1] = ops.read(idx);
+        return ops.read(vals);
+      }));
+      org.junit.jupiter.api.Assertions.assertArrayEquals(ids[0], ids[1], "topK indices " + kernel);
+    }
+  }
+
+  /** On PoCL without its cbs work-group method a forced barrier kernel is refused with the fix, never run wrong. */
+  @Test
+  void barrierKernelsAreRefusedWherePoclWouldMiscompileThem() {
+    DeviceInfo pocl = new DeviceInfo("opencl", "pthread-skylake-avx512", "The pocl project", "CPU");
+    assertFalse(AparapiOps.barriersSafe(pocl, null));
+    assertFalse(AparapiOps.barriersSafe(pocl, "loopvec"));
+    assertTrue(AparapiOps.barriersSafe(pocl, "cbs"));
+    assertTrue(AparapiOps.barriersSafe(new DeviceInfo("opencl", "NVIDIA H100", "NVIDIA Corporation", "GPU"), null));
+    org.junit.jupiter.api.Assumptions.assumeFalse(cl.barriersSafe(), "barrier kernels are safe on " + cl.device());
+    withProperty("sparkinfer.norm.kernel", "groups", () -> {
+      try (Ops.Scope s = cl.scope()) {
+        Tensor t = in(cl, random(7 * 7, 1));
+        IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+            () -> cl.layerNorm(t, t, t.slice(0, 7), null, 7, 7, 1e-5f));
+        assertTrue(e.getMessage().contains("POCL_WORK_GROUP_METHOD=cbs"), e.getMessage());
+      }
     });
-    org.junit.jupiter.api.Assertions.assertArrayEquals(ids[0], ids[1], "topK indices");
   }
 
   @Test

@@ -4,36 +4,60 @@ import dev.sparkinfer.kernels.DeviceChoice;
 import dev.sparkinfer.kernels.Devices;
 import dev.sparkinfer.kernels.Ops;
 import dev.sparkinfer.kernels.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 
 /**
- * GFLOP/s of the matmul kernel on BERT-shaped problems, OpenCL device and Java reference in the same run.
+ * GFLOP/s of the matmul kernel (out = a x b^T, b stored [n, k] as PyTorch's Linear) on the shapes of real models, on
+ * each device named, in one run. Shape sets: {@code bert} (MiniLM, 40 texts x 32 tokens), {@code vit} (CLIP ViT-B/32,
+ * 256 images x 50 tokens), {@code llama} (LLaMA-3.2-1B, 8 x 512 tokens, and its head for 512 positions).
  *
  * <pre>
- * mvn -q -pl kernels test-compile exec:java -Dexec.classpathScope=test -Dexec.mainClass=dev.sparkinfer.kernels.bench.MatmulBenchmark
+ * bin/benchmark matmul [--shapes bert,vit,llama] [opencl|java ...]
  * </pre>
  */
 public final class MatmulBenchmark {
+  static int[][] shapes(String set) {
+    return switch (set) {
+      case "bert" -> new int[][] {{1280, 1152, 384}, {1280, 1536, 384}, {1280, 384, 1536}};
+      case "vit" -> new int[][] {{12800, 2304, 768}, {12800, 3072, 768}, {12800, 768, 3072}, {12800, 768, 768}};
+      case "llama" -> new int[][] {{4096, 3072, 2048}, {4096, 16384, 2048}, {4096, 2048, 8192}, {512, 128256, 2048}};
+      default -> throw new IllegalArgumentException("shape set must be bert, vit or llama, got " + set);
+    };
+  }
+
   public static void main(String[] args) {
-    int[][] shapes = {{1280, 1152, 384}, {1280, 1536, 384}, {1280, 384, 1536}};
-    for (String d : args.length > 0 ? args : new String[] {"opencl", "java"}) {
+    List<String> sets = List.of("bert");
+    List<String> devices = new ArrayList<>();
+    for (int i = 0; i < args.length; i++) {
+      if (args[i].equals("--shapes")) sets = Arrays.asList(args[++i].split(","));
+      else devices.add(args[i]);
+    }
+    if (devices.isEmpty()) devices = List.of("opencl", "java");
+    for (String d : devices) {
       try (Ops ops = Devices.open(DeviceChoice.parse(d))) {
         Random r = new Random(1);
-        for (int[] s : shapes) {
-          int m = s[0], n = s[1], k = s[2];
-          float[] w = new float[n * k];
-          for (int i = 0; i < w.length; i++) w[i] = r.nextFloat() - 0.5f;
-          try (Ops.Scope sc = ops.scope()) {
-            Tensor a = ops.alloc(m * k), out = ops.alloc(m * n), b = ops.alloc(n * k);
-            ops.write(b, w);
-            boolean transB = !Boolean.getBoolean("kn");
-            ops.matmul(out, a, b, null, m, n, k, transB);
-            int reps = d.equals("java") ? 1 : 5;
-            long t0 = System.nanoTime();
-            for (int i = 0; i < reps; i++) ops.matmul(out, a, b, null, m, n, k, transB);
-            ops.read(out.slice(0, 1));
-            double sec = (System.nanoTime() - t0) / 1e9 / reps;
-            System.out.printf("%-6s transB=" + transB + " matmul %dx%dx%d: %.2f ms, %.2f GFLOP/s [%s]%n", d, m, n, k, sec * 1e3, 2.0 * m * n * k / sec / 1e9, ops.device());
+        for (String set : sets) {
+          for (int[] s : shapes(set)) {
+            int m = s[0], n = s[1], k = s[2];
+            if (d.equals("java") && (long) m * n * k > 4e9) continue; // the reference would take minutes
+            float[] w = new float[n * k];
+            for (int i = 0; i < w.length; i++) w[i] = r.nextFloat() - 0.5f;
+            try (Ops.Scope sc = ops.scope()) {
+              Tensor a = ops.alloc(m * k), out = ops.alloc(m * n), b = ops.alloc(n * k);
+              ops.write(b, w);
+              ops.matmul(out, a, b, null, m, n, k, true);
+              ops.read(out.slice(0, 1));
+              int reps = d.equals("java") ? 1 : 5;
+              long t0 = System.nanoTime();
+              for (int i = 0; i < reps; i++) ops.matmul(out, a, b, null, m, n, k, true);
+              ops.read(out.slice(0, 1));
+              double sec = (System.nanoTime() - t0) / 1e9 / reps;
+              System.out.printf("%-6s %-5s matmul %dx%dx%d: %.2f ms, %.1f GFLOP/s [%s]%n", d, set, m, n, k, sec * 1e3,
+                  2.0 * m * n * k / sec / 1e9, ops.device());
+            }
           }
         }
       }

@@ -50,7 +50,10 @@ public final class AparapiOps extends ArenaOps {
     k.imem = imem;
     k.stage = new float[Math.max(STAGE_FLOATS, NonMovingArrays.minElements(4))];
     k.istage = new int[Math.max(STAGE_FLOATS / 4, NonMovingArrays.minElements(4))];
-    k.put(k.mem).put(k.imem).put(k.stage).put(k.istage);
+    hmem = new char[Math.max(hmem.length, NonMovingArrays.minElements(2))];
+    k.hmem = hmem;
+    k.hstage = new char[Math.max(STAGE_FLOATS, NonMovingArrays.minElements(2))];
+    k.put(k.mem).put(k.imem).put(k.stage).put(k.istage).put(k.hmem).put(k.hstage);
     // Compile and bind every buffer now, so a device that cannot run the kernel fails at load time, not mid-job.
     k.o = 0;
     k.n0 = 0;
@@ -127,7 +130,8 @@ public final class AparapiOps extends ArenaOps {
   }
 
   private static final java.util.Set<Integer> BARRIER_OPS = java.util.Set.of(OpsKernel.OP_MATMUL, OpsKernel.OP_LAYERNORM,
-      OpsKernel.OP_RMSNORM, OpsKernel.OP_SOFTMAX, OpsKernel.OP_L2NORM, OpsKernel.OP_ATTN_SOFTMAX, OpsKernel.OP_TOPK);
+      OpsKernel.OP_RMSNORM, OpsKernel.OP_SOFTMAX, OpsKernel.OP_L2NORM, OpsKernel.OP_ATTN_SOFTMAX, OpsKernel.OP_TOPK,
+      OpsKernel.OP_LINEAR16);
 
   /** Whether kernels with work-group barriers may run on this device (see {@link #barriersSafe(DeviceInfo, String)}). */
   boolean barriersSafe() { return barriersSafe; }
@@ -153,6 +157,39 @@ public final class AparapiOps extends ArenaOps {
       k.imem = newImem;
       k.put(k.imem);
     }
+  }
+
+  @Override
+  protected void grow16(char[] newHmem) {
+    // 16-bit memory holds weights only, uploaded through staging: the host array mirrors the device, no read-back needed
+    if (newHmem.length < NonMovingArrays.minElements(2)) newHmem = new char[NonMovingArrays.minElements(2)];
+    k.get(k.hmem);
+    System.arraycopy(k.hmem, 0, newHmem, 0, k.hmem.length);
+    hmem = newHmem;
+    k.hmem = newHmem;
+    k.put(k.hmem);
+  }
+
+  @Override
+  protected void write16(int offset, char[] src) {
+    for (int from = 0; from < src.length; from += k.hstage.length) {
+      int n = Math.min(k.hstage.length, src.length - from);
+      System.arraycopy(src, from, k.hstage, 0, n);
+      System.arraycopy(src, from, hmem, offset + from, n); // keep the host mirror equal (regrowth copies it)
+      k.put(k.hstage);
+      k.o = offset + from;
+      k.n0 = n;
+      launch(OpsKernel.OP_HSTAGE_IN, range1d(n));
+    }
+  }
+
+  @Override
+  protected long extraHostBytes() { return 4L * k.stage.length + 4L * k.istage.length + 2L * k.hstage.length; }
+
+  /** Device buffers mirror the bound arrays one to one (Aparapi allocates one buffer per array). */
+  @Override
+  protected long deviceBytes() {
+    return 4L * k.mem.length + 4L * k.imem.length + 2L * k.hmem.length + extraHostBytes();
   }
 
   @Override
@@ -355,7 +392,9 @@ public final class AparapiOps extends ArenaOps {
   }
 
   @Override
-  protected void attentionImpl(Tensor out, Tensor q, Tensor kT, Tensor v, IntTensor keyMask, Tensor scores, Attention sp) {
+  protected void attentionImpl(Tensor out, Tensor q, Tensor kT, Tensor v, IntTensor keyMask, IntTensor positions, Tensor scores, Attention sp) {
+    k.ib = positions == null ? -1 : positions.offset();
+    k.p8 = sp.kvRows();
     k.o = out.offset();
     k.a = q.offset();
     k.b = kT.offset();
@@ -383,6 +422,67 @@ public final class AparapiOps extends ArenaOps {
     launch(OpsKernel.OP_ATTN_SCORES, range1d(rows * sp.kLen()));
     launchRows(OpsKernel.OP_ATTN_SOFTMAX, rows);
     launch(OpsKernel.OP_ATTN_VALUES, range1d(rows * sp.headDim()));
+  }
+
+  @Override
+  protected void cacheWriteImpl(Tensor cache, Tensor src, IntTensor positions, int batch, int qLen, int width, int srcStride, int cacheRows) {
+    for (int p : read(positions.slice(0, batch))) {
+      if (p < 0 || p + qLen > cacheRows) {
+        throw new IllegalArgumentException("cache write at position " + p + " of " + qLen + " rows outside a cache of " + cacheRows + " rows");
+      }
+    }
+    k.o = cache.offset();
+    k.a = src.offset();
+    k.ia = positions.offset();
+    k.n0 = batch;
+    k.n1 = qLen;
+    k.n2 = width;
+    k.p0 = srcStride;
+    k.p1 = cacheRows;
+    launch(OpsKernel.OP_CACHE_WRITE, range1d(batch * qLen * width));
+  }
+
+  @Override
+  protected void ropeImpl(Tensor x, int rows, int heads, int headDim, int rowStride, IntTensor positions, Tensor invFreq) {
+    k.a = x.offset();
+    k.b = invFreq.offset();
+    k.ia = positions.offset();
+    k.n0 = rows;
+    k.n3 = headDim;
+    k.p0 = rowStride;
+    k.p1 = heads;
+    launch(OpsKernel.OP_ROPE, range1d(rows * heads * (headDim / 2)));
+  }
+
+  @Override
+  protected void linear16Impl(Tensor out, Tensor x, HalfTensor w, Tensor bias, int rows, int n, int kk) {
+    k.o = out.offset();
+    k.a = x.offset();
+    k.b = w.offset();
+    k.c = bias == null ? -1 : bias.offset();
+    k.n0 = rows;
+    k.n1 = n;
+    k.n2 = kk;
+    k.p9 = w.dtype().kernelCode();
+    if (useDotKernel()) {
+      int rowBlocks = (rows + OpsKernel.NK_ROWS - 1) / OpsKernel.NK_ROWS;
+      launch(OpsKernel.OP_LINEAR16_NK, device.createRange2D(roundUp(n, 16), rowBlocks, 16, 1));
+      return;
+    }
+    int t = OpsKernel.TILE;
+    launch(OpsKernel.OP_LINEAR16, device.createRange2D(roundUp(n, t), roundUp(rows, t), t, t));
+  }
+
+  @Override
+  protected void gather16Impl(Tensor out, HalfTensor table, IntTensor ids, int n, int vocab, int dim) {
+    k.o = out.offset();
+    k.a = table.offset();
+    k.ia = ids.offset();
+    k.n0 = n;
+    k.n1 = vocab;
+    k.n2 = dim;
+    k.p9 = table.dtype().kernelCode();
+    launch(OpsKernel.OP_GATHER16, range1d(n * dim));
   }
 
   @Override

@@ -12,15 +12,72 @@ abstract class ArenaOps implements Ops {
   /** PoCL's single-allocation cap is 1 GiB; stay within what any device allocates in one buffer. */
   static final int MAX_FLOATS = 256 * 1024 * 1024 - 16;
 
+  /** The most 16-bit weights one Ops holds: one Java array (2^31 - 1 chars, 4 GiB of bf16). */
+  static final int MAX_HALFS = Integer.MAX_VALUE - 16;
+
   protected float[] mem = new float[1 << 16];
   protected int[] imem = new int[1 << 12];
+  /** 16-bit weights (bf16/f16 bit patterns): filled by upload16 only, never scratch. */
+  protected char[] hmem = new char[1 << 12];
   private int memTop;
   private int imemTop;
+  private int hmemTop;
   private final Deque<int[]> marks = new ArrayDeque<>();
   private boolean closed;
 
   /** Called when the arena must grow: subclasses move the device buffers. {@code newMem}/{@code newImem} may be null. */
   protected abstract void grow(float[] newMem, int[] newImem);
+
+  /** Called when the 16-bit arena must grow: subclasses move its device buffer. */
+  protected abstract void grow16(char[] newHmem);
+
+  /** Copies 16-bit values to hmem[offset..] (device-side for OpenCL). */
+  protected abstract void write16(int offset, char[] src);
+
+  @Override
+  public HalfTensor upload16(char[] bits, DType dtype) {
+    checkOpen();
+    if (!marks.isEmpty()) throw new IllegalStateException("upload16() inside a scope: weights must be uploaded before any scope opens");
+    long top = (long) hmemTop + align(bits.length);
+    if (top > MAX_HALFS) {
+      throw new IllegalStateException("16-bit weights need " + top + " values, more than one Ops holds (" + MAX_HALFS
+          + ", 4 GiB of bf16); models beyond it need weight banks, which this engine does not have yet");
+    }
+    if (top > hmem.length) grow16(new char[(int) Math.min(MAX_HALFS, Math.max(top, (long) hmem.length * 3 / 2))]);
+    HalfTensor t = new HalfTensor(hmemTop, bits.length, dtype);
+    hmemTop = (int) top;
+    write16(t.offset(), bits);
+    return t;
+  }
+
+  @Override
+  public void reserve16(long values) {
+    checkOpen();
+    long top = hmemTop + values;
+    if (values < 0 || top > MAX_HALFS) throw new IllegalArgumentException("cannot reserve " + values + " 16-bit values (at most " + (MAX_HALFS - hmemTop) + " more)");
+    if (top > hmem.length) grow16(new char[(int) top]);
+  }
+
+  @Override
+  public Tensor allocState(int size) {
+    checkOpen();
+    if (!marks.isEmpty()) throw new IllegalStateException("allocState() inside a scope: state lives across calls, allocate it outside scopes");
+    Tensor t = new Tensor(bump(size), size);
+    zero(t);
+    return t;
+  }
+
+  @Override
+  public MemoryUse memoryUse() {
+    long floats = 4L * mem.length + 4L * imem.length, halfs = 2L * hmem.length;
+    return new MemoryUse(floats + halfs + extraHostBytes(), deviceBytes(), halfs, floats);
+  }
+
+  /** Host bytes beyond the three arenas (staging buffers). */
+  protected long extraHostBytes() { return 0; }
+
+  /** Bytes of device buffers (0 for the Java reference). */
+  protected long deviceBytes() { return 0; }
 
   /** Zero a freshly allocated range (device-side for OpenCL). */
   protected abstract void zero(Tensor t);
@@ -107,23 +164,45 @@ abstract class ArenaOps implements Ops {
     if (closed) throw new IllegalStateException("Ops already closed");
   }
 
-  protected static void check(Tensor t, int n, String what) {
+  protected static void check(Tensor t, long n, String what) {
     if (t == null) throw new NullPointerException(what + " is null");
     if (t.size() < n) throw new IllegalArgumentException(what + " has " + t.size() + " floats, op needs " + n);
   }
 
-  protected static void check(IntTensor t, int n, String what) {
+  protected static void check(IntTensor t, long n, String what) {
     if (t == null) throw new NullPointerException(what + " is null");
     if (t.size() < n) throw new IllegalArgumentException(what + " has " + t.size() + " ints, op needs " + n);
+  }
+
+  protected static void check(HalfTensor t, long n, String what) {
+    if (t == null) throw new NullPointerException(what + " is null");
+    if (t.size() < n) throw new IllegalArgumentException(what + " has " + t.size() + " values, op needs " + n);
+  }
+
+  /**
+   * The product of an op's dimensions as a long: never wraps (a negative dimension or a product past 2^63 is an error
+   * that names the dimensions). The checks then refuse any size no tensor can hold.
+   */
+  static long size(long... dims) {
+    long n = 1;
+    for (long d : dims) {
+      if (d < 0) throw new IllegalArgumentException("negative dimension in " + java.util.Arrays.toString(dims));
+      try {
+        n = Math.multiplyExact(n, d);
+      } catch (ArithmeticException e) {
+        throw new IllegalArgumentException("shape " + java.util.Arrays.toString(dims) + " overflows a 64-bit size");
+      }
+    }
+    return n;
   }
 
   // ---- ops: the argument checks every device shares, then that device's implementation ----
 
   @Override
   public final void matmul(Tensor out, Tensor a, Tensor b, Tensor bias, int m, int n, int k, boolean transB) {
-    check(out, m * n, "matmul out");
-    check(a, m * k, "matmul a");
-    check(b, n * k, "matmul b");
+    check(out, size(m, n), "matmul out");
+    check(a, size(m, k), "matmul a");
+    check(b, size(n, k), "matmul b");
     if (bias != null) check(bias, n, "matmul bias");
     matmulImpl(out, a, b, bias, m, n, k, transB);
   }
@@ -179,8 +258,8 @@ abstract class ArenaOps implements Ops {
 
   @Override
   public final void layerNorm(Tensor out, Tensor x, Tensor gamma, Tensor beta, int rows, int dim, float eps) {
-    check(out, rows * dim, "layerNorm out");
-    check(x, rows * dim, "layerNorm x");
+    check(out, size(rows, dim), "layerNorm out");
+    check(x, size(rows, dim), "layerNorm x");
     check(gamma, dim, "layerNorm gamma");
     if (beta != null) check(beta, dim, "layerNorm beta");
     layerNormImpl(out, x, gamma, beta, rows, dim, eps);
@@ -190,8 +269,8 @@ abstract class ArenaOps implements Ops {
 
   @Override
   public final void rmsNorm(Tensor out, Tensor x, Tensor weight, int rows, int dim, float eps) {
-    check(out, rows * dim, "rmsNorm out");
-    check(x, rows * dim, "rmsNorm x");
+    check(out, size(rows, dim), "rmsNorm out");
+    check(x, size(rows, dim), "rmsNorm x");
     check(weight, dim, "rmsNorm weight");
     rmsNormImpl(out, x, weight, rows, dim, eps);
   }
@@ -200,9 +279,9 @@ abstract class ArenaOps implements Ops {
 
   @Override
   public final void softmax(Tensor out, Tensor x, Tensor mask, boolean maskPerRow, int rows, int cols, float temperature, boolean log) {
-    check(out, rows * cols, "softmax out");
-    check(x, rows * cols, "softmax x");
-    if (mask != null) check(mask, maskPerRow ? rows * cols : cols, "softmax mask");
+    check(out, size(rows, cols), "softmax out");
+    check(x, size(rows, cols), "softmax x");
+    if (mask != null) check(mask, maskPerRow ? size(rows, cols) : cols, "softmax mask");
     if (!(temperature > 0)) throw new IllegalArgumentException("temperature must be > 0, got " + temperature);
     softmaxImpl(out, x, mask, maskPerRow, rows, cols, temperature, log);
   }
@@ -211,25 +290,69 @@ abstract class ArenaOps implements Ops {
 
   @Override
   public final void l2Normalize(Tensor out, Tensor x, int rows, int dim) {
-    check(out, rows * dim, "l2Normalize out");
-    check(x, rows * dim, "l2Normalize x");
+    check(out, size(rows, dim), "l2Normalize out");
+    check(x, size(rows, dim), "l2Normalize x");
     l2NormalizeImpl(out, x, rows, dim);
   }
 
   protected abstract void l2NormalizeImpl(Tensor out, Tensor x, int rows, int dim);
 
   @Override
-  public final void attention(Tensor out, Tensor q, Tensor k, Tensor v, IntTensor keyMask, Tensor scores, Attention sp) {
-    checkAttention(out, q, k, v, keyMask, scores, sp);
-    attentionImpl(out, q, k, v, keyMask, scores, sp);
+  public final void attention(Tensor out, Tensor q, Tensor k, Tensor v, IntTensor keyMask, IntTensor positions, Tensor scores, Attention sp) {
+    checkAttention(out, q, k, v, keyMask, positions, scores, sp);
+    attentionImpl(out, q, k, v, keyMask, positions, scores, sp);
   }
 
-  protected abstract void attentionImpl(Tensor out, Tensor q, Tensor k, Tensor v, IntTensor keyMask, Tensor scores, Attention sp);
+  protected abstract void attentionImpl(Tensor out, Tensor q, Tensor k, Tensor v, IntTensor keyMask, IntTensor positions, Tensor scores, Attention sp);
+
+  @Override
+  public final void cacheWrite(Tensor cache, Tensor src, IntTensor positions, int batch, int qLen, int width, int srcStride, int cacheRows) {
+    if (srcStride < width) throw new IllegalArgumentException("cacheWrite srcStride " + srcStride + " < width " + width);
+    check(cache, size(batch, cacheRows, width), "cacheWrite cache");
+    check(src, size(size(batch, qLen) - 1, srcStride) + width, "cacheWrite src");
+    check(positions, batch, "cacheWrite positions");
+    cacheWriteImpl(cache, src, positions, batch, qLen, width, srcStride, cacheRows);
+  }
+
+  protected abstract void cacheWriteImpl(Tensor cache, Tensor src, IntTensor positions, int batch, int qLen, int width, int srcStride, int cacheRows);
+
+  @Override
+  public final void rope(Tensor x, int rows, int heads, int headDim, int rowStride, IntTensor positions, Tensor invFreq) {
+    if (headDim % 2 != 0) throw new IllegalArgumentException("rope needs an even head dimension, got " + headDim);
+    if (rowStride < size(heads, headDim)) throw new IllegalArgumentException("rope rowStride " + rowStride + " < heads x headDim");
+    check(x, size(rows - 1, rowStride) + size(heads, headDim), "rope x");
+    check(positions, rows, "rope positions");
+    check(invFreq, headDim / 2, "rope invFreq");
+    ropeImpl(x, rows, heads, headDim, rowStride, positions, invFreq);
+  }
+
+  protected abstract void ropeImpl(Tensor x, int rows, int heads, int headDim, int rowStride, IntTensor positions, Tensor invFreq);
+
+  @Override
+  public final void linear16(Tensor out, Tensor x, HalfTensor w, Tensor bias, int rows, int n, int k) {
+    check(out, size(rows, n), "linear16 out");
+    check(x, size(rows, k), "linear16 x");
+    check(w, size(n, k), "linear16 weight");
+    if (bias != null) check(bias, n, "linear16 bias");
+    linear16Impl(out, x, w, bias, rows, n, k);
+  }
+
+  protected abstract void linear16Impl(Tensor out, Tensor x, HalfTensor w, Tensor bias, int rows, int n, int k);
+
+  @Override
+  public final void gather16(Tensor out, HalfTensor table, IntTensor ids, int n, int vocab, int dim) {
+    check(out, size(n, dim), "gather16 out");
+    check(table, size(vocab, dim), "gather16 table");
+    check(ids, n, "gather16 ids");
+    gather16Impl(out, table, ids, n, vocab, dim);
+  }
+
+  protected abstract void gather16Impl(Tensor out, HalfTensor table, IntTensor ids, int n, int vocab, int dim);
 
   @Override
   public final void gather(Tensor out, Tensor table, IntTensor ids, int n, int vocab, int dim, boolean accumulate) {
-    check(out, n * dim, "gather out");
-    check(table, vocab * dim, "gather table");
+    check(out, size(n, dim), "gather out");
+    check(table, size(vocab, dim), "gather table");
     check(ids, n, "gather ids");
     gatherImpl(out, table, ids, n, vocab, dim, accumulate);
   }
@@ -238,9 +361,9 @@ abstract class ArenaOps implements Ops {
 
   @Override
   public final void meanPool(Tensor out, Tensor x, IntTensor mask, int batch, int seq, int dim) {
-    check(out, batch * dim, "meanPool out");
-    check(x, batch * seq * dim, "meanPool x");
-    check(mask, batch * seq, "meanPool mask");
+    check(out, size(batch, dim), "meanPool out");
+    check(x, size(batch, seq, dim), "meanPool x");
+    check(mask, size(batch, seq), "meanPool mask");
     meanPoolImpl(out, x, mask, batch, seq, dim);
   }
 
@@ -248,22 +371,23 @@ abstract class ArenaOps implements Ops {
 
   @Override
   public final void topK(Tensor vals, IntTensor ids, Tensor x, int rows, int cols, int k) {
-    check(vals, rows * k, "topK vals");
-    check(ids, rows * k, "topK ids");
-    check(x, rows * cols, "topK x");
+    check(vals, size(rows, k), "topK vals");
+    check(ids, size(rows, k), "topK ids");
+    check(x, size(rows, cols), "topK x");
     topKImpl(vals, ids, x, rows, cols, k);
   }
 
   protected abstract void topKImpl(Tensor vals, IntTensor ids, Tensor x, int rows, int cols, int k);
 
-  private static void checkAttention(Tensor out, Tensor q, Tensor k, Tensor v, IntTensor keyMask, Tensor scores, Attention sp) {
-    check(q, (sp.batch() * sp.qLen() - 1) * sp.qStride() + sp.heads() * sp.headDim(), "attention q");
-    check(k, (sp.batch() * sp.kLen() - 1) * sp.kvStride() + sp.kvHeads() * sp.headDim(), "attention k");
-    check(v, (sp.batch() * sp.kLen() - 1) * sp.kvStride() + sp.kvHeads() * sp.headDim(), "attention v");
-    check(out, (sp.batch() * sp.qLen() - 1) * sp.outStride() + sp.heads() * sp.headDim(), "attention out");
-    if (keyMask != null) check(keyMask, sp.batch() * sp.kLen(), "attention keyMask");
-    if (sp.scoresSize() > Integer.MAX_VALUE) throw new IllegalArgumentException("attention scores too large: " + sp);
-    check(scores, (int) sp.scoresSize(), "attention scores");
+  private static void checkAttention(Tensor out, Tensor q, Tensor k, Tensor v, IntTensor keyMask, IntTensor positions, Tensor scores, Attention sp) {
+    check(q, size(size(sp.batch(), sp.qLen()) - 1, sp.qStride()) + (long) sp.heads() * sp.headDim(), "attention q");
+    long kvRows = size(sp.batch() - 1, sp.kvRows()) + sp.kLen() - 1;
+    check(k, size(kvRows, sp.kvStride()) + (long) sp.kvHeads() * sp.headDim(), "attention k");
+    check(v, size(kvRows, sp.kvStride()) + (long) sp.kvHeads() * sp.headDim(), "attention v");
+    check(out, size(size(sp.batch(), sp.qLen()) - 1, sp.outStride()) + (long) sp.heads() * sp.headDim(), "attention out");
+    if (keyMask != null) check(keyMask, size(sp.batch(), sp.kLen()), "attention keyMask");
+    if (positions != null) check(positions, sp.batch(), "attention positions");
+    check(scores, size(sp.batch(), sp.heads(), sp.qLen(), sp.kLen()), "attention scores");
   }
 
   @Override
@@ -271,5 +395,6 @@ abstract class ArenaOps implements Ops {
     closed = true;
     mem = new float[0];
     imem = new int[0];
+    hmem = new char[0];
   }
 }

@@ -8,16 +8,29 @@ package dev.sparkinfer.kernels;
  * Strides let q, k and v be slices of one fused qkv projection. Query i sits at absolute position
  * {@code posOffset + i} (non-zero with a KV cache); key j at position j.
  *
+ * <p>With a KV cache, k and v are the cache: {@code kvRows} rows per batch entry (its capacity; batch b's key j at row
+ * {@code b * kvRows + j}), of which the first {@code kLen} are read. Ragged batches pass per-entry positions to
+ * {@link Ops#attention(Tensor, Tensor, Tensor, Tensor, IntTensor, IntTensor, Tensor, Attention)}: query i of entry b is
+ * then at position {@code positions[b] + i} instead of {@code posOffset + i}.
+ *
  * @param heads       query heads
  * @param kvHeads     key/value heads (GQA: heads is a multiple of kvHeads; query head h reads kv head h / (heads/kvHeads))
  * @param causal      key j visible to query i only when j <= posOffset + i
  * @param window      sliding window (Mistral): when > 0, key j visible only when j > posOffset + i - window
  * @param scale       usually 1/sqrt(headDim)
+ * @param kvRows      rows per batch entry in k and v (the cache capacity; kLen without a cache)
  */
 public record Attention(int batch, int qLen, int kLen, int heads, int kvHeads, int headDim,
                         int qStride, int kvStride, int outStride,
-                        boolean causal, int posOffset, int window, float scale) {
+                        boolean causal, int posOffset, int window, float scale, int kvRows) {
+  /** Without a cache: k and v hold exactly kLen rows per batch entry. */
+  public Attention(int batch, int qLen, int kLen, int heads, int kvHeads, int headDim, int qStride, int kvStride, int outStride,
+                   boolean causal, int posOffset, int window, float scale) {
+    this(batch, qLen, kLen, heads, kvHeads, headDim, qStride, kvStride, outStride, causal, posOffset, window, scale, kLen);
+  }
+
   public Attention {
+    if (kvRows < kLen) throw new IllegalArgumentException("kvRows " + kvRows + " < kLen " + kLen + " in attention");
     if (heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0) {
       throw new IllegalArgumentException("heads " + heads + " must be a positive multiple of kvHeads " + kvHeads);
     }
@@ -34,15 +47,22 @@ public record Attention(int batch, int qLen, int kLen, int heads, int kvHeads, i
   }
 
   public Attention withStrides(int qStride, int kvStride, int outStride) {
-    return new Attention(batch, qLen, kLen, heads, kvHeads, headDim, qStride, kvStride, outStride, causal, posOffset, window, scale);
+    return new Attention(batch, qLen, kLen, heads, kvHeads, headDim, qStride, kvStride, outStride, causal, posOffset, window, scale, kvRows);
+  }
+
+  /** Keys and values read from a cache of {@code rows} rows per batch entry. */
+  public Attention withCacheRows(int rows) {
+    return new Attention(batch, qLen, kLen, heads, kvHeads, headDim, qStride, kvStride, outStride, causal, posOffset, window, scale, rows);
   }
 
   /** Floats of scratch the scores need: batch * heads * qLen * kLen. */
   public long scoresSize() { return (long) batch * heads * qLen * kLen; }
 
   /** Whether key j is visible to query i (masks other than the key-padding mask). */
-  public boolean visible(int i, int j) {
-    int pos = posOffset + i;
+  public boolean visible(int i, int j) { return visibleAt(posOffset + i, j); }
+
+  /** Whether key j is visible to a query at absolute position pos. */
+  public boolean visibleAt(int pos, int j) {
     if (causal && j > pos) return false;
     return window <= 0 || j > pos - window;
   }

@@ -31,6 +31,15 @@ public final class JavaOps extends ArenaOps {
   }
 
   @Override
+  protected void grow16(char[] newHmem) {
+    System.arraycopy(hmem, 0, newHmem, 0, hmem.length);
+    hmem = newHmem;
+  }
+
+  @Override
+  protected void write16(int offset, char[] src) { System.arraycopy(src, 0, hmem, offset, src.length); }
+
+  @Override
   protected void zero(Tensor t) { Arrays.fill(mem, t.offset(), t.offset() + t.size(), 0f); }
 
   @Override
@@ -211,10 +220,11 @@ public final class JavaOps extends ArenaOps {
   }
 
   @Override
-  protected void attentionImpl(Tensor out, Tensor q, Tensor k, Tensor v, IntTensor keyMask, Tensor scores, Attention sp) {
+  protected void attentionImpl(Tensor out, Tensor q, Tensor k, Tensor v, IntTensor keyMask, IntTensor positions, Tensor scores, Attention sp) {
     int hd = sp.headDim(), group = sp.heads() / sp.kvHeads();
     IntStream.range(0, sp.batch() * sp.heads()).parallel().forEach(bh -> {
       int b = bh / sp.heads(), h = bh % sp.heads(), g = h / group;
+      int start = positions == null ? sp.posOffset() : imem[positions.offset() + b];
       double[] p = new double[sp.kLen()];
       for (int i = 0; i < sp.qLen(); i++) {
         // scores of query i against every visible key, then softmax, then the weighted sum of values
@@ -222,9 +232,9 @@ public final class JavaOps extends ArenaOps {
         boolean[] vis = new boolean[sp.kLen()];
         int qBase = q.offset() + (b * sp.qLen() + i) * sp.qStride() + h * hd;
         for (int j = 0; j < sp.kLen(); j++) {
-          vis[j] = sp.visible(i, j) && (keyMask == null || imem[keyMask.offset() + b * sp.kLen() + j] != 0);
+          vis[j] = sp.visibleAt(start + i, j) && (keyMask == null || imem[keyMask.offset() + b * sp.kLen() + j] != 0);
           if (!vis[j]) continue;
-          int kBase = k.offset() + (b * sp.kLen() + j) * sp.kvStride() + g * hd;
+          int kBase = k.offset() + (b * sp.kvRows() + j) * sp.kvStride() + g * hd;
           double dot = 0;
           for (int d = 0; d < hd; d++) dot += (double) mem[qBase + d] * mem[kBase + d];
           p[j] = dot * sp.scale();
@@ -238,7 +248,7 @@ public final class JavaOps extends ArenaOps {
         for (int d = 0; d < hd; d++) {
           double acc = 0;
           for (int j = 0; j < sp.kLen(); j++) {
-            if (p[j] != 0) acc += p[j] / sum * mem[v.offset() + (b * sp.kLen() + j) * sp.kvStride() + g * hd + d];
+            if (p[j] != 0) acc += p[j] / sum * mem[v.offset() + (b * sp.kvRows() + j) * sp.kvStride() + g * hd + d];
           }
           mem[out.offset() + (b * sp.qLen() + i) * sp.outStride() + h * hd + d] = (float) acc;
         }
@@ -254,6 +264,63 @@ public final class JavaOps extends ArenaOps {
         float v = id >= 0 && id < vocab ? mem[table.offset() + id * dim + d] : 0f;
         int o = out.offset() + i * dim + d;
         mem[o] = accumulate ? mem[o] + v : v;
+      }
+    }
+  }
+
+  @Override
+  protected void cacheWriteImpl(Tensor cache, Tensor src, IntTensor positions, int batch, int qLen, int width, int srcStride, int cacheRows) {
+    for (int b = 0; b < batch; b++) {
+      int pos = imem[positions.offset() + b];
+      if (pos < 0 || pos + qLen > cacheRows) {
+        throw new IllegalArgumentException("cache write at position " + pos + " of " + qLen + " rows outside a cache of " + cacheRows + " rows");
+      }
+      for (int i = 0; i < qLen; i++) {
+        System.arraycopy(mem, src.offset() + (b * qLen + i) * srcStride, mem, cache.offset() + (b * cacheRows + pos + i) * width, width);
+      }
+    }
+  }
+
+  @Override
+  protected void ropeImpl(Tensor x, int rows, int heads, int headDim, int rowStride, IntTensor positions, Tensor invFreq) {
+    int half = headDim / 2;
+    for (int r = 0; r < rows; r++) {
+      int pos = imem[positions.offset() + r];
+      for (int h = 0; h < heads; h++) {
+        int base = x.offset() + r * rowStride + h * headDim;
+        for (int i = 0; i < half; i++) {
+          float ang = pos * mem[invFreq.offset() + i]; // float32 product, as HF's freqs
+          double c = Math.cos(ang), sn = Math.sin(ang);
+          float cf = (float) c, sf = (float) sn; // HF: cos()/sin() of the float angle, rounded to float
+          float x1 = mem[base + i], x2 = mem[base + i + half];
+          mem[base + i] = x1 * cf - x2 * sf;
+          mem[base + i + half] = x2 * cf + x1 * sf;
+        }
+      }
+    }
+  }
+
+  @Override
+  protected void linear16Impl(Tensor out, Tensor x, HalfTensor w, Tensor bias, int rows, int n, int k) {
+    DType t = w.dtype();
+    IntStream.range(0, n).parallel().forEach(col -> {
+      float[] wr = new float[k];
+      for (int p = 0; p < k; p++) wr[p] = t.toFloat(hmem[w.offset() + col * k + p]);
+      for (int r = 0; r < rows; r++) {
+        double acc = 0;
+        int xr = x.offset() + r * k;
+        for (int p = 0; p < k; p++) acc += (double) mem[xr + p] * wr[p];
+        mem[out.offset() + r * n + col] = (float) (acc + (bias == null ? 0 : mem[bias.offset() + col]));
+      }
+    });
+  }
+
+  @Override
+  protected void gather16Impl(Tensor out, HalfTensor table, IntTensor ids, int n, int vocab, int dim) {
+    for (int i = 0; i < n; i++) {
+      int id = imem[ids.offset() + i];
+      for (int d = 0; d < dim; d++) {
+        mem[out.offset() + i * dim + d] = id >= 0 && id < vocab ? table.dtype().toFloat(hmem[table.offset() + id * dim + d]) : 0f;
       }
     }
   }

@@ -35,6 +35,27 @@ public interface Ops extends AutoCloseable {
 
   int[] read(IntTensor src);
 
+  /**
+   * 16-bit weights (bf16 or f16 bit patterns as the checkpoint stores them), copied to the device once and kept 16-bit
+   * there; kernels widen them to float where they use them. Not allowed inside a scope.
+   */
+  HalfTensor upload16(char[] bits, DType dtype);
+
+  /** Makes room for this many more 16-bit weights at once (a model loader knows its total; avoids regrowing). */
+  void reserve16(long values);
+
+  /**
+   * State that lives across calls (a KV cache at its capacity), zeroed, beside the weights: allocated outside any scope,
+   * kept until {@link #close()}.
+   */
+  Tensor allocState(int size);
+
+  /** Bytes this Ops holds in host memory and on its device for weights, state and scratch (capacity, not use). */
+  MemoryUse memoryUse();
+
+  /** What an Ops holds: host bytes (Java arrays) and device bytes (buffers; 0 for the Java reference). */
+  record MemoryUse(long hostBytes, long deviceBytes, long weights16Bytes, long floatBytes) {}
+
   /** Marks the scratch in use now; closing the scope frees everything allocated since. Scopes nest. */
   Scope scope();
 
@@ -67,6 +88,12 @@ public interface Ops extends AutoCloseable {
   default void linear(Tensor out, Tensor x, LinearWeight w, Tensor bias, int rows) {
     matmul(out, x, w.data(), bias, rows, w.out(), w.in(), !w.inMajor());
   }
+
+  /**
+   * out[rows, n] = x[rows, k] W^T + bias[n], W a 16-bit PyTorch Linear weight {@code [n, k]} (widened in the kernel);
+   * bias (float) may be null.
+   */
+  void linear16(Tensor out, Tensor x, HalfTensor w, Tensor bias, int rows, int n, int k);
 
   /** out = a + b, element-wise over n floats (residual add; out may be a or b). */
   void add(Tensor out, Tensor a, Tensor b, int n);
@@ -104,7 +131,30 @@ public interface Ops extends AutoCloseable {
    * token, 0 = padding) may be null. {@code scores} is scratch of at least {@link Attention#scoresSize()} floats. A
    * query row that sees no key gets zeros.
    */
-  void attention(Tensor out, Tensor q, Tensor k, Tensor v, IntTensor keyMask, Tensor scores, Attention spec);
+  default void attention(Tensor out, Tensor q, Tensor k, Tensor v, IntTensor keyMask, Tensor scores, Attention spec) {
+    attention(out, q, k, v, keyMask, null, scores, spec);
+  }
+
+  /**
+   * Attention over a KV cache with ragged positions: as above, with k and v holding {@link Attention#kvRows()} rows per
+   * batch entry, and query i of entry b at position {@code positions[b] + i} ({@code positions}: [batch] ints; null =
+   * {@link Attention#posOffset()} for every entry).
+   */
+  void attention(Tensor out, Tensor q, Tensor k, Tensor v, IntTensor keyMask, IntTensor positions, Tensor scores, Attention spec);
+
+  /**
+   * Writes new keys or values into a cache: {@code cache[(b * cacheRows + positions[b] + i) * width + d] =
+   * src[(b * qLen + i) * srcStride + d]} for d < width (src may be a slice of a fused projection).
+   */
+  void cacheWrite(Tensor cache, Tensor src, IntTensor positions, int batch, int qLen, int width, int srcStride, int cacheRows);
+
+  /**
+   * Rotary position embedding in place, Hugging Face's rotate-half layout: for each row r of x ({@code rows} rows of
+   * {@code rowStride} floats) and each of {@code heads} heads at columns {@code h * headDim}, with angle
+   * {@code positions[r] * invFreq[i]} (float32, as HF computes it) for i < headDim / 2:
+   * {@code (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin)}, x1 = x[i], x2 = x[i + headDim / 2].
+   */
+  void rope(Tensor x, int rows, int heads, int headDim, int rowStride, IntTensor positions, Tensor invFreq);
 
   // ---- embeddings, pooling, selection ----
 
@@ -113,6 +163,9 @@ public interface Ops extends AutoCloseable {
 
   /** out[b, :] = sum_s x[b, s, :] mask[b, s] / max(sum_s mask[b, s], 1e-9) (sentence-transformers mean pooling). */
   void meanPool(Tensor out, Tensor x, IntTensor mask, int batch, int seq, int dim);
+
+  /** out[i, :] = table[ids[i], :] from a 16-bit table of {@code vocab} rows of dim (widened); ids out of range: zeros. */
+  void gather16(Tensor out, HalfTensor table, IntTensor ids, int n, int vocab, int dim);
 
   /**
    * Per row, the k largest values in descending order (ties: lower index first), written to vals[row, :k] and

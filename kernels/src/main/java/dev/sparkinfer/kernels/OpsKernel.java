@@ -1,7 +1,5 @@
 package dev.sparkinfer.kernels;
 
-import com.aparapi.Kernel;
-
 /**
  * Every op of {@link AparapiOps} as one Aparapi kernel, dispatched on {@link #op}.
  *
@@ -14,7 +12,7 @@ import com.aparapi.Kernel;
  * translates this class to OpenCL C: no objects, no calls outside this class, float math through Kernel's methods,
  * no infinity literals.
  */
-class OpsKernel extends Kernel {
+class OpsKernel extends BitsKernel {
   static final int OP_STAGE_IN = 1, OP_STAGE_OUT = 2, OP_ISTAGE_IN = 3, OP_ISTAGE_OUT = 4, OP_ZERO = 5, OP_IZERO = 6;
   static final int OP_MATMUL = 10, OP_MATMUL_KN = 16, OP_MATMUL_NK = 17, OP_ADD = 11, OP_MUL = 12, OP_SCALE = 13, OP_ACT = 14, OP_COPY = 15;
   static final int OP_LAYERNORM = 20, OP_RMSNORM = 21, OP_SOFTMAX = 22, OP_L2NORM = 23, OP_NORM_ROWS = 24;
@@ -22,6 +20,8 @@ class OpsKernel extends Kernel {
   static final int OP_GATHER = 40, OP_MEANPOOL = 41, OP_TOPK = 42;
   /** Barrier-free twins of the work-group row ops, one work-item per row (CPU devices; see {@link AparapiOps}). */
   static final int OP_SOFTMAX_ROWS = 25, OP_TOPK_ROWS = 43;
+  /** 16-bit weights, persistent state and rotary embedding. */
+  static final int OP_HSTAGE_IN = 7, OP_LINEAR16 = 50, OP_LINEAR16_NK = 51, OP_GATHER16 = 52, OP_ROPE = 53, OP_CACHE_WRITE = 54;
 
   /** Matmul tile edge: a work-group of TILE x TILE work-items computes a TILE x TILE block of the output. */
   static final int TILE = 16;
@@ -38,6 +38,8 @@ class OpsKernel extends Kernel {
   int[] imem;      // token ids, masks, top-k indices
   float[] stage;   // host <-> device transfers of floats
   int[] istage;    // host <-> device transfers of ints
+  char[] hmem;     // 16-bit weights (bf16/f16 bit patterns), widened where they are read
+  char[] hstage;   // host -> device transfers of 16-bit weights
 
   int op;
   int o, a, b, c, s;          // float offsets: output and operands (-1 = absent)
@@ -72,6 +74,11 @@ class OpsKernel extends Kernel {
     else if (op == OP_TOPK) topK();
     else if (op == OP_TOPK_ROWS) topKRows();
     else if (op == OP_ZERO || op == OP_IZERO) zeroChunks();
+    else if (op == OP_LINEAR16) linear16();
+    else if (op == OP_LINEAR16_NK) linear16Nk();
+    else if (op == OP_GATHER16) gather16();
+    else if (op == OP_ROPE) rope();
+    else if (op == OP_CACHE_WRITE) cacheWrite();
     else transfer();
   }
 
@@ -83,6 +90,7 @@ class OpsKernel extends Kernel {
       else if (op == OP_STAGE_OUT) stage[g] = mem[a + g];
       else if (op == OP_ISTAGE_IN) imem[ia + g] = istage[g];
       else if (op == OP_ISTAGE_OUT) istage[g] = imem[ia + g];
+      else if (op == OP_HSTAGE_IN) hmem[o + g] = hstage[g];
     }
   }
 
@@ -541,8 +549,8 @@ class OpsKernel extends Kernel {
   }
 
   // Attention parameters: n0 batch, n1 qLen, n2 kLen, n3 headDim; p0 heads, p1 kvHeads, p2 qStride, p3 kvStride,
-  // p4 outStride, p5 causal, p6 posOffset, p7 window; f0 scale; q at a, k at b, v at c, scores at s, out at o;
-  // key mask at ia (-1: none).
+  // p4 outStride, p5 causal, p6 posOffset, p7 window, p8 kv rows per batch entry (cache capacity); f0 scale; q at a,
+  // k at b, v at c, scores at s, out at o; key mask at ia (-1: none); per-entry positions at ib (-1: p6 for all).
 
   /** scores[b, h, i, j] = scale * q[b, i, h] . k[b, j, h / group]; one work-item per score. */
   void attentionScores() {
@@ -557,7 +565,7 @@ class OpsKernel extends Kernel {
       int bb = t / heads;
       int kvh = h / (heads / p1);
       int qBase = a + (bb * qLen + i) * p2 + h * hd;
-      int kBase = b + (bb * kLen + j) * p3 + kvh * hd;
+      int kBase = b + (bb * p8 + j) * p3 + kvh * hd;
       float dot = 0f;
       for (int d = 0; d < hd; d++) dot += mem[qBase + d] * mem[kBase + d];
       mem[s + g] = dot * f0;
@@ -570,7 +578,7 @@ class OpsKernel extends Kernel {
     int qLen = n1, kLen = n2, heads = p0;
     int i = row % qLen;
     int bb = row / qLen / heads;
-    int pos = p6 + i;
+    int pos = queryPos(bb, i);
     int base = s + row * kLen;
     float mx = NEG_BIG;
     for (int j = lid; j < kLen; j += WG) {
@@ -594,6 +602,9 @@ class OpsKernel extends Kernel {
     }
   }
 
+  /** Absolute position of query i of batch entry bb: positions[bb] + i (int tensor at ib) or posOffset p6 + i. */
+  int queryPos(int bb, int i) { return (ib >= 0 ? imem[ib + bb] : p6) + i; }
+
   int visible(int bb, int pos, int j, int kLen) {
     int v = 1;
     if (ia >= 0 && imem[ia + bb * kLen + j] == 0) v = 0;
@@ -615,7 +626,7 @@ class OpsKernel extends Kernel {
       int bb = t / qLen;
       int kvh = h / (heads / p1);
       int pBase = s + ((bb * heads + h) * qLen + i) * kLen;
-      int vBase = c + bb * kLen * p3 + kvh * hd + d;
+      int vBase = c + bb * p8 * p3 + kvh * hd + d;
       float acc = 0f;
       for (int j = 0; j < kLen; j++) acc += mem[pBase + j] * mem[vBase + j * p3];
       mem[o + (bb * qLen + i) * p4 + h * hd + d] = acc;
@@ -640,11 +651,11 @@ class OpsKernel extends Kernel {
       int kvh = h / (heads / p1);
       int qBase = a + (bb * qLen + i) * p2 + h * hd;
       int base = s + g * kLen;
-      int pos = p6 + i;
+      int pos = queryPos(bb, i);
       int full = hd - hd % 8;
       float mx = NEG_BIG;
       for (int j = 0; j < kLen; j++) {
-        int kBase = b + (bb * kLen + j) * p3 + kvh * hd;
+        int kBase = b + (bb * p8 + j) * p3 + kvh * hd;
         float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f, s4 = 0f, s5 = 0f, s6 = 0f, s7 = 0f;
         for (int d = 0; d < full; d += 8) {
           int qd = qBase + d, kd = kBase + d;
@@ -667,7 +678,7 @@ class OpsKernel extends Kernel {
       for (int j = 0; j < kLen; j++) {
         float pj = sum > 0f ? mem[base + j] / sum : 0f;
         mem[base + j] = pj;
-        int vBase = c + (bb * kLen + j) * p3 + kvh * hd;
+        int vBase = c + (bb * p8 + j) * p3 + kvh * hd;
         for (int d = 0; d < hd; d++) mem[oBase + d] += pj * mem[vBase + d];
       }
     }
@@ -769,6 +780,120 @@ class OpsKernel extends Kernel {
         prevV = bestV;
         prevI = bestI;
       }
+    }
+  }
+
+  // ---- 16-bit weights: p9 is the dtype (0 bf16, 1 f16) of the weight read from hmem ----
+
+  /** The float a 16-bit weight at hmem[i] stands for: bf16 is the top half of a float; f16 is rebiased (exact). */
+  float w16(int i) {
+    int h = hmem[i];
+    float v = 0f;
+    if (p9 == 0) {
+      v = super.asFloat(h << 16);
+    } else {
+      int sign = (h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+      if (e == 0) v = (sign != 0 ? -1f : 1f) * m * 5.9604644775390625e-8f;
+      else if (e == 31) v = super.asFloat(sign | 0x7f800000 | (m << 13));
+      else v = super.asFloat(sign | ((e + 112) << 23) | (m << 13));
+    }
+    return v;
+  }
+
+  /**
+   * out[m=n0, n=n1] = a[m, k=n2] x W^T + bias (c, -1: none), W 16-bit [n, k] at hmem[b]: {@link #matmul()}'s
+   * local-memory tiles (GPUs), W widened as its tile is loaded.
+   */
+  void linear16() {
+    int m = n0, n = n1, k = n2;
+    int lc = getLocalId(0), lr = getLocalId(1);
+    int col = getGlobalId(0), row = getGlobalId(1);
+    int colBase = getGroupId(0) * TILE;
+    float acc = 0f;
+    for (int t = 0; t < k; t += TILE) {
+      int ak = t + lc;
+      tileA[lr * TILE + lc] = (row < m && ak < k) ? mem[a + row * k + ak] : 0f;
+      int bn = colBase + lr, bk = t + lc;
+      tileB[lc * TILE + lr] = (bn < n && bk < k) ? w16(b + bn * k + bk) : 0f;
+      localBarrier();
+      for (int q = 0; q < TILE; q++) acc += tileA[lr * TILE + q] * tileB[q * TILE + lc];
+      localBarrier();
+    }
+    if (row < m && col < n) mem[o + row * n + col] = acc + (c >= 0 ? mem[c + col] : 0f);
+  }
+
+  /**
+   * {@link #matmulNk()} with W 16-bit [n, k] at hmem[b] (CPU devices): one column x NK_ROWS rows per work-item, the
+   * weight row widened once per step of 8 and used for all rows, 8 partial sums per output.
+   */
+  void linear16Nk() {
+    int m = n0, n = n1, k = n2;
+    int col = getGlobalId(0), r0 = getGlobalId(1) * NK_ROWS;
+    if (col < n && r0 < m) {
+      int rows = min(NK_ROWS, m - r0);
+      int wBase = b + col * k;
+      for (int r = 0; r < rows; r++) {
+        int x0 = a + (r0 + r) * k;
+        float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f, s4 = 0f, s5 = 0f, s6 = 0f, s7 = 0f;
+        int full = k - k % 8;
+        for (int p = 0; p < full; p += 8) {
+          s0 += mem[x0 + p] * w16(wBase + p); s1 += mem[x0 + p + 1] * w16(wBase + p + 1);
+          s2 += mem[x0 + p + 2] * w16(wBase + p + 2); s3 += mem[x0 + p + 3] * w16(wBase + p + 3);
+          s4 += mem[x0 + p + 4] * w16(wBase + p + 4); s5 += mem[x0 + p + 5] * w16(wBase + p + 5);
+          s6 += mem[x0 + p + 6] * w16(wBase + p + 6); s7 += mem[x0 + p + 7] * w16(wBase + p + 7);
+        }
+        for (int p = full; p < k; p++) s0 += mem[x0 + p] * w16(wBase + p);
+        float acc = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+        mem[o + (r0 + r) * n + col] = acc + (c >= 0 ? mem[c + col] : 0f);
+      }
+    }
+  }
+
+  /** out[i, :] = table[ids[i], :] widened: n0 rows, n1 vocab, n2 dim, ids at ia, 16-bit table at hmem[a]. */
+  void gather16() {
+    int g = getGlobalId(0);
+    int dim = n2;
+    if (g < n0 * dim) {
+      int i = g / dim, col = g % dim;
+      int id = imem[ia + i];
+      mem[o + g] = (id >= 0 && id < n1) ? w16(a + id * dim + col) : 0f;
+    }
+  }
+
+  /**
+   * Rotary embedding in place (rotate-half): n0 rows of stride p0 at a, p1 heads of n3 dims, positions at ia (one per
+   * row), inverse frequencies at b (n3 / 2 floats). One work-item per (row, head, i < n3 / 2).
+   */
+  void rope() {
+    int g = getGlobalId(0);
+    int hd2 = n3 / 2;
+    if (g < n0 * p1 * hd2) {
+      int i = g % hd2;
+      int t = g / hd2;
+      int h = t % p1;
+      int r = t / p1;
+      int base = a + r * p0 + h * n3;
+      float ang = imem[ia + r] * mem[b + i];
+      float cs = cos(ang), sn = sin(ang);
+      float x1 = mem[base + i], x2 = mem[base + i + hd2];
+      mem[base + i] = x1 * cs - x2 * sn;
+      mem[base + i + hd2] = x2 * cs + x1 * sn;
+    }
+  }
+
+  /**
+   * cache[(b * p1 + positions[b] + i) * n2 + d] = src[(b * n1 + i) * p0 + d]: n0 batch, n1 qLen, n2 width, p0 source
+   * stride, p1 cache rows per entry; cache at o, source at a, positions at ia. One work-item per value.
+   */
+  void cacheWrite() {
+    int g = getGlobalId(0);
+    int w = n2;
+    if (g < n0 * n1 * w) {
+      int d = g % w;
+      int t = g / w;
+      int i = t % n1;
+      int bb = t / n1;
+      mem[o + (bb * p1 + imem[ia + bb] + i) * w + d] = mem[a + (bb * n1 + i) * p0 + d];
     }
   }
 }

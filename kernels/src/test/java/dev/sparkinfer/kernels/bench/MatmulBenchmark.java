@@ -15,7 +15,7 @@ import java.util.Random;
  * 256 images x 50 tokens), {@code llama} (LLaMA-3.2-1B, 8 x 512 tokens, and its head for 512 positions).
  *
  * <pre>
- * bin/benchmark matmul [--shapes bert,vit,llama] [opencl|java ...]
+ * bin/benchmark matmul [--shapes bert,vit,llama | --shape MxNxK] [opencl|java ...]
  * </pre>
  */
 public final class MatmulBenchmark {
@@ -24,7 +24,11 @@ public final class MatmulBenchmark {
       case "bert" -> new int[][] {{1280, 1152, 384}, {1280, 1536, 384}, {1280, 384, 1536}};
       case "vit" -> new int[][] {{12800, 2304, 768}, {12800, 3072, 768}, {12800, 768, 3072}, {12800, 768, 768}};
       case "llama" -> new int[][] {{4096, 3072, 2048}, {4096, 16384, 2048}, {4096, 2048, 8192}, {512, 128256, 2048}};
-      default -> throw new IllegalArgumentException("shape set must be bert, vit or llama, got " + set);
+      default -> {
+        String[] mnk = set.split("x");
+        if (mnk.length != 3) throw new IllegalArgumentException("shape set must be bert, vit, llama or MxNxK, got " + set);
+        yield new int[][] {{Integer.parseInt(mnk[0]), Integer.parseInt(mnk[1]), Integer.parseInt(mnk[2])}};
+      }
     };
   }
 
@@ -33,6 +37,7 @@ public final class MatmulBenchmark {
     List<String> devices = new ArrayList<>();
     for (int i = 0; i < args.length; i++) {
       if (args[i].equals("--shapes")) sets = Arrays.asList(args[++i].split(","));
+      else if (args[i].equals("--shape")) sets = List.of(args[++i]);
       else devices.add(args[i]);
     }
     if (devices.isEmpty()) devices = List.of("opencl", "java");

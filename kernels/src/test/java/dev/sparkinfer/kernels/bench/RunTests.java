@@ -24,7 +24,13 @@ public final class RunTests {
     LauncherDiscoveryRequest request = b.build();
     Launcher launcher = LauncherFactory.create();
     SummaryGeneratingListener summary = new SummaryGeneratingListener();
+    boolean verbose = Boolean.getBoolean("runtests.verbose");
     TestExecutionListener failures = new TestExecutionListener() {
+      @Override
+      public void executionStarted(TestIdentifier id) {
+        if (verbose && id.isTest()) System.out.println("START " + id.getDisplayName());
+      }
+
       @Override
       public void executionFinished(TestIdentifier id, TestExecutionResult result) {
         if (id.isTest() && result.getStatus() != TestExecutionResult.Status.SUCCESSFUL) {

@@ -50,10 +50,10 @@ public final class AparapiOps extends ArenaOps {
     k.imem = imem;
     k.stage = new float[Math.max(STAGE_FLOATS, NonMovingArrays.minElements(4))];
     k.istage = new int[Math.max(STAGE_FLOATS / 4, NonMovingArrays.minElements(4))];
-    hmem = new char[Math.max(hmem.length, NonMovingArrays.minElements(2))];
-    k.hmem = hmem;
+    for (int i = 0; i < BANKS; i++) bindBank(i, new char[NonMovingArrays.minElements(2)]);
     k.hstage = new char[Math.max(STAGE_FLOATS, NonMovingArrays.minElements(2))];
-    k.put(k.mem).put(k.imem).put(k.stage).put(k.istage).put(k.hmem).put(k.hstage);
+    k.put(k.mem).put(k.imem).put(k.stage).put(k.istage).put(k.hstage);
+    for (char[] b : banks) k.put(b);
     // Compile and bind every buffer now, so a device that cannot run the kernel fails at load time, not mid-job.
     k.o = 0;
     k.n0 = 0;
@@ -160,25 +160,39 @@ public final class AparapiOps extends ArenaOps {
   }
 
   @Override
-  protected void grow16(char[] newHmem) {
-    // 16-bit memory holds weights only, uploaded through staging: the host array mirrors the device, no read-back needed
-    if (newHmem.length < NonMovingArrays.minElements(2)) newHmem = new char[NonMovingArrays.minElements(2)];
-    k.get(k.hmem);
-    System.arraycopy(k.hmem, 0, newHmem, 0, k.hmem.length);
-    hmem = newHmem;
-    k.hmem = newHmem;
-    k.put(k.hmem);
+  protected void grow16(int bank, char[] newBank) {
+    // banks hold weights only, uploaded through staging with the host array kept equal: no read-back needed
+    if (newBank.length < NonMovingArrays.minElements(2)) newBank = new char[NonMovingArrays.minElements(2)];
+    System.arraycopy(banks[bank], 0, newBank, 0, banks[bank].length);
+    bindBank(bank, newBank);
+    k.put(newBank);
+  }
+
+  private void bindBank(int bank, char[] arr) {
+    banks[bank] = arr;
+    switch (bank) {
+      case 0 -> k.h0 = arr;
+      case 1 -> k.h1 = arr;
+      case 2 -> k.h2 = arr;
+      case 3 -> k.h3 = arr;
+      case 4 -> k.h4 = arr;
+      case 5 -> k.h5 = arr;
+      case 6 -> k.h6 = arr;
+      case 7 -> k.h7 = arr;
+      default -> throw new IllegalArgumentException("no 16-bit bank " + bank);
+    }
   }
 
   @Override
-  protected void write16(int offset, char[] src) {
+  protected void write16(int bank, int offset, char[] src) {
     for (int from = 0; from < src.length; from += k.hstage.length) {
       int n = Math.min(k.hstage.length, src.length - from);
       System.arraycopy(src, from, k.hstage, 0, n);
-      System.arraycopy(src, from, hmem, offset + from, n); // keep the host mirror equal (regrowth copies it)
+      System.arraycopy(src, from, banks[bank], offset + from, n); // keep the host mirror equal (regrowth copies it)
       k.put(k.hstage);
       k.o = offset + from;
       k.n0 = n;
+      k.p8 = bank;
       launch(OpsKernel.OP_HSTAGE_IN, range1d(n));
     }
   }
@@ -189,7 +203,9 @@ public final class AparapiOps extends ArenaOps {
   /** Device buffers mirror the bound arrays one to one (Aparapi allocates one buffer per array). */
   @Override
   protected long deviceBytes() {
-    return 4L * k.mem.length + 4L * k.imem.length + 2L * k.hmem.length + extraHostBytes();
+    long b16 = 0;
+    for (char[] b : banks) b16 += 2L * b.length;
+    return 4L * k.mem.length + 4L * k.imem.length + b16 + extraHostBytes();
   }
 
   @Override
@@ -463,6 +479,7 @@ public final class AparapiOps extends ArenaOps {
     k.n0 = rows;
     k.n1 = n;
     k.n2 = kk;
+    k.p8 = w.bank();
     k.p9 = w.dtype().kernelCode();
     if (useDotKernel()) {
       int rowBlocks = (rows + OpsKernel.NK_ROWS - 1) / OpsKernel.NK_ROWS;
@@ -481,6 +498,7 @@ public final class AparapiOps extends ArenaOps {
     k.n0 = n;
     k.n1 = vocab;
     k.n2 = dim;
+    k.p8 = table.bank();
     k.p9 = table.dtype().kernelCode();
     launch(OpsKernel.OP_GATHER16, range1d(n * dim));
   }

@@ -12,50 +12,75 @@ abstract class ArenaOps implements Ops {
   /** PoCL's single-allocation cap is 1 GiB; stay within what any device allocates in one buffer. */
   static final int MAX_FLOATS = 256 * 1024 * 1024 - 16;
 
-  /** The most 16-bit weights one Ops holds: one Java array (2^31 - 1 chars, 4 GiB of bf16). */
-  static final int MAX_HALFS = Integer.MAX_VALUE - 16;
+  /**
+   * 16-bit weights live in banks, each one Java array and one device buffer of less than 2 GiB (Aparapi sizes a buffer
+   * with a 32-bit byte count: a larger array fails with CL_INVALID_BUFFER_SIZE). A tensor lies within one bank.
+   * Eight banks hold 16 GiB: 8 billion 16-bit parameters.
+   */
+  static final int BANKS = 8, BANK_MAX = (1 << 30) - 64;
 
   protected float[] mem = new float[1 << 16];
   protected int[] imem = new int[1 << 12];
-  /** 16-bit weights (bf16/f16 bit patterns): filled by upload16 only, never scratch. */
-  protected char[] hmem = new char[1 << 12];
+  /** 16-bit weights (bf16/f16 bit patterns) in banks: filled by upload16 only, never scratch. */
+  protected final char[][] banks = new char[BANKS][];
+  private final int[] bankTop = new int[BANKS];
+  private int bank;
+  private long reserved16;
+  /** BANK_MAX, smaller in tests that cross banks without 2 GiB arrays. */
+  int bankMax = BANK_MAX;
   private int memTop;
   private int imemTop;
-  private int hmemTop;
+
+  {
+    for (int i = 0; i < BANKS; i++) banks[i] = new char[0];
+  }
   private final Deque<int[]> marks = new ArrayDeque<>();
   private boolean closed;
 
   /** Called when the arena must grow: subclasses move the device buffers. {@code newMem}/{@code newImem} may be null. */
   protected abstract void grow(float[] newMem, int[] newImem);
 
-  /** Called when the 16-bit arena must grow: subclasses move its device buffer. */
-  protected abstract void grow16(char[] newHmem);
+  /** Called when a 16-bit bank must grow (or be made): subclasses move its device buffer. */
+  protected abstract void grow16(int bank, char[] newBank);
 
-  /** Copies 16-bit values to hmem[offset..] (device-side for OpenCL). */
-  protected abstract void write16(int offset, char[] src);
+  /** Copies 16-bit values to banks[bank][offset..] (device-side for OpenCL). */
+  protected abstract void write16(int bank, int offset, char[] src);
 
   @Override
   public HalfTensor upload16(char[] bits, DType dtype) {
     checkOpen();
     if (!marks.isEmpty()) throw new IllegalStateException("upload16() inside a scope: weights must be uploaded before any scope opens");
-    long top = (long) hmemTop + align(bits.length);
-    if (top > MAX_HALFS) {
-      throw new IllegalStateException("16-bit weights need " + top + " values, more than one Ops holds (" + MAX_HALFS
-          + ", 4 GiB of bf16); models beyond it need weight banks, which this engine does not have yet");
+    long len = align(bits.length);
+    if (len > bankMax) {
+      throw new IllegalStateException("a 16-bit tensor of " + bits.length + " values is larger than one bank (" + bankMax
+          + " values, 2 GiB); split it where it is loaded");
     }
-    if (top > hmem.length) grow16(new char[(int) Math.min(MAX_HALFS, Math.max(top, (long) hmem.length * 3 / 2))]);
-    HalfTensor t = new HalfTensor(hmemTop, bits.length, dtype);
-    hmemTop = (int) top;
-    write16(t.offset(), bits);
+    if (bankTop[bank] + len > bankMax) {
+      if (bank + 1 == BANKS) {
+        throw new IllegalStateException("16-bit weights fill all " + BANKS + " banks of 2 GiB (" + (BANKS * 2) + " GiB); "
+            + "this model is larger than one engine holds");
+      }
+      bank++;
+    }
+    long top = bankTop[bank] + len;
+    char[] cur = banks[bank];
+    if (top > cur.length) {
+      long want = Math.max(top, Math.max((long) cur.length * 3 / 2, bankTop[bank] + reserved16));
+      grow16(bank, new char[(int) Math.min(bankMax, want)]);
+    }
+    HalfTensor t = new HalfTensor(bank, bankTop[bank], bits.length, dtype);
+    bankTop[bank] = (int) top;
+    reserved16 = Math.max(0, reserved16 - len);
+    write16(bank, t.offset(), bits);
     return t;
   }
 
+  /** Remembered as a hint: banks grow to hold this many more values at once (up to their 2 GiB). */
   @Override
   public void reserve16(long values) {
     checkOpen();
-    long top = hmemTop + values;
-    if (values < 0 || top > MAX_HALFS) throw new IllegalArgumentException("cannot reserve " + values + " 16-bit values (at most " + (MAX_HALFS - hmemTop) + " more)");
-    if (top > hmem.length) grow16(new char[(int) top]);
+    if (values < 0) throw new IllegalArgumentException("cannot reserve " + values + " 16-bit values");
+    reserved16 = values;
   }
 
   @Override
@@ -69,7 +94,8 @@ abstract class ArenaOps implements Ops {
 
   @Override
   public MemoryUse memoryUse() {
-    long floats = 4L * mem.length + 4L * imem.length, halfs = 2L * hmem.length;
+    long floats = 4L * mem.length + 4L * imem.length, halfs = 0;
+    for (char[] b : banks) halfs += 2L * b.length;
     return new MemoryUse(floats + halfs + extraHostBytes(), deviceBytes(), halfs, floats);
   }
 
@@ -395,6 +421,6 @@ abstract class ArenaOps implements Ops {
     closed = true;
     mem = new float[0];
     imem = new int[0];
-    hmem = new char[0];
+    java.util.Arrays.fill(banks, new char[0]);
   }
 }

@@ -31,13 +31,13 @@ public final class JavaOps extends ArenaOps {
   }
 
   @Override
-  protected void grow16(char[] newHmem) {
-    System.arraycopy(hmem, 0, newHmem, 0, hmem.length);
-    hmem = newHmem;
+  protected void grow16(int bank, char[] newBank) {
+    System.arraycopy(banks[bank], 0, newBank, 0, banks[bank].length);
+    banks[bank] = newBank;
   }
 
   @Override
-  protected void write16(int offset, char[] src) { System.arraycopy(src, 0, hmem, offset, src.length); }
+  protected void write16(int bank, int offset, char[] src) { System.arraycopy(src, 0, banks[bank], offset, src.length); }
 
   @Override
   protected void zero(Tensor t) { Arrays.fill(mem, t.offset(), t.offset() + t.size(), 0f); }
@@ -305,7 +305,8 @@ public final class JavaOps extends ArenaOps {
     DType t = w.dtype();
     IntStream.range(0, n).parallel().forEach(col -> {
       float[] wr = new float[k];
-      for (int p = 0; p < k; p++) wr[p] = t.toFloat(hmem[w.offset() + col * k + p]);
+      char[] h = banks[w.bank()];
+      for (int p = 0; p < k; p++) wr[p] = t.toFloat(h[w.offset() + col * k + p]);
       for (int r = 0; r < rows; r++) {
         double acc = 0;
         int xr = x.offset() + r * k;
@@ -320,7 +321,7 @@ public final class JavaOps extends ArenaOps {
     for (int i = 0; i < n; i++) {
       int id = imem[ids.offset() + i];
       for (int d = 0; d < dim; d++) {
-        mem[out.offset() + i * dim + d] = id >= 0 && id < vocab ? table.dtype().toFloat(hmem[table.offset() + id * dim + d]) : 0f;
+        mem[out.offset() + i * dim + d] = id >= 0 && id < vocab ? table.dtype().toFloat(banks[table.bank()][table.offset() + id * dim + d]) : 0f;
       }
     }
   }

@@ -38,7 +38,7 @@ class OpsKernel extends BitsKernel {
   int[] imem;      // token ids, masks, top-k indices
   float[] stage;   // host <-> device transfers of floats
   int[] istage;    // host <-> device transfers of ints
-  char[] hmem;     // 16-bit weights (bf16/f16 bit patterns), widened where they are read
+  char[] h0, h1, h2, h3, h4, h5, h6, h7; // 16-bit weight banks (bf16/f16 bit patterns), widened where read
   char[] hstage;   // host -> device transfers of 16-bit weights
 
   int op;
@@ -90,7 +90,7 @@ class OpsKernel extends BitsKernel {
       else if (op == OP_STAGE_OUT) stage[g] = mem[a + g];
       else if (op == OP_ISTAGE_IN) imem[ia + g] = istage[g];
       else if (op == OP_ISTAGE_OUT) istage[g] = imem[ia + g];
-      else if (op == OP_HSTAGE_IN) hmem[o + g] = hstage[g];
+      else if (op == OP_HSTAGE_IN) store16(o + g, hstage[g]);
     }
   }
 
@@ -783,11 +783,36 @@ class OpsKernel extends BitsKernel {
     }
   }
 
-  // ---- 16-bit weights: p9 is the dtype (0 bf16, 1 f16) of the weight read from hmem ----
+  // ---- 16-bit weights: p8 is the bank, p9 the dtype (0 bf16, 1 f16) of the weight read ----
 
-  /** The float a 16-bit weight at hmem[i] stands for: bf16 is the top half of a float; f16 is rebiased (exact). */
+  /** The bit pattern at [i] of bank p8 (Aparapi binds arrays, not pointers: the bank is chosen by a uniform branch). */
+  int bits16(int i) {
+    int v = 0;
+    if (p8 == 0) v = h0[i];
+    else if (p8 == 1) v = h1[i];
+    else if (p8 == 2) v = h2[i];
+    else if (p8 == 3) v = h3[i];
+    else if (p8 == 4) v = h4[i];
+    else if (p8 == 5) v = h5[i];
+    else if (p8 == 6) v = h6[i];
+    else v = h7[i];
+    return v;
+  }
+
+  void store16(int i, char v) {
+    if (p8 == 0) h0[i] = v;
+    else if (p8 == 1) h1[i] = v;
+    else if (p8 == 2) h2[i] = v;
+    else if (p8 == 3) h3[i] = v;
+    else if (p8 == 4) h4[i] = v;
+    else if (p8 == 5) h5[i] = v;
+    else if (p8 == 6) h6[i] = v;
+    else h7[i] = v;
+  }
+
+  /** The float the 16-bit weight at [i] of bank p8 stands for: bf16 is the top half of a float; f16 is rebiased (exact). */
   float w16(int i) {
-    int h = hmem[i];
+    int h = bits16(i);
     float v = 0f;
     if (p9 == 0) {
       v = super.asFloat(h << 16);
@@ -801,7 +826,7 @@ class OpsKernel extends BitsKernel {
   }
 
   /**
-   * out[m=n0, n=n1] = a[m, k=n2] x W^T + bias (c, -1: none), W 16-bit [n, k] at hmem[b]: {@link #matmul()}'s
+   * out[m=n0, n=n1] = a[m, k=n2] x W^T + bias (c, -1: none), W 16-bit [n, k] at [b] of bank p8: {@link #matmul()}'s
    * local-memory tiles (GPUs), W widened as its tile is loaded.
    */
   void linear16() {
@@ -823,7 +848,7 @@ class OpsKernel extends BitsKernel {
   }
 
   /**
-   * {@link #matmulNk()} with W 16-bit [n, k] at hmem[b] (CPU devices): one column x NK_ROWS rows per work-item, the
+   * {@link #matmulNk()} with W 16-bit [n, k] at [b] of bank p8 (CPU devices): one column x NK_ROWS rows per work-item, the
    * weight row widened once per step of 8 and used for all rows, 8 partial sums per output.
    */
   void linear16Nk() {
@@ -849,7 +874,7 @@ class OpsKernel extends BitsKernel {
     }
   }
 
-  /** out[i, :] = table[ids[i], :] widened: n0 rows, n1 vocab, n2 dim, ids at ia, 16-bit table at hmem[a]. */
+  /** out[i, :] = table[ids[i], :] widened: n0 rows, n1 vocab, n2 dim, ids at ia, 16-bit table at [a] of bank p8. */
   void gather16() {
     int g = getGlobalId(0);
     int dim = n2;

@@ -551,4 +551,41 @@ class OpsParityTest {
         () -> ArenaOps.size(Integer.MAX_VALUE, Integer.MAX_VALUE, Integer.MAX_VALUE));
     assertTrue(e.getMessage().contains("overflows"), e.getMessage());
   }
+
+  /**
+   * 16-bit weights over several banks (banks of 4,096 values here instead of 2 GiB): tensors fill bank after bank, each
+   * op reads the right one on both engines, and a ninth bank is refused with a message.
+   */
+  @Test
+  void weightsAcrossBanks() {
+    try (JavaOps j2 = new JavaOps(); AparapiOps c2 = new AparapiOps(OpenCLTestSupport.device(), true)) {
+      j2.bankMax = 4096;
+      c2.bankMax = 4096;
+      int n = 48, k = 64; // 3,072 values: one tensor per bank
+      char[][] ws = new char[8][];
+      HalfTensor[][] ts = new HalfTensor[2][8];
+      for (int i = 0; i < 8; i++) {
+        ws[i] = random16(n * k, 1, i % 2 == 0 ? DType.BF16 : DType.F16);
+        ts[0][i] = j2.upload16(ws[i], i % 2 == 0 ? DType.BF16 : DType.F16);
+        ts[1][i] = c2.upload16(ws[i], i % 2 == 0 ? DType.BF16 : DType.F16);
+        assertEquals(i, ts[1][i].bank(), "tensor " + i + " opens bank " + i);
+      }
+      float[] x = random(5 * k, 1);
+      for (int i = 0; i < 8; i++) {
+        float[][] out = new float[2][];
+        int o = 0;
+        for (Ops ops : new Ops[] {j2, c2}) {
+          try (Ops.Scope s = ops.scope()) {
+            Tensor y = ops.alloc(5 * n);
+            ops.linear16(y, in(ops, x), ts[o][i], null, 5, n, k);
+            out[o++] = ops.read(y);
+          }
+        }
+        for (int e = 0; e < out[0].length; e++) assertEquals(out[0][e], out[1][e], 1e-5 * Math.max(1, Math.abs(out[0][e])), "bank " + i);
+      }
+      IllegalStateException full = assertThrows(IllegalStateException.class, () -> c2.upload16(ws[0], DType.BF16));
+      assertTrue(full.getMessage().contains("banks"), full.getMessage());
+      assertFalse(c2.fellBack());
+    }
+  }
 }

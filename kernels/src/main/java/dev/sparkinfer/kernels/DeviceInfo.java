@@ -11,8 +11,13 @@ public record DeviceInfo(String kind, String name, String vendor, String type) {
 
   public boolean isOpenCL() { return "opencl".equals(kind); }
 
+  /** The Java engine that --device auto ran because no OpenCL device could: the reason is kept in the name. */
+  public static DeviceInfo javaFallback(String why) {
+    return new DeviceInfo("java", "plain-Java reference ops, --device auto fallback: " + why, "-", "reference");
+  }
+
   @Override
   public String toString() {
-    return isOpenCL() ? "opencl: " + name + " (" + vendor + ", " + type + ")" : "java (plain-Java reference ops)";
+    return isOpenCL() ? "opencl: " + name + " (" + vendor + ", " + type + ")" : "java (" + name + ")";
   }
 }

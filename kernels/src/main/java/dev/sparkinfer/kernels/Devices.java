@@ -22,17 +22,46 @@ public final class Devices {
 
   private Devices() {}
 
-  /** Opens the ops for a choice; fails with a message that says what to do when no OpenCL device exists. */
-  public static Ops open(DeviceChoice choice) {
+  /**
+   * Opens the ops for a choice. {@code opencl} fails with a message that says what to do when no OpenCL device can run;
+   * {@code auto} then runs the plain-Java engine and says so loudly (once per JVM): which engine, why, how much slower,
+   * and the command that installs an OpenCL driver. The ops' {@link Ops#device()} records the fallback.
+   */
+  public static Ops open(DeviceChoice choice) { return open(choice, Devices::openclDevices); }
+
+  static Ops open(DeviceChoice choice, java.util.function.Supplier<List<OpenCLDevice>> devices) {
     if (choice == DeviceChoice.JAVA) {
       logOnce(DeviceInfo.JAVA.toString());
       return new JavaOps();
     }
-    OpenCLDevice d = best();
-    AparapiOps ops = new AparapiOps(d, choice == DeviceChoice.OPENCL || Boolean.getBoolean("sparkinfer.strict"));
-    logOnce(ops.device().toString());
-    return ops;
+    String why;
+    try {
+      OpenCLDevice d = best(devices.get());
+      AparapiOps ops = new AparapiOps(d, choice == DeviceChoice.OPENCL || Boolean.getBoolean("sparkinfer.strict"));
+      logOnce(ops.device().toString());
+      return ops;
+    } catch (IllegalStateException e) {
+      if (choice == DeviceChoice.OPENCL) throw e;
+      why = e.getMessage();
+    }
+    DeviceInfo info = DeviceInfo.javaFallback(why);
+    if (!fallbackSaid) {
+      fallbackSaid = true;
+      System.err.println(fallbackMessage(why));
+    }
+    logOnce(info.toString());
+    return new JavaOps(info);
   }
+
+  /** What --device auto says when it runs the Java engine. */
+  static String fallbackMessage(String why) {
+    return "\n*** sparkinfer: --device auto runs the plain-Java engine on this machine, not OpenCL: " + why + "\n"
+        + "*** The Java engine computes the same numbers about 10x slower (all-MiniLM-L6-v2 on 2 cores, against PoCL).\n"
+        + "*** To use the CPU's OpenCL driver: sudo apt-get install pocl-opencl-icd ocl-icd-libopencl1 clinfo\n"
+        + "*** (check with 'clinfo -l'); --device java runs this engine without this message, --device opencl refuses to.\n";
+  }
+
+  private static volatile boolean fallbackSaid;
 
   /** Every OpenCL device Aparapi sees, best first. */
   public static List<OpenCLDevice> openclDevices() {
@@ -49,8 +78,9 @@ public final class Devices {
     return all;
   }
 
-  static OpenCLDevice best() {
-    List<OpenCLDevice> all = openclDevices();
+  static OpenCLDevice best() { return best(openclDevices()); }
+
+  static OpenCLDevice best(List<OpenCLDevice> all) {
     if (all.isEmpty()) {
       throw new IllegalStateException("no OpenCL device found: install an OpenCL driver (CPU: apt-get install pocl-opencl-icd; "
           + "NVIDIA: the driver's OpenCL ICD; check with 'clinfo -l'), or ask for the plain-Java reference with --device java");

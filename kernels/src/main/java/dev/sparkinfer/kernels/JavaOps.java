@@ -9,9 +9,15 @@ import java.util.stream.IntStream;
  * for explicitly.
  */
 public final class JavaOps extends ArenaOps {
+  private final DeviceInfo info;
+
+  public JavaOps() { this(DeviceInfo.JAVA); }
+
+  /** With the description to report (the --device auto fallback says why it runs). */
+  JavaOps(DeviceInfo info) { this.info = info; }
 
   @Override
-  public DeviceInfo device() { return DeviceInfo.JAVA; }
+  public DeviceInfo device() { return info; }
 
   @Override
   public boolean linearInMajor() { return false; }

@@ -28,8 +28,21 @@ final class NonMovingArrays {
     }
   }
 
-  /** Fails, saying what to change, unless the JVM runs G1 (whose humongous objects never move). */
-  static void requireG1() {
+  /** Fails, saying what to change, unless the JVM runs G1 (whose humongous objects never move) on Java 17 to 20. */
+  static void requireG1() { requireNonMoving(Runtime.version().feature()); }
+
+  /**
+   * From Java 21 on, G1's last-ditch full GC (the one before an OutOfMemoryError) may move humongous objects
+   * (JDK-8191565, integrated in 2023 for JDK 21): an array bound to a device buffer could move under Aparapi, and the
+   * next read would be wrong or crash. Until the engine keeps device buffers independent of Java arrays, the OpenCL
+   * engine refuses to start there.
+   */
+  static void requireNonMoving(int javaFeature) {
+    if (javaFeature >= 21) {
+      throw new IllegalStateException("the OpenCL ops run on Java 17 to 20 only: this JVM is Java " + javaFeature
+          + ", whose G1 may move large arrays in a last-ditch full GC (JDK-8191565), and Aparapi binds device buffers to "
+          + "Java arrays; run the job (driver and executors) on Java 17, or use --device java");
+    }
     if (REGION_BYTES <= 0) {
       throw new IllegalStateException("the OpenCL ops need the G1 garbage collector (the JVM's default): Aparapi binds device "
           + "buffers to Java arrays, and only G1 guarantees that large arrays never move; remove -XX:+UseParallelGC, "

@@ -27,14 +27,30 @@ public final class AparapiOps extends ArenaOps {
   /** False on PoCL unless its cbs work-group method is on: barrier kernels are then refused (see {@link #barriersSafe}). */
   private final boolean barriersSafe;
   private volatile boolean fellBack;
+  private volatile EngineConfig config;
 
-  public AparapiOps(OpenCLDevice device, boolean strict) { this(device, strict, new OpsKernel()); }
+  /** Tests flip kernel choices on a live engine through system properties: re-reads them (strictness kept). */
+  void reloadConfig() { config = EngineConfig.fromSystemProperties().withStrict(strict).withBudgetBytes(config.budgetBytes()); }
+
+  public EngineConfig config() { return config; }
+
+  /** Tunables from this JVM's sparkinfer.* system properties (tests, benchmarks). */
+  public AparapiOps(OpenCLDevice device, boolean strict) { this(device, EngineConfig.fromSystemProperties().withStrict(strict), new OpsKernel()); }
+
+  public AparapiOps(OpenCLDevice device, EngineConfig config) { this(device, config, new OpsKernel()); }
 
   /** With a given kernel instance: tests pass one that cannot run on OpenCL to check the fallback detection. */
   AparapiOps(OpenCLDevice device, boolean strict, OpsKernel kernel) {
+    this(device, EngineConfig.fromSystemProperties().withStrict(strict), kernel);
+  }
+
+  private AparapiOps(OpenCLDevice device, EngineConfig config, OpsKernel kernel) {
     this.k = kernel;
     this.device = device;
-    this.strict = strict;
+    this.strict = config.strict();
+    this.config = config;
+    long global = device.getGlobalMemSize();
+    setBudget(config.budgetBytes() > 0 ? config.budgetBytes() : global > 0 ? global / 10 * 9 : Long.MAX_VALUE);
     this.info = Devices.describe(device);
     boolean cpu = "CPU".equals(info.type());
     this.elementRun = cpu ? 64 : 1;
@@ -72,27 +88,19 @@ public final class AparapiOps extends ArenaOps {
    * register-blocked {@code b[k, n]} kernel), kept for comparison and tested.
    */
   @Override
-  public boolean linearInMajor() {
-    String forced = System.getProperty("sparkinfer.linear.layout", "auto");
-    if (forced.equals("in-major")) return true;
-    if (forced.equals("out-major") || forced.equals("auto")) return false;
-    throw new IllegalArgumentException("-Dsparkinfer.linear.layout must be auto, in-major or out-major, got '" + forced + "'");
-  }
+  public boolean linearInMajor() { return config.linearLayout().equals("in-major"); }
 
   /**
    * Which kernel multiplies by a transposed {@code b[n, k]}: CPU devices get the dot-product kernel (contiguous rows,
    * 8 partial sums, vectorised by PoCL; its local-memory barriers make the tiled kernel ~10x slower there), GPUs the
    * local-memory tiled kernel. {@code -Dsparkinfer.matmul.kernel=dot|tiled} overrides.
    */
-  boolean useDotKernel() { return cpuKernel("sparkinfer.matmul.kernel", "dot", "tiled"); }
+  boolean useDotKernel() { return cpuKernel(config.matmulKernel(), "dot"); }
 
-  /** {@code -Dproperty=cpuKind|gpuKind|auto}: true for the CPU kind of a kernel (auto: on CPU devices). */
-  private boolean cpuKernel(String property, String cpuKind, String gpuKind) {
-    String forced = System.getProperty(property, "auto");
-    if (forced.equals(cpuKind)) return true;
-    if (forced.equals(gpuKind)) return false;
+  /** A kernel choice of the config: true for the CPU kind (auto: on CPU devices). */
+  private boolean cpuKernel(String forced, String cpuKind) {
     if (forced.equals("auto")) return "CPU".equals(info.type());
-    throw new IllegalArgumentException("-D" + property + " must be auto, " + cpuKind + " or " + gpuKind + ", got '" + forced + "'");
+    return forced.equals(cpuKind);
   }
 
   /**
@@ -101,19 +109,19 @@ public final class AparapiOps extends ArenaOps {
    * kernels (scores, softmax, values: GPUs, where they spread over many more work-items).
    * {@code -Dsparkinfer.attention.kernel=rows|split} overrides.
    */
-  boolean useRowAttention() { return cpuKernel("sparkinfer.attention.kernel", "rows", "split"); }
+  boolean useRowAttention() { return cpuKernel(config.attentionKernel(), "rows"); }
 
   /**
    * LayerNorm and RMSNorm with a work-item per row (CPU devices) or a work-group per row with a tree reduction in
    * local memory (GPUs). {@code -Dsparkinfer.norm.kernel=rows|groups} overrides.
    */
-  boolean useRowNorms() { return cpuKernel("sparkinfer.norm.kernel", "rows", "groups"); }
+  boolean useRowNorms() { return cpuKernel(config.normKernel(), "rows"); }
 
   /**
    * Softmax and top-k with a work-item per row (CPU devices) or a work-group per row (GPUs).
    * {@code -Dsparkinfer.softmax.kernel=rows|groups} overrides.
    */
-  boolean useRowSoftmax() { return cpuKernel("sparkinfer.softmax.kernel", "rows", "groups"); }
+  boolean useRowSoftmax() { return cpuKernel(config.softmaxKernel(), "rows"); }
 
   /**
    * Whether kernels with work-group barriers (the tiled matmul, the work-group row reductions, split attention's
@@ -549,7 +557,7 @@ public final class AparapiOps extends ArenaOps {
    * element per work-item.
    */
   private Range runs(int n, int defaultPer) {
-    int per = Math.max(1, Integer.getInteger("sparkinfer.elementwise.run", defaultPer)); // tests try other lengths
+    int per = config.elementRun() > 0 ? config.elementRun() : defaultPer;
     k.n1 = per;
     return range1d((n + per - 1) / per);
   }

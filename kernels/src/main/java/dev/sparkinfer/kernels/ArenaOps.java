@@ -28,6 +28,31 @@ abstract class ArenaOps implements Ops {
   private long reserved16;
   /** BANK_MAX, smaller in tests that cross banks without 2 GiB arrays. */
   int bankMax = BANK_MAX;
+  /** Most bytes the arenas may hold together (weights, state, scratch); set by the engine from its config. */
+  private long budgetBytes = Long.MAX_VALUE;
+
+  /** Sets the memory budget: growth past it fails with a message instead of exhausting the device. */
+  protected void setBudget(long bytes) { budgetBytes = bytes; }
+
+  public long budgetBytes() { return budgetBytes; }
+
+  /** Bytes of the three arenas' capacity. */
+  private long arenaBytes() {
+    long b = 4L * mem.length + 4L * imem.length;
+    for (char[] h : banks) b += 2L * h.length;
+    return b;
+  }
+
+  /** The largest new length (elements of elemBytes) an array of oldLen may grow to within the budget; fails below need. */
+  private long withinBudget(long oldLen, long need, long want, int elemBytes, String what) {
+    long room = (budgetBytes - arenaBytes()) / elemBytes + oldLen;
+    if (need > room) {
+      throw new IllegalStateException("the engine's memory budget of " + budgetBytes + " bytes is exhausted: " + what + " needs "
+          + (need - oldLen) * elemBytes + " more bytes with " + arenaBytes() + " held; raise sparkinfer.device.budget, "
+          + "or lower the batch size or sequence length");
+    }
+    return Math.min(want, room);
+  }
   private int memTop;
   private int imemTop;
 
@@ -65,8 +90,8 @@ abstract class ArenaOps implements Ops {
     long top = bankTop[bank] + len;
     char[] cur = banks[bank];
     if (top > cur.length) {
-      long want = Math.max(top, Math.max((long) cur.length * 3 / 2, bankTop[bank] + reserved16));
-      grow16(bank, new char[(int) Math.min(bankMax, want)]);
+      long want = Math.min(bankMax, Math.max(top, Math.max((long) cur.length * 3 / 2, bankTop[bank] + reserved16)));
+      grow16(bank, new char[(int) withinBudget(cur.length, top, want, 2, "16-bit weights")]);
     }
     HalfTensor t = new HalfTensor(bank, bankTop[bank], bits.length, dtype);
     bankTop[bank] = (int) top;
@@ -168,7 +193,10 @@ abstract class ArenaOps implements Ops {
       throw new IllegalStateException("device memory arena full: " + top + " floats needed, at most " + MAX_FLOATS
           + " per buffer; use a smaller --batch-size or shorter max sequence length");
     }
-    if (top > mem.length) grow(new float[(int) Math.min(MAX_FLOATS, Math.max(top, (long) mem.length * 3 / 2))], null);
+    if (top > mem.length) {
+      long want = Math.min(MAX_FLOATS, Math.max(top, (long) mem.length * 3 / 2));
+      grow(new float[(int) withinBudget(mem.length, top, want, 4, "float memory")], null);
+    }
     int off = memTop;
     memTop = (int) top;
     return off;
@@ -177,7 +205,10 @@ abstract class ArenaOps implements Ops {
   private int ibump(int size) {
     long top = (long) imemTop + align(size);
     if (top > MAX_FLOATS) throw new IllegalStateException("int arena full: " + top + " ints needed");
-    if (top > imem.length) grow(null, new int[(int) Math.min(MAX_FLOATS, Math.max(top, (long) imem.length * 3 / 2))]);
+    if (top > imem.length) {
+      long want = Math.min(MAX_FLOATS, Math.max(top, (long) imem.length * 3 / 2));
+      grow(null, new int[(int) withinBudget(imem.length, top, want, 4, "int memory")]);
+    }
     int off = imemTop;
     imemTop = (int) top;
     return off;

@@ -27,17 +27,24 @@ public final class Devices {
    * {@code auto} then runs the plain-Java engine and says so loudly (once per JVM): which engine, why, how much slower,
    * and the command that installs an OpenCL driver. The ops' {@link Ops#device()} records the fallback.
    */
-  public static Ops open(DeviceChoice choice) { return open(choice, Devices::openclDevices); }
+  public static Ops open(DeviceChoice choice) { return open(choice, EngineConfig.fromSystemProperties()); }
+
+  /** With the engine's tunables (kernel choices, memory budget, pinned device) from a config that travelled with the job. */
+  public static Ops open(DeviceChoice choice, EngineConfig config) { return open(choice, config, Devices::openclDevices); }
 
   static Ops open(DeviceChoice choice, java.util.function.Supplier<List<OpenCLDevice>> devices) {
+    return open(choice, EngineConfig.fromSystemProperties(), devices);
+  }
+
+  static Ops open(DeviceChoice choice, EngineConfig config, java.util.function.Supplier<List<OpenCLDevice>> devices) {
     if (choice == DeviceChoice.JAVA) {
       logOnce(DeviceInfo.JAVA.toString());
-      return new JavaOps();
+      return javaOps(DeviceInfo.JAVA, config);
     }
     String why;
     try {
-      OpenCLDevice d = best(devices.get());
-      AparapiOps ops = new AparapiOps(d, choice == DeviceChoice.OPENCL || Boolean.getBoolean("sparkinfer.strict"));
+      OpenCLDevice d = best(devices.get(), config.openclDevice());
+      AparapiOps ops = new AparapiOps(d, config.withStrict(choice == DeviceChoice.OPENCL || config.strict()));
       logOnce(ops.device().toString());
       return ops;
     } catch (IllegalStateException e) {
@@ -50,7 +57,14 @@ public final class Devices {
       System.err.println(fallbackMessage(why));
     }
     logOnce(info.toString());
-    return new JavaOps(info);
+    return javaOps(info, config);
+  }
+
+  /** The Java engine's budget: the config's, else 90 % of the JVM's max heap (its arrays live there). */
+  private static JavaOps javaOps(DeviceInfo info, EngineConfig config) {
+    JavaOps ops = new JavaOps(info);
+    ops.setBudget(config.budgetBytes() > 0 ? config.budgetBytes() : Runtime.getRuntime().maxMemory() / 10 * 9);
+    return ops;
   }
 
   /** What --device auto says when it runs the Java engine. */
@@ -78,14 +92,13 @@ public final class Devices {
     return all;
   }
 
-  static OpenCLDevice best() { return best(openclDevices()); }
+  static OpenCLDevice best() { return best(openclDevices(), System.getProperty(DEVICE_PROPERTY)); }
 
-  static OpenCLDevice best(List<OpenCLDevice> all) {
+  static OpenCLDevice best(List<OpenCLDevice> all, String want) {
     if (all.isEmpty()) {
       throw new IllegalStateException("no OpenCL device found: install an OpenCL driver (CPU: apt-get install pocl-opencl-icd; "
           + "NVIDIA: the driver's OpenCL ICD; check with 'clinfo -l'), or ask for the plain-Java reference with --device java");
     }
-    String want = System.getProperty(DEVICE_PROPERTY);
     if (want != null && !want.isBlank()) {
       for (OpenCLDevice d : all) {
         if (d.getName().toLowerCase(Locale.ROOT).contains(want.toLowerCase(Locale.ROOT))) return d;

@@ -260,15 +260,17 @@ class OpsParityTest {
     }
   }
 
-  /** Runs {@code body} with a system property set (kernel choices), restoring it after. */
-  private static void withProperty(String key, String value, Runnable body) {
+  /** Runs {@code body} with a system property set (kernel choices) and the OpenCL engine's config re-read, restoring both. */
+  private void withProperty(String key, String value, Runnable body) {
     String before = System.getProperty(key);
     System.setProperty(key, value);
+    cl.reloadConfig();
     try {
       body.run();
     } finally {
       if (before == null) System.clearProperty(key);
       else System.setProperty(key, before);
+      cl.reloadConfig();
     }
   }
 

@@ -1,0 +1,68 @@
+package dev.sparkinfer.kernels;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
+
+/**
+ * One engine per executor JVM and device, shared by every model loaded there (a vision tower and a language model
+ * alike), with one memory budget (the config's, default 90 % of the device's memory) and an admission gate: Spark runs
+ * several tasks per executor, and each task's device work ({@link #admit}) waits its turn, so tasks never hold the
+ * device's scratch at the same time and never oversubscribe it (spark-rapids' GpuSemaphore with one concurrent task;
+ * the engine is one command stream, so more would only interleave). Weights and state live for the JVM; scratch lives
+ * inside one admitted call.
+ */
+public final class DeviceRuntime {
+  private static final Map<String, DeviceRuntime> RUNTIMES = new HashMap<>();
+
+  private final Ops ops;
+  private final EngineConfig config;
+  private final ReentrantLock gate = new ReentrantLock(true); // fair: tasks are admitted in arrival order
+
+  private DeviceRuntime(Ops ops, EngineConfig config) {
+    this.ops = ops;
+    this.config = config;
+  }
+
+  /** The runtime of this JVM for a device choice, opened on first use with this config. */
+  public static synchronized DeviceRuntime get(DeviceChoice choice, EngineConfig config) {
+    String key = choice + "/" + config.openclDevice();
+    DeviceRuntime r = RUNTIMES.get(key);
+    if (r == null) {
+      r = new DeviceRuntime(Devices.open(choice, config), config);
+      RUNTIMES.put(key, r);
+    } else if (!r.config.equals(config)) {
+      throw new IllegalStateException("this JVM's " + choice + " engine was opened with " + r.config + "; a second config "
+          + config + " for the same device is not supported (one engine per device and executor)");
+    }
+    return r;
+  }
+
+  /** A runtime of its own (tests): not registered, closed by the caller. */
+  static DeviceRuntime open(Ops ops, EngineConfig config) { return new DeviceRuntime(ops, config); }
+
+  /**
+   * Runs {@code work} with the device to itself: loading weights (outside any scope) or a forward pass (inside a scope it
+   * opens). Waits while another task is admitted.
+   */
+  public <T> T admit(Function<Ops, T> work) {
+    gate.lock();
+    try {
+      return work.apply(ops);
+    } finally {
+      gate.unlock();
+    }
+  }
+
+  /** Tasks waiting for the device now (for progress and tests). */
+  public int waiting() { return gate.getQueueLength(); }
+
+  public DeviceInfo device() { return ops.device(); }
+
+  public EngineConfig config() { return config; }
+
+  public Ops.MemoryUse memoryUse() { return admit(Ops::memoryUse); }
+
+  public long budgetBytes() { return ((ArenaOps) ops).budgetBytes(); }
+}

@@ -1,0 +1,89 @@
+package dev.sparkinfer.kernels;
+
+import java.io.Serializable;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+
+/**
+ * Every engine tunable in one place, serializable so that it travels to executors with the job (instead of system
+ * properties read on each machine). Defaults come from the {@code sparkinfer.*} system properties of the JVM that makes
+ * the config (the driver), so the flags users know keep working there.
+ *
+ * @param matmulKernel    {@code auto}, {@code dot} (CPU: contiguous dot products) or {@code tiled} (GPU: local-memory tiles)
+ * @param attentionKernel {@code auto}, {@code rows} (CPU, fused per row) or {@code split} (GPU: scores, softmax, values)
+ * @param normKernel      {@code auto}, {@code rows} or {@code groups} (work-group reductions)
+ * @param softmaxKernel   {@code auto}, {@code rows} or {@code groups}, also for top-k
+ * @param linearLayout    {@code auto}, {@code in-major} or {@code out-major}: how float Linear weights are stored
+ * @param elementRun      elements per work-item of element-wise ops; 0: the device's default (64 on CPUs, 1 on GPUs)
+ * @param budgetBytes     most bytes the engine may hold on its device; 0: 90 % of the device's global memory
+ *                        (the Java engine: 90 % of the JVM's max heap)
+ * @param openclDevice    substring of the OpenCL device name to pin, or empty
+ * @param strict          a kernel that would fall back to Java threads fails instead (--device opencl implies it)
+ */
+public record EngineConfig(String matmulKernel, String attentionKernel, String normKernel, String softmaxKernel,
+                           String linearLayout, int elementRun, long budgetBytes,
+                           String openclDevice, boolean strict) implements Serializable {
+  public EngineConfig {
+    check("matmul", matmulKernel, "dot", "tiled");
+    check("attention", attentionKernel, "rows", "split");
+    check("norm", normKernel, "rows", "groups");
+    check("softmax", softmaxKernel, "rows", "groups");
+    if (!linearLayout.equals("auto") && !linearLayout.equals("in-major") && !linearLayout.equals("out-major")) {
+      throw new IllegalArgumentException("sparkinfer.linear.layout must be auto, in-major or out-major, got '" + linearLayout + "'");
+    }
+    if (elementRun < 0) throw new IllegalArgumentException("sparkinfer.elementwise.run must be >= 0, got " + elementRun);
+    if (budgetBytes < 0) throw new IllegalArgumentException("sparkinfer.device.budget must be >= 0 bytes, got " + budgetBytes);
+    openclDevice = openclDevice == null ? "" : openclDevice;
+  }
+
+  private static void check(String what, String value, String cpu, String gpu) {
+    if (!value.equals("auto") && !value.equals(cpu) && !value.equals(gpu)) {
+      throw new IllegalArgumentException("sparkinfer." + what + ".kernel must be auto, " + cpu + " or " + gpu + ", got '" + value + "'");
+    }
+  }
+
+  /** The defaults: every choice automatic, 90 % of the device's memory. */
+  public static EngineConfig defaults() { return from(new Properties()); }
+
+  /** From this JVM's system properties ({@code -Dsparkinfer.matmul.kernel=dot} ...), defaults where unset. */
+  public static EngineConfig fromSystemProperties() { return from(System.getProperties()); }
+
+  static EngineConfig from(Map<Object, Object> p) {
+    return new EngineConfig(get(p, "sparkinfer.matmul.kernel", "auto"), get(p, "sparkinfer.attention.kernel", "auto"),
+        get(p, "sparkinfer.norm.kernel", "auto"), get(p, "sparkinfer.softmax.kernel", "auto"),
+        get(p, "sparkinfer.linear.layout", "auto"), Integer.parseInt(get(p, "sparkinfer.elementwise.run", "0")),
+        parseBytes(get(p, "sparkinfer.device.budget", "0")),
+        get(p, Devices.DEVICE_PROPERTY, ""), Boolean.parseBoolean(get(p, "sparkinfer.strict", "false")));
+  }
+
+  private static String get(Map<Object, Object> p, String key, String dflt) {
+    Object v = p.get(key);
+    return v == null || v.toString().isBlank() ? dflt : v.toString().trim();
+  }
+
+  /** "8g", "512m", "1048576": bytes. */
+  static long parseBytes(String s) {
+    String t = s.trim().toLowerCase(Locale.ROOT);
+    long mult = 1;
+    if (t.endsWith("k")) mult = 1L << 10;
+    else if (t.endsWith("m")) mult = 1L << 20;
+    else if (t.endsWith("g")) mult = 1L << 30;
+    if (mult != 1) t = t.substring(0, t.length() - 1);
+    try {
+      return Math.multiplyExact(Long.parseLong(t), mult);
+    } catch (NumberFormatException | ArithmeticException e) {
+      throw new IllegalArgumentException("sparkinfer.device.budget must be bytes like 8g, 512m or 1048576, got '" + s + "'");
+    }
+  }
+
+  public EngineConfig withBudgetBytes(long bytes) {
+    return new EngineConfig(matmulKernel, attentionKernel, normKernel, softmaxKernel, linearLayout, elementRun, bytes,
+        openclDevice, strict);
+  }
+
+  public EngineConfig withStrict(boolean s) {
+    return new EngineConfig(matmulKernel, attentionKernel, normKernel, softmaxKernel, linearLayout, elementRun, budgetBytes,
+        openclDevice, s);
+  }
+}

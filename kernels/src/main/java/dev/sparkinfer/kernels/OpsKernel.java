@@ -813,16 +813,7 @@ class OpsKernel extends BitsKernel {
   /** The float the 16-bit weight at [i] of bank p8 stands for: bf16 is the top half of a float; f16 is rebiased (exact). */
   float w16(int i) {
     int h = bits16(i);
-    float v = 0f;
-    if (p9 == 0) {
-      v = super.asFloat(h << 16);
-    } else {
-      int sign = (h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;
-      if (e == 0) v = (sign != 0 ? -1f : 1f) * m * 5.9604644775390625e-8f;
-      else if (e == 31) v = super.asFloat(sign | 0x7f800000 | (m << 13));
-      else v = super.asFloat(sign | ((e + 112) << 23) | (m << 13));
-    }
-    return v;
+    return p9 == 0 ? super.asFloat(h << 16) : f16(h);
   }
 
   /**
@@ -848,30 +839,72 @@ class OpsKernel extends BitsKernel {
   }
 
   /**
-   * {@link #matmulNk()} with W 16-bit [n, k] at [b] of bank p8 (CPU devices): one column x NK_ROWS rows per work-item, the
-   * weight row widened once per step of 8 and used for all rows, 8 partial sums per output.
+   * {@link #matmulNk()} with W 16-bit [n, k] at [b] of bank p8 (CPU devices): one column x up to NK_ROWS rows per
+   * work-item, dot products with 8 partial sums. The bank array and the dtype are chosen once per work-item, outside the
+   * loops (branches inside them kept PoCL from vectorising: 1.6 GFLOP/s).
    */
   void linear16Nk() {
-    int m = n0, n = n1, k = n2;
+    int m = n0, n = n1;
     int col = getGlobalId(0), r0 = getGlobalId(1) * NK_ROWS;
     if (col < n && r0 < m) {
-      int rows = min(NK_ROWS, m - r0);
-      int wBase = b + col * k;
-      for (int r = 0; r < rows; r++) {
-        int x0 = a + (r0 + r) * k;
-        float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f, s4 = 0f, s5 = 0f, s6 = 0f, s7 = 0f;
-        int full = k - k % 8;
-        for (int p = 0; p < full; p += 8) {
-          s0 += mem[x0 + p] * w16(wBase + p); s1 += mem[x0 + p + 1] * w16(wBase + p + 1);
-          s2 += mem[x0 + p + 2] * w16(wBase + p + 2); s3 += mem[x0 + p + 3] * w16(wBase + p + 3);
-          s4 += mem[x0 + p + 4] * w16(wBase + p + 4); s5 += mem[x0 + p + 5] * w16(wBase + p + 5);
-          s6 += mem[x0 + p + 6] * w16(wBase + p + 6); s7 += mem[x0 + p + 7] * w16(wBase + p + 7);
-        }
-        for (int p = full; p < k; p++) s0 += mem[x0 + p] * w16(wBase + p);
-        float acc = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
-        mem[o + (r0 + r) * n + col] = acc + (c >= 0 ? mem[c + col] : 0f);
-      }
+      if (p8 == 0) linear16Rows(h0, col, r0);
+      else if (p8 == 1) linear16Rows(h1, col, r0);
+      else if (p8 == 2) linear16Rows(h2, col, r0);
+      else if (p8 == 3) linear16Rows(h3, col, r0);
+      else if (p8 == 4) linear16Rows(h4, col, r0);
+      else if (p8 == 5) linear16Rows(h5, col, r0);
+      else if (p8 == 6) linear16Rows(h6, col, r0);
+      else linear16Rows(h7, col, r0);
     }
+  }
+
+  void linear16Rows(char[] h, int col, int r0) {
+    int m = n0, n = n1, k = n2;
+    int rows = min(NK_ROWS, m - r0);
+    int wBase = b + col * k;
+    for (int r = 0; r < rows; r++) {
+      int x0 = a + (r0 + r) * k;
+      float acc = p9 == 0 ? dotBf16(h, wBase, x0, k) : dotF16(h, wBase, x0, k);
+      mem[o + (r0 + r) * n + col] = acc + (c >= 0 ? mem[c + col] : 0f);
+    }
+  }
+
+  /** sum over p < k of x[x0 + p] * bf16(h[w0 + p]), 8 partial sums combined pairwise. */
+  float dotBf16(char[] h, int w0, int x0, int k) {
+    float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f, s4 = 0f, s5 = 0f, s6 = 0f, s7 = 0f;
+    int full = k - k % 8;
+    for (int p = 0; p < full; p += 8) {
+      int w = w0 + p, x = x0 + p;
+      s0 += mem[x] * super.asFloat(h[w] << 16); s1 += mem[x + 1] * super.asFloat(h[w + 1] << 16);
+      s2 += mem[x + 2] * super.asFloat(h[w + 2] << 16); s3 += mem[x + 3] * super.asFloat(h[w + 3] << 16);
+      s4 += mem[x + 4] * super.asFloat(h[w + 4] << 16); s5 += mem[x + 5] * super.asFloat(h[w + 5] << 16);
+      s6 += mem[x + 6] * super.asFloat(h[w + 6] << 16); s7 += mem[x + 7] * super.asFloat(h[w + 7] << 16);
+    }
+    for (int p = full; p < k; p++) s0 += mem[x0 + p] * super.asFloat(h[w0 + p] << 16);
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+  }
+
+  /** The same for f16 weights. */
+  float dotF16(char[] h, int w0, int x0, int k) {
+    float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f, s4 = 0f, s5 = 0f, s6 = 0f, s7 = 0f;
+    int full = k - k % 8;
+    for (int p = 0; p < full; p += 8) {
+      int w = w0 + p, x = x0 + p;
+      s0 += mem[x] * f16(h[w]); s1 += mem[x + 1] * f16(h[w + 1]); s2 += mem[x + 2] * f16(h[w + 2]); s3 += mem[x + 3] * f16(h[w + 3]);
+      s4 += mem[x + 4] * f16(h[w + 4]); s5 += mem[x + 5] * f16(h[w + 5]); s6 += mem[x + 6] * f16(h[w + 6]); s7 += mem[x + 7] * f16(h[w + 7]);
+    }
+    for (int p = full; p < k; p++) s0 += mem[x0 + p] * f16(h[w0 + p]);
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+  }
+
+  /** binary16 bits to float, exactly (the kernels' twin of Half.toFloat). */
+  float f16(int h) {
+    int sign = (h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    float v = 0f;
+    if (e == 0) v = (sign != 0 ? -1f : 1f) * m * 5.9604644775390625e-8f;
+    else if (e == 31) v = super.asFloat(sign | 0x7f800000 | (m << 13));
+    else v = super.asFloat(sign | ((e + 112) << 23) | (m << 13));
+    return v;
   }
 
   /** out[i, :] = table[ids[i], :] widened: n0 rows, n1 vocab, n2 dim, ids at ia, 16-bit table at [a] of bank p8. */

@@ -13,4 +13,7 @@ public final class DecoderStackAccess {
   public long params16() { return stack.shape.params16(); }
 
   public float[] forward(int[][] tokens, int[] positions) { return stack.forward(0, tokens, positions); }
+
+  /** The same on cache entries from {@code first} (a warm-up can use an entry of its own). */
+  public float[] forward(int first, int[][] tokens, int[] positions) { return stack.forward(first, tokens, positions); }
 }

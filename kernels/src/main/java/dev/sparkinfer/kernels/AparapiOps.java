@@ -308,15 +308,21 @@ public final class AparapiOps extends ArenaOps {
       launch(OpsKernel.OP_MATMUL_KN, device.createRange2D(roundUp(colBlocks, 16), rowBlocks, 16, 1));
       return;
     }
+    launchTransposed(OpsKernel.OP_MATMUL_NK, OpsKernel.OP_MATMUL, m, n);
+  }
+
+  /**
+   * A product with b stored [n, k]: the CPU kernel (dot products of contiguous rows, one column x NK_ROWS rows per
+   * work-item) or the GPU kernel (local-memory TILE x TILE tiles).
+   */
+  private void launchTransposed(int dotOp, int tiledOp, int m, int n) {
     if (useDotKernel()) {
-      // b is [n, k]: dot products of contiguous rows, one column x NK_ROWS rows per work-item
       int rowBlocks = (m + OpsKernel.NK_ROWS - 1) / OpsKernel.NK_ROWS;
-      launch(OpsKernel.OP_MATMUL_NK, device.createRange2D(roundUp(n, 16), rowBlocks, 16, 1));
+      launch(dotOp, device.createRange2D(roundUp(n, 16), rowBlocks, 16, 1));
       return;
     }
-    // b is [n, k]: the local-memory tiled kernel
     int t = OpsKernel.TILE;
-    launch(OpsKernel.OP_MATMUL, device.createRange2D(roundUp(n, t), roundUp(m, t), t, t));
+    launch(tiledOp, device.createRange2D(roundUp(n, t), roundUp(m, t), t, t));
   }
 
   @Override
@@ -489,13 +495,7 @@ public final class AparapiOps extends ArenaOps {
     k.n2 = kk;
     k.p8 = w.bank();
     k.p9 = w.dtype().kernelCode();
-    if (useDotKernel()) {
-      int rowBlocks = (rows + OpsKernel.NK_ROWS - 1) / OpsKernel.NK_ROWS;
-      launch(OpsKernel.OP_LINEAR16_NK, device.createRange2D(roundUp(n, 16), rowBlocks, 16, 1));
-      return;
-    }
-    int t = OpsKernel.TILE;
-    launch(OpsKernel.OP_LINEAR16, device.createRange2D(roundUp(n, t), roundUp(rows, t), t, t));
+    launchTransposed(OpsKernel.OP_LINEAR16_NK, OpsKernel.OP_LINEAR16, rows, n);
   }
 
   @Override

@@ -21,7 +21,7 @@ public final class AparapiOps extends ArenaOps {
   private final OpenCLDevice device;
   private final DeviceInfo info;
   private final boolean strict;
-  private final OpsKernel k;
+  private OpsKernel k;
   /** Elements per work-item of the element-wise ops and of zero fills by default (see {@link #runs}). */
   private final int elementRun, zeroRun;
   /** False on PoCL unless its cbs work-group method is on: barrier kernels are then refused (see {@link #barriersSafe}). */
@@ -56,12 +56,35 @@ public final class AparapiOps extends ArenaOps {
     this.elementRun = cpu ? 64 : 1;
     this.zeroRun = cpu ? 1024 : 1;
     this.barriersSafe = barriersSafe(info, System.getenv("POCL_WORK_GROUP_METHOD"));
-    k.setExplicit(true);
-    KernelManager.instance().setPreferredDevices(k, new LinkedHashSet<>(List.of(device)));
-    // every array bound to the kernel is large enough that the GC never moves it (see NonMovingArrays)
     NonMovingArrays.requireG1();
     mem = new float[Math.max(mem.length, NonMovingArrays.minElements(4))];
     imem = new int[Math.max(imem.length, NonMovingArrays.minElements(4))];
+    bind(kernel);
+    // Compile and bind every buffer now, so a device that cannot run the kernel fails at load time, not mid-job.
+    if (!buildNow(false) && kernel.getClass() == OpsKernel.class) {
+      // PoCL stores each program it builds in its kernel cache through a temporary file and a rename; two processes
+      // building the same kernel at once have failed there ("unable to rename temporary .../kcache/tempfile_...") and the
+      // build with them. The cache holds the other process's program by then: one retry after a pause builds or loads it.
+      System.getLogger("dev.sparkinfer.kernels").log(System.Logger.Level.WARNING, "building the kernels on " + info
+          + " failed once (" + AparapiLog.lastWarning() + "); retrying once (another process may be building into the same "
+          + "OpenCL kernel cache)");
+      k.dispose();
+      try {
+        Thread.sleep(250 + new java.util.Random().nextInt(500));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      fellBack = false;
+      bind(new OpsKernel());
+      buildNow(true);
+    }
+  }
+
+  /** Binds a kernel instance to this engine's device and arrays (each large enough that the GC never moves it). */
+  private void bind(OpsKernel kernel) {
+    k = kernel;
+    k.setExplicit(true);
+    KernelManager.instance().setPreferredDevices(k, new LinkedHashSet<>(List.of(device)));
     k.mem = mem;
     k.imem = imem;
     k.stage = new float[Math.max(STAGE_FLOATS, NonMovingArrays.minElements(4))];
@@ -70,11 +93,20 @@ public final class AparapiOps extends ArenaOps {
     k.hstage = new char[Math.max(STAGE_FLOATS, NonMovingArrays.minElements(2))];
     k.put(k.mem).put(k.imem).put(k.stage).put(k.istage).put(k.hstage);
     for (char[] b : banks) k.put(b);
-    // Compile and bind every buffer now, so a device that cannot run the kernel fails at load time, not mid-job.
+  }
+
+  /** The first launch, which builds the program: true when it ran on the device; the last attempt throws as launches do. */
+  private boolean buildNow(boolean last) {
     k.o = 0;
     k.n0 = 0;
     k.n1 = 1;
-    launch(OpsKernel.OP_ZERO, device.createRange(LOCAL_1D, LOCAL_1D));
+    try {
+      launch(OpsKernel.OP_ZERO, device.createRange(LOCAL_1D, LOCAL_1D));
+    } catch (KernelFallbackException e) {
+      if (last) throw e;
+      return false;
+    }
+    return k.isRunningCL();
   }
 
   @Override

@@ -49,7 +49,7 @@ public final class Devices {
       return ops;
     } catch (IllegalStateException e) {
       if (choice == DeviceChoice.OPENCL) throw e;
-      why = e.getMessage();
+      why = e.getMessage().startsWith(NO_DEVICE) ? NO_DEVICE : e.getMessage(); // the install hint follows in the message
     }
     DeviceInfo info = DeviceInfo.javaFallback(why);
     if (!fallbackSaid) {
@@ -77,6 +77,7 @@ public final class Devices {
   }
 
   private static volatile boolean fallbackSaid;
+  private static final String NO_DEVICE = "no OpenCL device found";
 
   /** Every OpenCL device Aparapi sees, best first. */
   public static List<OpenCLDevice> openclDevices() {
@@ -97,7 +98,7 @@ public final class Devices {
 
   static OpenCLDevice best(List<OpenCLDevice> all, String want) {
     if (all.isEmpty()) {
-      throw new IllegalStateException("no OpenCL device found: install an OpenCL driver (CPU: apt-get install pocl-opencl-icd; "
+      throw new IllegalStateException(NO_DEVICE + ": install an OpenCL driver (CPU: apt-get install pocl-opencl-icd; "
           + "NVIDIA: the driver's OpenCL ICD; check with 'clinfo -l'), or ask for the plain-Java reference with --device java");
     }
     if (want != null && !want.isBlank()) {

@@ -261,6 +261,9 @@ class DataSafetyTest {
     assertEquals(1, again.inputSkipped().size());
     assertTrue(again.inputSkipped().get(0).endsWith("/in/emb"), again.inputSkipped().toString());
     assertTrue(Outputs.summary(tmp.resolve("out")).get("input_skipped").toString().contains("emb"));
+    JobSummary glob = BatchJob.run(spark, config(dir.resolve("*"), tmp.resolve("out-glob")), JOB);
+    assertEquals(2, glob.inputRows(), "also when a glob matches the earlier output's folder");
+    assertEquals(1, glob.inputSkipped().size());
   }
 
   @Test

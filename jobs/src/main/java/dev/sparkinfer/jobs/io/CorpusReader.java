@@ -118,7 +118,8 @@ public final class CorpusReader {
       List<String> skipped = new ArrayList<>();
       for (FileStatus s : matched) {
         if (s.isDirectory()) {
-          walk(fs, s.getPath(), files, skipped, true);
+          // a folder named outright is read even if it is an output of ours; folders a glob matched are checked too
+          walk(fs, s.getPath(), files, skipped, matched.length == 1 && !isGlob(input));
         } else if (matched.length == 1 && !isGlob(input) || !hidden(s.getPath().getName())) { // a file named outright is read
           files.add(s.getPath());
         }

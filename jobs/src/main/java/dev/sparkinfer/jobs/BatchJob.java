@@ -2,6 +2,7 @@ package dev.sparkinfer.jobs;
 
 import dev.sparkinfer.jobs.io.CorpusReader;
 import dev.sparkinfer.jobs.io.CorpusReader.Corpus;
+import dev.sparkinfer.jobs.io.OutputFolder;
 import dev.sparkinfer.jobs.progress.ProgressDisplay;
 import dev.sparkinfer.jobs.progress.ProgressListener;
 import dev.sparkinfer.jobs.run.InputRecord;
@@ -9,19 +10,17 @@ import dev.sparkinfer.jobs.run.PartitionRunner;
 import dev.sparkinfer.jobs.run.PartitionStats;
 import dev.sparkinfer.jobs.run.ResultRecord;
 import dev.sparkinfer.jobs.run.TaskInfo;
+import dev.sparkinfer.jobs.write.OutputFormat;
 import dev.sparkinfer.jobs.write.OutputWriter;
 import dev.sparkinfer.schemas.RejectsTable;
 import dev.sparkinfer.udf.BatchTaskFactory;
 import java.io.IOException;
 import java.time.Instant;
 import java.util.LinkedHashSet;
-import java.util.List;
 import java.util.Set;
 import java.util.TreeMap;
 import org.apache.arrow.vector.types.pojo.Schema;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileStatus;
-import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaRDD;
@@ -59,13 +58,15 @@ public final class BatchJob {
     SparkContext sc = spark.sparkContext();
     Configuration hadoop = sc.hadoopConfiguration();
 
-    // checks, before any Spark job: model, input and its columns, output
+    // checks, before any Spark job and before anything is deleted: arguments (JobConfig), model, input (every
+    // file's columns), output (real paths, writable, not holding the input, only an output of ours replaced)
     String modelName = spec.checkModel();
     Corpus corpus = CorpusReader.open(spark, cfg);
-    Path output = new Path(cfg.output());
-    FileSystem outFs = prepareOutput(output, cfg, corpus.files(), hadoop);
+    OutputFolder outputFolder = OutputFolder.check(cfg, corpus.files(), hadoop);
+    Path output = outputFolder.path();
     String device = sc.isLocal() ? spec.warmUp() : null;
-    delete(outFs, output); // passed the checks: absent, empty, or --overwrite
+    PartitionRunner runner = new PartitionRunner(spec.tasks(), cfg.batchSize(), cfg.windowRows(), null, null);
+    outputFolder.clearOldOutput(); // passed every check: absent, empty, or an output --overwrite may replace
 
     int partitions = cfg.partitions() > 0 ? cfg.partitions() : Math.max(2, sc.defaultParallelism() * JobConfig.PARTITIONS_PER_CORE);
     LongAccumulator rowsDone = sc.longAccumulator("sparkinfer." + spec.name() + ".rows");
@@ -80,8 +81,7 @@ public final class BatchJob {
         corpus.files().size(), corpus.format().name().toLowerCase(), partitions, cfg.batchSize()));
 
     // 2. run the tasks, results kept for the two writes
-    JavaRDD<ResultRecord> results = input.mapPartitions(new PartitionRunner(spec.tasks(), cfg.batchSize(),
-        cfg.batchSize() * cfg.sortWindowBatches(), rowsDone, taskInfo)).persist(StorageLevel.MEMORY_AND_DISK());
+    JavaRDD<ResultRecord> results = input.mapPartitions(runner.reporting(rowsDone, taskInfo)).persist(StorageLevel.MEMORY_AND_DISK());
     PartitionStats stats;
     long t2;
     try {
@@ -106,9 +106,14 @@ public final class BatchJob {
         if (arrowSchema == null) arrowSchema = Schema.fromJSON(info.arrowSchemaJson());
       }
       if (!devices.isEmpty()) device = String.join(", ", devices);
+      if (arrowSchema == null && cfg.format() == OutputFormat.ARROW && sc.isLocal()) {
+        arrowSchema = spec.outputArrowSchema(); // no row reached the model; it is loaded here (warmUp), so this is cheap
+      }
       sc.setJobDescription(spec.name() + ": write " + cfg.output());
-      OutputWriter.write(spark, results.filter(r -> !r.isReject()).map(ResultRecord::outputRow), spec.outputSparkSchema(),
-          arrowSchema, cfg.output(), cfg.format());
+      JavaRDD<ResultRecord> written = results.filter(r -> !r.isReject());
+      if (stats.written == 0) written = written.coalesce(1); // no rows: one empty file (with the schema), not one per partition
+      OutputWriter.write(spark, written.map(ResultRecord::outputRow), spec.outputSparkSchema(), arrowSchema,
+          output.toString(), cfg.format());
       sc.setJobDescription(spec.name() + ": write rejects");
       JavaRDD<ResultRecord> rejects = results.filter(ResultRecord::isReject);
       if (stats.rejected < REJECTS_PER_FILE) rejects = rejects.coalesce(1); // usually few: one file, not one per partition
@@ -123,7 +128,7 @@ public final class BatchJob {
     long t3 = System.nanoTime();
 
     JobSummary summary = new JobSummary(spec.name(), cfg.input(), corpus.format().name().toLowerCase(), corpus.files().size(),
-        cfg.output(), cfg.format().name().toLowerCase(), total, stats.written, stats.rejected,
+        corpus.skipped(), cfg.output(), cfg.format().name().toLowerCase(), total, stats.written, stats.rejected,
         new TreeMap<>(stats.rejectedByStage), (t3 - t0) / 1e9, (t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9,
         modelName, device == null ? "unknown" : device, sc.master(), sc.version(), partitions, cfg.batchSize(),
         started.toString(), Instant.now().toString());
@@ -153,43 +158,5 @@ public final class BatchJob {
   static long lengthKey(BatchTaskFactory tasks, InputRecord r) {
     long length = r.isRejected() ? 0 : Math.max(0, tasks.sortLength(r.values));
     return (length << 32) | (r.id().hashCode() & 0xffffffffL);
-  }
-
-  /** Fails when the output exists and --overwrite is absent, or when replacing it would delete the input. */
-  static FileSystem prepareOutput(Path output, JobConfig cfg, List<String> inputFiles, Configuration conf) {
-    try {
-      FileSystem fs = output.getFileSystem(conf);
-      Path qualified = fs.makeQualified(output);
-      if (fs.exists(output)) {
-        FileStatus st = fs.getFileStatus(output);
-        if (!st.isDirectory()) {
-          throw new UsageException("output '" + cfg.output() + "' is a file: give a folder for --output");
-        }
-        FileStatus[] inside = fs.listStatus(output);
-        if (inside.length > 0 && !cfg.overwrite()) {
-          throw new UsageException("output '" + cfg.output() + "' already exists (" + inside.length + " entries): pass "
-              + "--overwrite to replace it, or choose another --output");
-        }
-      }
-      for (String f : inputFiles) {
-        for (Path p = new Path(f); p != null; p = p.getParent()) {
-          if (fs.makeQualified(p).equals(qualified)) {
-            throw new UsageException("input file " + f + " is inside --output '" + cfg.output() + "', which the job writes"
-                + (cfg.overwrite() ? " and --overwrite would delete" : "") + ": choose another --output");
-          }
-        }
-      }
-      return fs;
-    } catch (IOException e) {
-      throw new UsageException("cannot check output '" + cfg.output() + "': " + e.getMessage(), e);
-    }
-  }
-
-  private static void delete(FileSystem fs, Path output) {
-    try {
-      if (fs.exists(output) && !fs.delete(output, true)) throw new IOException("delete returned false");
-    } catch (IOException e) {
-      throw new UsageException("cannot remove the old output '" + output + "' for --overwrite: " + e.getMessage(), e);
-    }
   }
 }

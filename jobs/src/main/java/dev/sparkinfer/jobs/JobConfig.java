@@ -19,7 +19,7 @@ import java.io.Serializable;
  * @param batchSize         rows per Arrow batch handed to the task
  * @param idCol             id column of the corpus
  * @param textCol           text column of the corpus
- * @param overwrite         replace an existing output
+ * @param overwrite         what may be done to an existing, non-empty output folder ({@link Overwrite})
  * @param partitions        partitions the corpus is spread over; 0 = {@link #PARTITIONS_PER_CORE} per core
  * @param sortWindowBatches rows are sorted by length within windows of this many batches (bounds task memory)
  * @param progressMillis    how often the progress line is redrawn in a terminal
@@ -28,7 +28,7 @@ import java.io.Serializable;
  */
 public record JobConfig(
     String input, String output, String model, OutputFormat format, InputFormat inputFormat, DeviceChoice device,
-    String master, int batchSize, String idCol, String textCol, boolean overwrite, int partitions,
+    String master, int batchSize, String idCol, String textCol, Overwrite overwrite, int partitions,
     int sortWindowBatches, long progressMillis, long logMillis, TaskConfig task) implements Serializable {
 
   public static final String DEFAULT_MODEL = "default";
@@ -41,23 +41,67 @@ public record JobConfig(
   public static final long DEFAULT_PROGRESS_MILLIS = 500;
   public static final long DEFAULT_LOG_MILLIS = 10_000;
 
+  /** What {@code --overwrite} may delete. */
+  public enum Overwrite {
+    /** An existing non-empty output is refused. */
+    NO,
+    /** {@code --overwrite}: an earlier output of ours (only {@code _SUMMARY.json}, {@code _SUCCESS}, part files, {@code _rejects/}) is replaced. */
+    OURS,
+    /** {@code --overwrite-any}: the output folder is deleted whatever it holds. */
+    ANY
+  }
+
+  /** The largest --batch-size: a sort window ({@link #DEFAULT_SORT_WINDOW_BATCHES} batches) must stay a Java array. */
+  public static final int MAX_BATCH_SIZE = 1 << 20;
+
+  /**
+   * Every argument is checked here, once, before anything is read, deleted or started; a message names the flag.
+   * Arithmetic on them is overflow-checked ({@link #windowRows()}).
+   */
   public JobConfig {
-    if (batchSize < 1) throw new IllegalArgumentException("--batch-size must be at least 1, got " + batchSize);
+    if (input == null || input.isBlank()) throw new IllegalArgumentException("--input must name a file, folder or glob");
+    if (output == null || output.isBlank()) throw new IllegalArgumentException("--output must name a folder");
+    if (batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
+      throw new IllegalArgumentException("--batch-size must be between 1 and " + MAX_BATCH_SIZE + ", got " + batchSize);
+    }
     if (partitions < 0) throw new IllegalArgumentException("--partitions must be 0 (auto) or more, got " + partitions);
     if (sortWindowBatches < 1) throw new IllegalArgumentException("sortWindowBatches must be at least 1, got " + sortWindowBatches);
     if (idCol == null || idCol.isBlank()) throw new IllegalArgumentException("--id-col must name a column");
     if (textCol == null || textCol.isBlank()) throw new IllegalArgumentException("--text-col must name a column");
+    if (idCol.equals(textCol)) throw new IllegalArgumentException("--id-col and --text-col are both '" + idCol + "': name two columns");
+    if (master != null && !master.isBlank() && !isMasterUrl(master)) {
+      throw new IllegalArgumentException("--master '" + master + "' is not a Spark master URL: use local, local[N], local[*], "
+          + "spark://HOST:PORT, yarn or k8s://https://HOST:PORT");
+    }
+    if (progressMillis < 1 || logMillis < 1) throw new IllegalArgumentException("progress intervals must be positive");
     if (model == null || model.isBlank()) model = DEFAULT_MODEL;
     if (format == null) format = OutputFormat.PARQUET;
     if (inputFormat == null) inputFormat = InputFormat.AUTO;
     if (device == null) device = DeviceChoice.AUTO;
+    if (overwrite == null) overwrite = Overwrite.NO;
     if (task == null) task = TaskConfig.defaults();
+    try {
+      Math.multiplyExact(batchSize, sortWindowBatches);
+    } catch (ArithmeticException e) {
+      throw new IllegalArgumentException("--batch-size " + batchSize + " is too large: a sort window of " + sortWindowBatches
+          + " batches would hold more than " + Integer.MAX_VALUE + " rows", e);
+    }
+  }
+
+  /** Rows the partition runner reads (and sorts by length) at a time: batchSize x sortWindowBatches, checked not to overflow. */
+  public int windowRows() { return Math.multiplyExact(batchSize, sortWindowBatches); }
+
+  /** Spark's master URL forms (see SparkContext.createTaskScheduler); anything else would fail only once Spark starts. */
+  static boolean isMasterUrl(String m) {
+    return m.matches("local(\\[(\\*|[1-9][0-9]*)(,\\s*[0-9]+)?\\])?")
+        || m.matches("local-cluster\\[\\s*[0-9]+\\s*,\\s*[0-9]+\\s*,\\s*[0-9]+\\s*\\]")
+        || m.matches("spark://[^/\\s]+(,[^/\\s]+)*") || m.equals("yarn") || m.matches("k8s://\\S+");
   }
 
   /** Defaults for everything but the paths. */
   public static JobConfig of(String input, String output) {
     return new JobConfig(input, output, DEFAULT_MODEL, OutputFormat.PARQUET, InputFormat.AUTO, DeviceChoice.AUTO, null,
-        DEFAULT_BATCH_SIZE, DEFAULT_ID_COL, DEFAULT_TEXT_COL, false, 0, DEFAULT_SORT_WINDOW_BATCHES,
+        DEFAULT_BATCH_SIZE, DEFAULT_ID_COL, DEFAULT_TEXT_COL, Overwrite.NO, 0, DEFAULT_SORT_WINDOW_BATCHES,
         DEFAULT_PROGRESS_MILLIS, DEFAULT_LOG_MILLIS, TaskConfig.defaults());
   }
 
@@ -68,7 +112,8 @@ public record JobConfig(
   public JobConfig withMaster(String m) { return new JobConfig(input, output, model, format, inputFormat, device, m, batchSize, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task); }
   public JobConfig withBatchSize(int b) { return new JobConfig(input, output, model, format, inputFormat, device, master, b, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task); }
   public JobConfig withColumns(String id, String text) { return new JobConfig(input, output, model, format, inputFormat, device, master, batchSize, id, text, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task); }
-  public JobConfig withOverwrite(boolean o) { return new JobConfig(input, output, model, format, inputFormat, device, master, batchSize, idCol, textCol, o, partitions, sortWindowBatches, progressMillis, logMillis, task); }
+  public JobConfig withOverwrite(boolean o) { return withOverwrite(o ? Overwrite.OURS : Overwrite.NO); }
+  public JobConfig withOverwrite(Overwrite o) { return new JobConfig(input, output, model, format, inputFormat, device, master, batchSize, idCol, textCol, o, partitions, sortWindowBatches, progressMillis, logMillis, task); }
   public JobConfig withPartitions(int p) { return new JobConfig(input, output, model, format, inputFormat, device, master, batchSize, idCol, textCol, overwrite, p, sortWindowBatches, progressMillis, logMillis, task); }
   public JobConfig withTask(TaskConfig t) { return new JobConfig(input, output, model, format, inputFormat, device, master, batchSize, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, t); }
   public JobConfig withPaths(String in, String out) { return new JobConfig(in, out, model, format, inputFormat, device, master, batchSize, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task); }

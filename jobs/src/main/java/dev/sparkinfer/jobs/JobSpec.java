@@ -1,7 +1,9 @@
 package dev.sparkinfer.jobs;
 
+import dev.sparkinfer.udf.BatchTask;
 import dev.sparkinfer.udf.BatchTaskFactory;
 import java.io.Serializable;
+import org.apache.arrow.vector.types.pojo.Schema;
 import org.apache.spark.sql.types.StructType;
 
 /**
@@ -24,6 +26,16 @@ public interface JobSpec extends Serializable {
 
   /** The output table (from {@code schemas/}); its field order is the task's output schema order. */
   StructType outputSparkSchema();
+
+  /**
+   * The output table's Arrow schema, for an Arrow output no row of which reached a task (then no executor reported
+   * it). Makes a task on the driver: call it only where the model is already loaded there (local masters).
+   */
+  default Schema outputArrowSchema() {
+    try (BatchTask t = tasks().create()) {
+      return t.outputSchema();
+    }
+  }
 
   /**
    * Checks the model on the driver without loading it; returns its short name.

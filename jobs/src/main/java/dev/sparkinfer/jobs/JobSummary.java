@@ -12,10 +12,10 @@ import org.apache.hadoop.fs.Path;
 
 /**
  * The {@code _SUMMARY.json} written beside the output when a job finishes: counts (input = written + rejected),
- * wall time, rows/s, model, device, Spark master. It is written last: an output without it is incomplete.
+ * wall time, rows/s, model, device, Spark master, and the input folders that were skipped as earlier outputs. It is written last: an output without it is incomplete.
  */
 public record JobSummary(
-    String job, String input, String inputFormat, int inputFiles, String output, String format,
+    String job, String input, String inputFormat, int inputFiles, java.util.List<String> inputSkipped, String output, String format,
     long inputRows, long written, long rejected, Map<String, Long> rejectedByStage,
     double wallSeconds, double readSeconds, double runSeconds, double writeSeconds,
     String model, String device, String master, String sparkVersion, int partitions, int batchSize,
@@ -44,6 +44,7 @@ public record JobSummary(
     m.put("input", input);
     m.put("input_format", inputFormat);
     m.put("input_files", inputFiles);
+    m.put("input_skipped", inputSkipped); // folders of the input left out: earlier outputs of this job
     m.put("output", output);
     m.put("format", format);
     m.put("counts", counts);

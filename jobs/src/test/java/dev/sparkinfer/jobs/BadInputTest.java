@@ -188,9 +188,15 @@ class BadInputTest {
     UsageException e = assertThrows(UsageException.class, () -> BatchJob.run(spark, config(in, out), JOB));
     assertTrue(e.getMessage().contains("already exists") && e.getMessage().contains("--overwrite"), e.getMessage());
     assertTrue(Files.exists(out.resolve("keep.txt")), "untouched");
-    BatchJob.run(spark, config(in, out).withOverwrite(true), JOB);
-    assertFalse(Files.exists(out.resolve("keep.txt")), "replaced");
+    UsageException notOurs = assertThrows(UsageException.class, () -> BatchJob.run(spark, config(in, out).withOverwrite(true), JOB));
+    assertTrue(notOurs.getMessage().contains("did not write (keep.txt)") && notOurs.getMessage().contains("--overwrite-any"),
+        notOurs.getMessage());
+    assertTrue(Files.exists(out.resolve("keep.txt")), "--overwrite leaves a folder that is not an output of ours alone");
+    BatchJob.run(spark, config(in, out).withOverwrite(JobConfig.Overwrite.ANY), JOB);
+    assertFalse(Files.exists(out.resolve("keep.txt")), "replaced with --overwrite-any");
     assertEquals(1, written(out).size());
+    BatchJob.run(spark, config(in, out).withOverwrite(true), JOB);
+    assertEquals(1, written(out).size(), "an earlier output of ours is replaced with --overwrite");
     UsageException self = assertThrows(UsageException.class,
         () -> BatchJob.run(spark, config(out.resolve("_SUMMARY.json"), out).withInputFormat(InputFormat.TEXT).withOverwrite(true), JOB));
     assertTrue(self.getMessage().contains("inside --output"), self.getMessage());
@@ -225,7 +231,7 @@ class BadInputTest {
     Path in = TestCorpus.writeLines(tmp.resolve("c.csv"), List.of("id,text,extra", "1,\"hello, world\",x",
         "2,\"a \"\"quoted\"\" word\nover two lines\",y", "3,,z"));
     Map<String, String> r = rejects(config(in, tmp.resolve("out")));
-    assertEquals(Map.of("3", "validate/null text"), r);
+    assertEquals(Map.of("3", "validate/empty text"), r, "CSV has no null: an empty field is the empty string");
     assertEquals(2, written(tmp.resolve("out")).size());
   }
 }

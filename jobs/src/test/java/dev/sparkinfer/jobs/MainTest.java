@@ -58,7 +58,7 @@ class MainTest {
     assertTrue(device.err.contains("unknown device 'gpu'"), device.err);
     Result batch = run("embed", "--input", "a.jsonl", "--output", "x", "--batch-size", "0");
     assertEquals(2, batch.status);
-    assertTrue(batch.err.contains("--batch-size must be at least 1"), batch.err);
+    assertTrue(batch.err.contains("--batch-size must be between 1 and"), batch.err);
     Result model = run("embed", "--input", "a.jsonl", "--output", "x", "--model", tmp.resolve("nope").toString());
     assertEquals(2, model.status);
     assertTrue(model.err.contains("is neither 'default' nor an existing folder"), model.err);

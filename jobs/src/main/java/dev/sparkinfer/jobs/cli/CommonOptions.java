@@ -45,8 +45,12 @@ public final class CommonOptions {
       description = "text column of the corpus (default: ${DEFAULT-VALUE})")
   String textCol;
 
-  @Option(names = "--overwrite", description = "replace an existing output folder")
+  @Option(names = "--overwrite", description = "replace an earlier output of this job (a folder holding only _SUMMARY.json, "
+      + "_SUCCESS, part files and _rejects/); a folder holding anything else is refused")
   boolean overwrite;
+
+  @Option(names = "--overwrite-any", description = "delete the --output folder whatever it holds, then write (use with care)")
+  boolean overwriteAny;
 
   @Option(names = "--input-format", paramLabel = "FMT", defaultValue = "auto",
       description = "auto (from file names), jsonl, parquet, csv or text (default: ${DEFAULT-VALUE})")
@@ -62,9 +66,11 @@ public final class CommonOptions {
 
   /** The job configuration these flags describe; bad values fail with a message naming the flag. */
   JobConfig toConfig() {
+    if (maxTextChars < 1) throw new IllegalArgumentException("--max-text-chars must be at least 1, got " + maxTextChars);
     TaskConfig task = new TaskConfig(maxTextChars, TaskConfig.DEFAULT_MAX_CONSECUTIVE_ROW_FAILURES);
+    JobConfig.Overwrite ow = overwriteAny ? JobConfig.Overwrite.ANY : overwrite ? JobConfig.Overwrite.OURS : JobConfig.Overwrite.NO;
     return new JobConfig(input, output, model, OutputFormat.parse(format), InputFormat.parse(inputFormat),
-        DeviceChoice.parse(device), master, batchSize, idCol, textCol, overwrite, partitions,
+        DeviceChoice.parse(device), master, batchSize, idCol, textCol, ow, partitions,
         JobConfig.DEFAULT_SORT_WINDOW_BATCHES, JobConfig.DEFAULT_PROGRESS_MILLIS, JobConfig.DEFAULT_LOG_MILLIS, task);
   }
 }

@@ -14,7 +14,8 @@ import picocli.CommandLine.Spec;
 /** {@code pipeline embed}: corpus to sentence embeddings. */
 @Command(name = "embed", mixinStandardHelpOptions = true, sortOptions = false,
     customSynopsis = "bin/pipeline embed --input PATH --output DIR [--model MODEL] [--format parquet|arrow|jsonl] "
-        + "[--device auto|opencl|java] [--master URL] [--batch-size N] [--id-col NAME] [--text-col NAME] [--overwrite]",
+        + "[--input-format auto|jsonl|parquet|csv|text] [--device auto|opencl|java] [--master URL] [--batch-size N] "
+        + "[--partitions N] [--max-text-chars N] [--id-col NAME] [--text-col NAME] [--overwrite | --overwrite-any]",
     description = {"Embeds every text of a corpus with a sentence model on Spark.",
         "Output rows: id, embedding (array<float>), n_tokens, truncated, model. Rows that cannot be embedded go to "
             + "DIR/_rejects/ (id, stage, reason, detail); DIR/_SUMMARY.json has the counts."},

@@ -35,6 +35,19 @@ public record EmbedJob(String modelSpec, DeviceChoice device, TaskConfig taskCon
     }
   }
 
+  /** True when the failure comes from the device layer (kernels, OpenCL), where --device java is a real way out. */
+  static boolean fromDevice(Throwable e) {
+    for (Throwable c = e; c != null; c = c.getCause() == c ? null : c.getCause()) {
+      String m = String.valueOf(c.getMessage());
+      if (m.contains("OpenCL") || m.contains("CL_")) return true;
+      for (StackTraceElement f : c.getStackTrace()) {
+        if (f.getClassName().startsWith("dev.sparkinfer.kernels.") || f.getClassName().startsWith("com.aparapi.")) return true;
+        if (f.getClassName().startsWith("dev.sparkinfer.models.")) break; // thrown by the model's own code first
+      }
+    }
+    return false;
+  }
+
   @Override
   public String warmUp() {
     try {
@@ -42,7 +55,8 @@ public record EmbedJob(String modelSpec, DeviceChoice device, TaskConfig taskCon
       return e.deviceDescription();
     } catch (RuntimeException e) {
       throw new UsageException("cannot load model '" + modelSpec + "' on device " + device.name().toLowerCase() + ": "
-          + e.getMessage() + (device == DeviceChoice.JAVA ? "" : " (try --device java for the plain-Java engine)"), e);
+          + e.getMessage() + (device != DeviceChoice.JAVA && fromDevice(e) ? " (try --device java for the plain-Java engine)"
+          : " (check the model folder: its files may be incomplete or corrupt)"), e);
     }
   }
 }

@@ -1,7 +1,6 @@
 package dev.sparkinfer.jobs.io;
 
 import static dev.sparkinfer.schemas.RejectsTable.STAGE_READ;
-import static dev.sparkinfer.schemas.RejectsTable.STAGE_VALIDATE;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -24,7 +23,11 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
-import org.apache.hadoop.fs.RemoteIterator;
+import org.apache.parquet.hadoop.ParquetFileReader;
+import org.apache.parquet.hadoop.util.HadoopInputFile;
+import org.apache.parquet.schema.MessageType;
+import org.apache.parquet.schema.PrimitiveType;
+import org.apache.parquet.schema.Type;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -45,39 +48,64 @@ import org.apache.spark.sql.types.StructType;
  * Reads a corpus through the Hadoop FileSystem API into {@link InputRecord}s (id, text), after checking, on the
  * driver and before any job, that the input exists and has the id and text columns.
  * <ul>
- *   <li>JSONL and plain text: each file is read as bytes by one task, line by line, each line decoded as strict UTF-8
+ *   <li>JSONL, CSV and plain text: each file is read as bytes by one task, line by line, each line decoded as strict UTF-8
  *       (ids {@code file:line} need the whole file; rows are spread over the cluster afterwards).</li>
- *   <li>Parquet and CSV: Spark's readers; the text column is taken as bytes and decoded strictly here too.</li>
+ *   <li>CSV: the same, records parsed by {@link CsvRecords} (line numbers, ragged rows rejected).</li>
+ *   <li>Parquet: Spark's reader, after every file's footer is checked; id and text are taken as bytes and decoded
+ *       strictly here too.</li>
  * </ul>
  */
 public final class CorpusReader {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CorpusReader.class);
+
   private CorpusReader() {}
 
   /** How many leading lines of a JSONL file the column check looks at. */
   static final int SAMPLE_LINES = 1000;
 
-  /** The checked input: its format, its files and (lazily) its records. */
-  public record Corpus(InputFormat format, List<String> files, JavaRDD<InputRecord> records) {}
+  /**
+   * The checked input: its format, its files, the folders skipped because they are outputs of ours, and (lazily) its
+   * records.
+   */
+  public record Corpus(InputFormat format, List<String> files, List<String> skipped, JavaRDD<InputRecord> records) {}
+
+  /** The files an input names, and the folders left out because they hold an earlier output of ours. */
+  public record Listing(List<Path> files, List<String> skipped) {}
 
   public static Corpus open(SparkSession spark, JobConfig cfg) {
     Configuration conf = spark.sparkContext().hadoopConfiguration();
-    List<Path> files = listInput(cfg.input(), conf);
+    Listing listing = list(cfg.input(), conf);
+    List<Path> files = listing.files();
+    for (String s : listing.skipped()) {
+      LOG.warn("input: skipping folder {}: it holds an earlier output of this job (_SUMMARY.json or _rejects/), not corpus", s);
+    }
     InputFormat format = resolveFormat(cfg.inputFormat(), files, cfg.input());
     List<String> names = files.stream().map(Path::toString).toList();
     JavaRDD<InputRecord> records = switch (format) {
       case JSONL -> {
         checkJsonColumns(cfg, files, conf);
-        yield lines(spark, names, cfg, true);
+        yield lines(spark, names, cfg, format);
       }
-      case TEXT -> lines(spark, names, cfg, false);
-      case PARQUET, CSV -> frames(spark, names, cfg, format);
+      case CSV -> {
+        checkCsvHeaders(cfg, files, conf);
+        yield lines(spark, names, cfg, format);
+      }
+      case TEXT -> lines(spark, names, cfg, format);
+      case PARQUET -> parquet(spark, files, cfg);
       case AUTO -> throw new IllegalStateException("format not resolved");
     };
-    return new Corpus(format, names, records);
+    return new Corpus(format, names, listing.skipped(), records);
   }
 
-  /** The files an input names: a file, a folder (its files, recursively, skipping _ and . names) or a glob. */
-  public static List<Path> listInput(String input, Configuration conf) {
+  /** The files an input names (see {@link #list}). */
+  public static List<Path> listInput(String input, Configuration conf) { return list(input, conf).files(); }
+
+  /**
+   * The files an input names: a file, a folder (its files, recursively, skipping _ and . names, and skipping
+   * sub-folders that hold an output of ours: {@code _SUMMARY.json} or {@code _rejects/}) or a glob. A file name with
+   * ':' is refused here: Hadoop's file systems cannot open it.
+   */
+  public static Listing list(String input, Configuration conf) {
     try {
       Path p = new Path(input);
       FileSystem fs = p.getFileSystem(conf);
@@ -87,38 +115,60 @@ public final class CorpusReader {
             + "hdfs:///corpus/*.parquet)");
       }
       List<Path> files = new ArrayList<>();
+      List<String> skipped = new ArrayList<>();
       for (FileStatus s : matched) {
         if (s.isDirectory()) {
-          RemoteIterator<org.apache.hadoop.fs.LocatedFileStatus> it = fs.listFiles(s.getPath(), true);
-          while (it.hasNext()) {
-            Path f = it.next().getPath();
-            if (!hiddenBelow(f, s.getPath())) files.add(f);
-          }
+          // a folder named outright is read even if it is an output of ours; folders a glob matched are checked too
+          walk(fs, s.getPath(), files, skipped, matched.length == 1 && !isGlob(input));
         } else if (matched.length == 1 && !isGlob(input) || !hidden(s.getPath().getName())) { // a file named outright is read
           files.add(s.getPath());
         }
       }
       if (files.isEmpty()) {
-        throw new UsageException("input '" + input + "' holds no files (names starting with _ or . are skipped): check the path");
+        throw new UsageException("input '" + input + "' holds no files (names starting with _ or . are skipped"
+            + (skipped.isEmpty() ? "" : "; so are folders holding an earlier output of this job: " + skipped) + "): check the path");
+      }
+      for (Path f : files) {
+        if (f.getName().contains(":")) {
+          throw new UsageException("input file " + f.toUri().getPath() + " has ':' in its name, which Hadoop's file systems "
+              + "cannot open: rename it (e.g. replace ':' with '_') or move it out of --input");
+        }
       }
       files.sort(null);
-      return files;
+      return new Listing(files, skipped);
     } catch (IOException e) {
       throw new UsageException("cannot list input '" + input + "': " + e.getMessage() + " (check the path and its file system"
           + " settings, e.g. spark.hadoop.fs.s3a.* for s3a://)", e);
+    } catch (IllegalArgumentException e) {
+      if (String.valueOf(e.getMessage()).contains("URISyntaxException")) {
+        throw new UsageException("input '" + input + "' names a file with ':' in its name, which Hadoop's file systems cannot "
+            + "open: rename it (e.g. replace ':' with '_')", e);
+      }
+      throw new UsageException("cannot list input '" + input + "': " + e.getMessage(), e);
+    }
+  }
+
+  private static void walk(FileSystem fs, Path dir, List<Path> files, List<String> skipped, boolean top) throws IOException {
+    FileStatus[] inside = fs.listStatus(dir);
+    if (!top) {
+      for (FileStatus s : inside) {
+        String n = s.getPath().getName();
+        if (n.equals(dev.sparkinfer.jobs.JobSummary.FILE) && s.isFile() || n.equals("_rejects") && s.isDirectory()) {
+          skipped.add(dir.toString());
+          return;
+        }
+      }
+    }
+    for (FileStatus s : inside) {
+      if (hidden(s.getPath().getName())) continue;
+      if (s.isDirectory()) walk(fs, s.getPath(), files, skipped, false);
+      else files.add(s.getPath());
     }
   }
 
   private static boolean isGlob(String input) { return input.chars().anyMatch(c -> "*?[{".indexOf(c) >= 0); }
 
   private static boolean hidden(String name) { return name.startsWith("_") || name.startsWith("."); }
-
-  private static boolean hiddenBelow(Path file, Path root) {
-    for (Path p = file; p != null && !p.equals(root); p = p.getParent()) {
-      if (hidden(p.getName())) return true;
-    }
-    return false;
-  }
 
   static InputFormat resolveFormat(InputFormat asked, List<Path> files, String input) {
     if (asked != InputFormat.AUTO) return asked;
@@ -140,7 +190,7 @@ public final class CorpusReader {
 
   /** Fails unless some of the first records of the first file(s) have the id and text fields. */
   private static void checkJsonColumns(JobConfig cfg, List<Path> files, Configuration conf) {
-    ObjectMapper json = new ObjectMapper();
+    ObjectMapper json = new ObjectMapper(LineRecords.JSON); // the job's own limits: a 30 MB text is a record
     Set<String> fields = new TreeSet<>();
     int objects = 0;
     boolean hasId = false;
@@ -179,16 +229,44 @@ public final class CorpusReader {
     }
   }
 
-  /** JSONL or text files, one task per file, lines read as bytes and decoded strictly. */
-  private static JavaRDD<InputRecord> lines(SparkSession spark, List<String> files, JobConfig cfg, boolean json) {
+  /** Fails unless every CSV file's header has the id and text columns (one record a file is read). */
+  private static void checkCsvHeaders(JobConfig cfg, List<Path> files, Configuration conf) {
+    for (Path f : files) {
+      List<String> header;
+      try (Utf8Lines lines = new Utf8Lines(f, conf)) {
+        header = new CsvRecords(lines, f.toUri().getPath(), cfg.idCol(), cfg.textCol()).header();
+      } catch (IOException | IllegalStateException e) {
+        throw new UsageException("cannot read input file " + f + ": " + e.getMessage(), e);
+      }
+      if (header == null) continue; // an empty file holds no rows
+      List<String> missing = new ArrayList<>();
+      if (!header.contains(cfg.idCol())) missing.add("id column '" + cfg.idCol() + "' (--id-col)");
+      if (!header.contains(cfg.textCol())) missing.add("text column '" + cfg.textCol() + "' (--text-col)");
+      if (!missing.isEmpty()) {
+        throw new UsageException("input file " + f + " has no " + String.join(" and no ", missing) + " in its header; the columns "
+            + "that exist are " + header + ": name them with --id-col / --text-col");
+      }
+    }
+  }
+
+  /** JSONL, CSV or text files, one task per file, lines read as bytes and decoded strictly. */
+  private static JavaRDD<InputRecord> lines(SparkSession spark, List<String> files, JobConfig cfg, InputFormat format) {
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     SerializableConfiguration conf = new SerializableConfiguration(spark.sparkContext().hadoopConfiguration());
     String idCol = cfg.idCol();
     String textCol = cfg.textCol();
-    return jsc.parallelize(files, files.size()).flatMap(file -> {
+    return jsc.parallelize(files, Math.max(1, files.size())).flatMap(file -> {
       Path path = new Path(file);
-      LineRecords parser = new LineRecords(path.toUri().getPath(), idCol, textCol);
-      Utf8Lines lines = new Utf8Lines(path, conf.get());
+      String shown = path.toUri().getPath();
+      LineRecords parser = new LineRecords(shown, idCol, textCol);
+      Utf8Lines lines;
+      try {
+        lines = new Utf8Lines(path, conf.get());
+      } catch (IOException e) {
+        // gone or unreadable since the checks: the file is a bad input, not a reason to fail the job
+        return List.of(InputRecord.rejected(shown + ":1", STAGE_READ, "damaged file", shown + " cannot be opened: " + e)).iterator();
+      }
+      CsvRecords csv = format == InputFormat.CSV ? new CsvRecords(lines, shown, idCol, textCol) : null;
       TaskContext ctx = TaskContext.get();
       if (ctx != null) ctx.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) c -> closeQuietly(lines));
       return new Iterator<InputRecord>() {
@@ -198,12 +276,17 @@ public final class CorpusReader {
         @Override
         public boolean hasNext() {
           while (next == null && !done) {
+            if (csv != null) {
+              next = csv.next();
+              if (next == null) done = true;
+              continue;
+            }
             Utf8Lines.Line line = lines.next();
             if (line == null) {
               done = true;
               closeQuietly(lines);
             } else {
-              next = json ? parser.json(line) : parser.text(line);
+              next = format == InputFormat.JSONL ? parser.json(line) : parser.text(line);
             }
           }
           return next != null;
@@ -228,13 +311,15 @@ public final class CorpusReader {
     }
   }
 
-  /** Parquet or CSV through Spark's readers; the text column is decoded strictly from its bytes. */
-  private static JavaRDD<InputRecord> frames(SparkSession spark, List<String> files, JobConfig cfg, InputFormat format) {
-    String[] paths = files.toArray(new String[0]);
-    Dataset<Row> df = format == InputFormat.PARQUET
-        ? spark.read().parquet(paths)
-        : spark.read().option("header", "true").option("multiLine", "true").option("escape", "\"")
-            .option("mode", "PERMISSIVE").csv(paths);
+  /**
+   * Parquet through Spark's reader, after every file's footer was checked ({@link #checkParquetFooters}); the id
+   * (when a string) and the text are taken as bytes and decoded strictly here, so they round-trip or are rejected.
+   * Rejected rows are named {@code file:row-N}.
+   */
+  private static JavaRDD<InputRecord> parquet(SparkSession spark, List<Path> files, JobConfig cfg) {
+    checkParquetFooters(cfg, files, spark.sparkContext().hadoopConfiguration());
+    String[] paths = files.stream().map(Path::toString).toArray(String[]::new);
+    Dataset<Row> df = spark.read().parquet(paths);
     StructType schema = df.schema();
     StructField id = field(schema, cfg.idCol(), "id", "--id-col", cfg.input());
     StructField text = field(schema, cfg.textCol(), "text", "--text-col", cfg.input());
@@ -247,14 +332,13 @@ public final class CorpusReader {
       throw new UsageException("text column '" + cfg.textCol() + "' of input '" + cfg.input() + "' is "
           + text.dataType().simpleString() + ", not a string: pick the text column with --text-col");
     }
-    Column position = format == InputFormat.PARQUET
-        ? functions.concat(functions.lit("row-"), functions.col("_metadata.row_index").plus(1))
-        : functions.concat(functions.lit("record-"), functions.monotonically_increasing_id());
+    boolean idBytes = idType instanceof StringType;
+    String idCol = cfg.idCol();
     Dataset<Row> selected = df.select(
-        quoted(cfg.idCol()).cast("string"),
+        idBytes ? quoted(cfg.idCol()).cast("binary") : quoted(cfg.idCol()).cast("string"),
         quoted(cfg.textCol()).cast("binary"),
-        functions.col("_metadata.file_name"),
-        position.cast("string"));
+        functions.col("_metadata.file_path"),
+        functions.col("_metadata.row_index").plus(1).cast("string"));
     return selected.javaRDD().mapPartitions(rows -> {
       CharsetDecoder strict = StandardCharsets.UTF_8.newDecoder()
           .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
@@ -265,21 +349,91 @@ public final class CorpusReader {
         @Override
         public InputRecord next() {
           Row r = rows.next();
-          String where = r.getString(2) + ":" + r.getString(3);
+          String file = new Path(r.getString(2)).toUri().getPath();
+          String where = file + ":row-" + r.getString(3);
+          String what = "row " + r.getString(3) + " of " + file;
+          String rowId;
           if (r.isNullAt(0)) {
-            return InputRecord.rejected(where, STAGE_VALIDATE, "null id", where + ": the id column is null");
+            rowId = null;
+          } else if (idBytes) {
+            byte[] b = (byte[]) r.get(0);
+            Utf8Lines.Line decoded = Utf8Lines.decode(0, b, 0, b.length, strict);
+            if (!decoded.valid()) {
+              return InputRecord.rejected(where, STAGE_READ, "invalid UTF-8", what + ": the id has " + decoded.utf8Error());
+            }
+            rowId = decoded.text();
+          } else {
+            rowId = r.getString(0);
           }
-          String rowId = r.getString(0);
+          InputRecord badId = IdRule.check(rowId, where, what + ", column '" + idCol + "'");
+          if (badId != null) return badId;
           if (r.isNullAt(1)) return InputRecord.row(rowId, null);
           byte[] bytes = (byte[]) r.get(1);
           Utf8Lines.Line decoded = Utf8Lines.decode(0, bytes, 0, bytes.length, strict);
           if (!decoded.valid()) {
-            return InputRecord.rejected(rowId, STAGE_READ, "invalid UTF-8", where + ": text has " + decoded.utf8Error());
+            return InputRecord.rejected(rowId, STAGE_READ, "invalid UTF-8", what + ": text has " + decoded.utf8Error());
           }
           return InputRecord.row(rowId, decoded.text());
         }
       };
     });
+  }
+
+  /**
+   * Reads every Parquet file's footer (cheap: the end of each file) before the job: each must be readable and have
+   * the id column as a scalar and the text column as a string (or bytes), with the id of one type in all files, so
+   * no file fails half-way through the job.
+   */
+  static void checkParquetFooters(JobConfig cfg, List<Path> files, Configuration conf) {
+    String idType = null;
+    Path idTypeFile = null;
+    for (Path f : files) {
+      MessageType schema;
+      try (ParquetFileReader r = ParquetFileReader.open(HadoopInputFile.fromPath(f, conf))) {
+        schema = r.getFooter().getFileMetaData().getSchema();
+      } catch (IOException | RuntimeException e) {
+        throw new UsageException("input file " + f + " is not a readable Parquet file (" + e.getMessage() + "): remove it "
+            + "from --input or replace it", e);
+      }
+      if (!schema.containsField(cfg.idCol()) || !schema.containsField(cfg.textCol())) {
+        throw new UsageException("input file " + f + " has no " + (schema.containsField(cfg.idCol()) ? "text column '"
+            + cfg.textCol() + "' (--text-col)" : "id column '" + cfg.idCol() + "' (--id-col)") + "; the columns that exist are "
+            + schema.getFields().stream().map(Type::getName).toList() + ": every file needs both; name them with --id-col / --text-col");
+      }
+      Type id = schema.getType(cfg.idCol());
+      Type text = schema.getType(cfg.textCol());
+      if (!text.isPrimitive() || text.asPrimitiveType().getPrimitiveTypeName() != PrimitiveType.PrimitiveTypeName.BINARY) {
+        throw new UsageException("text column '" + cfg.textCol() + "' of input file " + f + " is " + simple(text)
+            + ", not a string: every file needs a string text column (pick it with --text-col)");
+      }
+      if (!id.isPrimitive() || id.isRepetition(Type.Repetition.REPEATED)) {
+        throw new UsageException("id column '" + cfg.idCol() + "' of input file " + f + " is " + simple(id)
+            + "; ids must be strings or numbers: pick another column with --id-col");
+      }
+      String t = id.asPrimitiveType().getPrimitiveTypeName() + " " + id.getLogicalTypeAnnotation();
+      if (idType == null) {
+        idType = t;
+        idTypeFile = f;
+      } else if (!idType.equals(t)) {
+        throw new UsageException("id column '" + cfg.idCol() + "' is " + idType + " in " + idTypeFile + " but " + t + " in " + f
+            + ": every file needs the same id type");
+      }
+    }
+  }
+
+  /** A Parquet type as Spark would name it (int, bigint, double, ...), for messages. */
+  private static String simple(Type t) {
+    if (!t.isPrimitive()) return t.isRepetition(Type.Repetition.REPEATED) ? "a list" : "a struct";
+    if (t.isRepetition(Type.Repetition.REPEATED)) return "a list";
+    return switch (t.asPrimitiveType().getPrimitiveTypeName()) {
+      case INT32 -> "int";
+      case INT64 -> "bigint";
+      case INT96 -> "timestamp";
+      case FLOAT -> "float";
+      case DOUBLE -> "double";
+      case BOOLEAN -> "boolean";
+      case BINARY, FIXED_LEN_BYTE_ARRAY -> "binary";
+    };
   }
 
   private static StructField field(StructType schema, String name, String what, String flag, String input) {

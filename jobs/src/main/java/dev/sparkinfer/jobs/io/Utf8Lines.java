@@ -3,7 +3,6 @@ package dev.sparkinfer.jobs.io;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -25,9 +24,17 @@ import org.apache.hadoop.util.LineReader;
  * Line endings \n, \r\n and \r; a UTF-8 byte order mark at the start of the file is dropped.
  */
 public final class Utf8Lines implements Closeable {
-  /** One line: its 1-based number and either its text or, when the bytes are not UTF-8, a description of why. */
-  public record Line(long number, String text, String utf8Error, byte[] raw) {
-    public boolean valid() { return utf8Error == null; }
+  /**
+   * One line: its 1-based number and either its text or, when the bytes are not UTF-8, a description of why; or, when
+   * the file cannot be read on from here (a truncated or corrupt compressed file), {@code readError} says why, and
+   * it is the last line returned.
+   */
+  public record Line(long number, String text, String utf8Error, byte[] raw, String readError) {
+    public Line(long number, String text, String utf8Error, byte[] raw) { this(number, text, utf8Error, raw, null); }
+
+    public boolean valid() { return utf8Error == null && readError == null; }
+
+    public boolean damaged() { return readError != null; }
   }
 
   private final InputStream in;
@@ -36,6 +43,7 @@ public final class Utf8Lines implements Closeable {
       .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
   private final Text buffer = new Text();
   private long number;
+  private boolean broken;
 
   public Utf8Lines(Path file, Configuration conf) throws IOException {
     FileSystem fs = file.getFileSystem(conf);
@@ -45,12 +53,17 @@ public final class Utf8Lines implements Closeable {
     this.reader = new LineReader(in, conf);
   }
 
-  /** The next line, or null at the end of the file. */
+  /**
+   * The next line, or null at the end of the file. A file that cannot be read on (e.g. a truncated .gz) gives one
+   * {@link Line#damaged()} line, numbered where reading stopped, then null: what was read before stays good.
+   */
   public Line next() {
+    if (broken) return null;
     try {
       if (reader.readLine(buffer) == 0) return null;
-    } catch (IOException e) {
-      throw new UncheckedIOException("reading line " + (number + 1) + ": " + e.getMessage(), e);
+    } catch (IOException | RuntimeException e) {
+      broken = true;
+      return new Line(number + 1, null, null, null, e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage()));
     }
     number++;
     int start = 0;

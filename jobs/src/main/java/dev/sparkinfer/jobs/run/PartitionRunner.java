@@ -50,6 +50,11 @@ public final class PartitionRunner implements FlatMapFunction<Iterator<InputReco
     this.taskInfo = taskInfo;
   }
 
+  /** The same runner, reporting progress and task info to these accumulators. */
+  public PartitionRunner reporting(LongAccumulator rowsDone, CollectionAccumulator<String> taskInfo) {
+    return new PartitionRunner(tasks, batchSize, windowRows, rowsDone, taskInfo);
+  }
+
   @Override
   public Iterator<ResultRecord> call(Iterator<InputRecord> rows) {
     Run run = new Run(rows, RootAllocator::new);

@@ -23,20 +23,23 @@ import org.apache.spark.sql.Row;
  * Arrow IPC files ({@code part-r-NNNNN.arrow}, the random-access "file" format) written through Hadoop's output
  * committer, so Spark's commit protocol applies: a task writes into its attempt folder and only committed attempts
  * reach the output. The Arrow schema comes from the job configuration ({@link #SCHEMA}, as JSON); row values are the
- * ones {@link ArrowRows} knows (float[] for FixedSizeList&lt;float32&gt;). A task with no rows writes no file.
+ * ones {@link ArrowRows} knows (float[] for FixedSizeList&lt;float32&gt;). A task with no rows writes no file, unless
+ * {@link #WRITE_EMPTY} is set (a table with no rows at all is then one file with the schema and no batch). The schema
+ * may be absent only when no row comes.
  */
 public final class ArrowIpcOutputFormat extends FileOutputFormat<NullWritable, Row> {
   public static final String SCHEMA = "sparkinfer.arrow.schema";
   public static final String BATCH_ROWS = "sparkinfer.arrow.batchRows";
   public static final int DEFAULT_BATCH_ROWS = 1024;
+  /** Write a file (schema, no batch) even when the task has no rows. */
+  public static final String WRITE_EMPTY = "sparkinfer.arrow.writeEmpty";
 
   @Override
   public RecordWriter<NullWritable, Row> getRecordWriter(TaskAttemptContext ctx) throws IOException {
     Configuration conf = ctx.getConfiguration();
     String json = conf.get(SCHEMA);
-    if (json == null) throw new IOException("no Arrow schema in the job configuration (" + SCHEMA + ")");
-    return new ArrowRecordWriter(getDefaultWorkFile(ctx, ".arrow"), conf, Schema.fromJSON(json),
-        conf.getInt(BATCH_ROWS, DEFAULT_BATCH_ROWS));
+    return new ArrowRecordWriter(getDefaultWorkFile(ctx, ".arrow"), conf, json == null ? null : Schema.fromJSON(json),
+        conf.getInt(BATCH_ROWS, DEFAULT_BATCH_ROWS), conf.getBoolean(WRITE_EMPTY, false));
   }
 
   static final class ArrowRecordWriter extends RecordWriter<NullWritable, Row> {
@@ -44,14 +47,16 @@ public final class ArrowIpcOutputFormat extends FileOutputFormat<NullWritable, R
     private final Configuration conf;
     private final Schema schema;
     private final int batchRows;
+    private final boolean writeEmpty;
     private final List<Object[]> pending = new ArrayList<>();
     private BufferAllocator allocator;
     private VectorSchemaRoot root;
     private FSDataOutputStream stream;
     private ArrowFileWriter writer;
 
-    ArrowRecordWriter(Path file, Configuration conf, Schema schema, int batchRows) {
+    ArrowRecordWriter(Path file, Configuration conf, Schema schema, int batchRows, boolean writeEmpty) {
       this.file = file;
+      this.writeEmpty = writeEmpty;
       this.conf = conf;
       this.schema = schema;
       this.batchRows = batchRows;
@@ -67,7 +72,16 @@ public final class ArrowIpcOutputFormat extends FileOutputFormat<NullWritable, R
 
     private void flush() throws IOException {
       if (pending.isEmpty()) return;
+      start();
+      ArrowRows.reset(root);
+      ArrowRows.fill(root, pending);
+      writer.writeBatch();
+      pending.clear();
+    }
+
+    private void start() throws IOException {
       if (writer == null) {
+        if (schema == null) throw new IOException("no Arrow schema in the job configuration (" + SCHEMA + ")");
         allocator = new RootAllocator();
         root = VectorSchemaRoot.create(schema, allocator);
         root.allocateNew();
@@ -75,16 +89,13 @@ public final class ArrowIpcOutputFormat extends FileOutputFormat<NullWritable, R
         writer = new ArrowFileWriter(root, null, Channels.newChannel(stream));
         writer.start();
       }
-      ArrowRows.reset(root);
-      ArrowRows.fill(root, pending);
-      writer.writeBatch();
-      pending.clear();
     }
 
     @Override
     public void close(TaskAttemptContext ctx) throws IOException {
       try {
         flush();
+        if (writer == null && writeEmpty && schema != null) start();
         if (writer != null) writer.end();
       } finally {
         // vectors, then their allocator (whose close() fails on a leak), then the stream

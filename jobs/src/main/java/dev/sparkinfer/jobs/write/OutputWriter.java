@@ -15,7 +15,8 @@ import scala.Tuple2;
 /**
  * Writes a table in the chosen format through Spark's commit protocol (a failed task leaves no partial file; the
  * job's files appear at job commit). Parquet and JSONL use Spark's writers; Arrow IPC uses
- * {@link ArrowIpcOutputFormat}. The target folder must not exist (the job has checked or cleared it).
+ * {@link ArrowIpcOutputFormat}. The target folder must not exist (the job has checked or cleared it). Every format
+ * handles a table with no rows; for Arrow, {@code arrowSchema} may then be null (no file is written without it).
  */
 public final class OutputWriter {
   private OutputWriter() {}
@@ -35,7 +36,9 @@ public final class OutputWriter {
   private static void writeArrow(SparkSession spark, JavaRDD<Row> rows, Schema arrowSchema, String path) {
     try {
       Job job = Job.getInstance(new Configuration(spark.sparkContext().hadoopConfiguration()));
-      job.getConfiguration().set(ArrowIpcOutputFormat.SCHEMA, arrowSchema.toJson());
+      if (arrowSchema != null) job.getConfiguration().set(ArrowIpcOutputFormat.SCHEMA, arrowSchema.toJson());
+      // one partition (how the job writes an empty table): its file is written even with no rows, so the schema is there
+      if (rows.getNumPartitions() == 1) job.getConfiguration().setBoolean(ArrowIpcOutputFormat.WRITE_EMPTY, true);
       rows.mapToPair(r -> new Tuple2<>(NullWritable.get(), r))
           .saveAsNewAPIHadoopFile(path, NullWritable.class, Row.class, ArrowIpcOutputFormat.class, job.getConfiguration());
     } catch (IOException e) {

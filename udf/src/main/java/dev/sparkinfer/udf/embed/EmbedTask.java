@@ -2,6 +2,7 @@ package dev.sparkinfer.udf.embed;
 
 import dev.sparkinfer.models.Embedder;
 import dev.sparkinfer.models.Embedding;
+import dev.sparkinfer.models.bert.BertEmbedder;
 import dev.sparkinfer.schemas.CorpusTable;
 import dev.sparkinfer.schemas.EmbeddingsTable;
 import dev.sparkinfer.schemas.RejectsTable;
@@ -23,14 +24,18 @@ import org.apache.arrow.vector.Float4Vector;
  *
  * <p>Steps: validate (null or blank text is rejected, stage {@code validate}); cut texts over
  * {@link TaskConfig#maxTextChars()} (flagged truncated); embed the batch in one call; if that call fails, retry row by
- * row so one bad row does not reject its neighbours (stage {@code embed}); copy vector, token count and the model's
- * truncation flag into the output.
+ * row so one bad row does not reject its neighbours (stage {@code embed}); reject texts the tokenizer left with no
+ * token (only control or zero-width characters: as many tokens as the empty text, i.e. [CLS][SEP]) as
+ * {@code empty text}, since they would all get the same vector; copy vector, token count and the model's truncation
+ * flag into the output.
  */
 public final class EmbedTask implements BatchTask {
   private final Embedder embedder;
   private final TaskConfig config;
   private final Schema outputSchema;
   private int consecutiveFailures;
+  /** Tokens the model gives the empty text (its special tokens); learned once; MIN_VALUE when it cannot be told. */
+  private int emptyTextTokens = -1;
 
   public EmbedTask(Embedder embedder, TaskConfig config) {
     this.embedder = embedder;
@@ -108,6 +113,16 @@ public final class EmbedTask implements BatchTask {
       }
     }
 
+    // texts that tokenized to nothing (only [CLS][SEP]): empty, whatever their characters
+    for (int k = 0; k < rows.size(); k++) {
+      int i = rows.get(k);
+      if (result[i] != null && result[i].nTokens() == emptyTextTokens()) {
+        rejects.reject(i, RejectsTable.STAGE_VALIDATE, "empty text", "the text (" + batch.get(k).length()
+            + " chars) has no token for the model: only control, format or zero-width characters");
+        result[i] = null;
+      }
+    }
+
     // output: one row per input row, null columns for rejected rows
     VarCharVector outIds = (VarCharVector) out.getVector(EmbeddingsTable.ID);
     FixedSizeListVector outVectors = (FixedSizeListVector) out.getVector(EmbeddingsTable.EMBEDDING);
@@ -135,6 +150,21 @@ public final class EmbedTask implements BatchTask {
       outModel.setSafe(i, model);
     }
     out.setRowCount(n);
+  }
+
+  private int emptyTextTokens() {
+    if (emptyTextTokens == -1) {
+      if (embedder instanceof BertEmbedder bert) {
+        emptyTextTokens = bert.encode("").length(); // the tokenizer alone: no model run
+      } else {
+        try {
+          emptyTextTokens = checked(embedder.embedDetailed(new ArrayList<>(List.of(""))), 1).get(0).nTokens();
+        } catch (RuntimeException e) {
+          emptyTextTokens = Integer.MIN_VALUE; // cannot tell: no text is rejected for it
+        }
+      }
+    }
+    return emptyTextTokens;
   }
 
   /** The batch's embeddings, or null when the model threw (the caller then isolates the bad rows). */

@@ -100,4 +100,25 @@ class EmbedTaskTest {
         () -> run(new EmbedTask(broken, new TaskConfig(1000, 5)), rows, new ArrayList<>()));
     assertTrue(e.getMessage().contains("not bad input"), e.getMessage());
   }
+
+  @Test
+  void textsThatTokenizeToNothingAreRejectedAsEmpty() {
+    // issue 8 case 11: only zero-width spaces or control characters: [CLS][SEP] alone, the same vector for all
+    List<Object[]> rows = List.of(new Object[] {"zw", "\u200b\u200b\u200b"}, new Object[] {"ctl", "\u0001\u0002\u007f"},
+        new Object[] {"mixed", "\u200b word \u0001"}, new Object[] {"ok", "hello"});
+    List<Object[]> withFailure = List.of(new Object[] {"f", "x " + FakeHashEmbedder.FAIL_MARKER}, new Object[] {"zc", "\u200b\u0001"});
+    List<Reject> isolated = run(new EmbedTask(model, TaskConfig.defaults()), withFailure, new ArrayList<>());
+    assertEquals(List.of("embed", "validate"), isolated.stream().map(Reject::stage).sorted().toList(), "also when the batch is retried row by row: " + isolated);
+    List<Object[]> out = new ArrayList<>();
+    List<Reject> rejects = run(new EmbedTask(model, TaskConfig.defaults()), rows, out);
+    assertEquals(List.of(0, 1), rejects.stream().map(Reject::row).toList(), rejects.toString());
+    for (Reject r : rejects) {
+      assertEquals(RejectsTable.STAGE_VALIDATE, r.stage());
+      assertEquals("empty text", r.reason());
+      assertTrue(r.detail().contains("no token"), r.detail());
+    }
+    assertNull(out.get(0)[1]);
+    assertNotNull(out.get(2)[1]);
+    assertNotNull(out.get(3)[1]);
+  }
 }

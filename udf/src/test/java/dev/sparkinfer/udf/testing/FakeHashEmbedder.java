@@ -8,7 +8,7 @@ import java.util.List;
 /**
  * A deterministic stand-in for a sentence model, for tests only: whitespace "tokens", at most {@link #MAX_TOKENS}
  * (special tokens included, so longer texts are truncated and flagged), each hashed to a pseudo-random vector; the
- * sum is L2-normalised. The result of a text does not depend on its batch, as with a real padded model.
+ * sum is L2-normalised. Control and zero-width characters are dropped first, as BERT's tokenizer does. The result of a text does not depend on its batch, as with a real padded model.
  * A text containing {@link #FAIL_MARKER} makes the model throw, to exercise the row-by-row retry.
  */
 public final class FakeHashEmbedder implements Embedder {
@@ -44,7 +44,8 @@ public final class FakeHashEmbedder implements Embedder {
     return out;
   }
 
-  private Embedding embedOne(String text) {
+  private Embedding embedOne(String raw) {
+    String text = clean(raw);
     String[] words = text.trim().split("\\s+");
     int content = text.isBlank() ? 0 : words.length;
     int kept = Math.min(content, MAX_TOKENS - 2);
@@ -58,6 +59,17 @@ public final class FakeHashEmbedder implements Embedder {
     float inv = (float) (1.0 / Math.sqrt(norm));
     for (int j = 0; j < dim; j++) v[j] *= inv;
     return new Embedding(v, kept + 2, content > kept);
+  }
+
+  /** Drops what BERT's normaliser drops: control (but tab and line breaks), format (zero-width) chars and U+FFFD. */
+  static String clean(String s) {
+    StringBuilder b = new StringBuilder(s.length());
+    s.codePoints().forEach(c -> {
+      int t = Character.getType(c);
+      boolean drop = c == 0xFFFD || t == Character.FORMAT || t == Character.CONTROL && c != '\t' && c != '\n' && c != '\r';
+      if (!drop) b.appendCodePoint(c);
+    });
+    return b.toString();
   }
 
   /** Deterministic busy work that leaves the vector unchanged (adds 0 * something the JIT cannot drop). */

@@ -1,0 +1,176 @@
+package dev.sparkinfer.jobs.io;
+
+import dev.sparkinfer.jobs.JobConfig;
+import dev.sparkinfer.jobs.JobConfig.Overwrite;
+import dev.sparkinfer.jobs.UsageException;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * The one place where the output path is resolved and checked, before anything is deleted or any Spark job starts:
+ * real paths (symlinks resolved) on both sides, so an input can never sit inside the output; no file where a folder
+ * must be; the nearest existing folder writable (a probe file is created and removed); an existing output only
+ * replaced with {@code --overwrite} when it looks like an output of ours ({@link #isOurs}), or with
+ * {@code --overwrite-any}. {@link #clearOldOutput} is the only delete a job makes.
+ */
+public final class OutputFolder {
+  /** Names an output of ours holds at its top level (besides {@code part-*} files and their {@code .crc} twins). */
+  static final List<String> OUR_NAMES = List.of("_SUMMARY.json", "_SUCCESS", "_rejects", "_temporary");
+
+  private final FileSystem fs;
+  private final Path path;
+  private final boolean replace;
+
+  private OutputFolder(FileSystem fs, Path path, boolean replace) {
+    this.fs = fs;
+    this.path = path;
+    this.replace = replace;
+  }
+
+  /** The output folder, resolved (symlinks followed): the job writes here. */
+  public Path path() { return path; }
+
+  public FileSystem fileSystem() { return fs; }
+
+  /**
+   * Checks the output of {@code cfg} against the input files; throws {@link UsageException} saying what is wrong and
+   * what to do. Deletes nothing.
+   */
+  public static OutputFolder check(JobConfig cfg, List<String> inputFiles, Configuration conf) {
+    String out = cfg.output();
+    try {
+      Path given = new Path(out);
+      FileSystem fs = given.getFileSystem(conf);
+      Path output = RealPaths.resolve(fs, fs.makeQualified(given));
+      if (output.getName().contains(":")) {
+        throw new UsageException("output '" + out + "' has ':' in its name, which Hadoop paths cannot hold: choose another --output");
+      }
+
+      // input inside the output: the job would read what it is about to replace
+      for (String f : inputFiles) {
+        Path in = RealPaths.resolve(fs, fs.makeQualified(new Path(f)));
+        if (RealPaths.isUnder(in, output)) {
+          throw new UsageException("input file " + f + (in.toString().equals(fs.makeQualified(new Path(f)).toString()) ? "" : " (really " + in.toUri().getPath() + ")")
+              + " is inside --output '" + out + "', which the job writes" + (cfg.overwrite() != Overwrite.NO ? " and --overwrite would delete" : "")
+              + ": choose another --output");
+        }
+      }
+
+      // the nearest existing ancestor must be a folder (not a file) and writable
+      Path existing = output;
+      FileStatus st = status(fs, existing);
+      while (st == null && existing.getParent() != null) {
+        existing = existing.getParent();
+        st = status(fs, existing);
+      }
+      if (st != null && !st.isDirectory()) {
+        throw new UsageException(existing.equals(output)
+            ? "output '" + out + "' is a file: give a folder for --output"
+            : "output '" + out + "' cannot be made: " + existing.toUri().getPath() + " is a file, not a folder: choose another --output");
+      }
+      boolean replace = false;
+      if (existing.equals(output)) {
+        FileStatus[] inside = fs.listStatus(output);
+        if (inside.length > 0) {
+          switch (cfg.overwrite()) {
+            case NO -> throw new UsageException("output '" + out + "' already exists (" + inside.length + " entries): pass "
+                + "--overwrite to replace an earlier output of this job, or choose another --output");
+            case OURS -> {
+              List<String> foreign = foreign(fs, inside);
+              if (!foreign.isEmpty()) {
+                throw new UsageException("output '" + out + "' holds " + foreign.size() + " entr" + (foreign.size() == 1 ? "y" : "ies")
+                    + " this job did not write (" + String.join(", ", foreign.subList(0, Math.min(5, foreign.size())))
+                    + (foreign.size() > 5 ? ", ..." : "") + "): --overwrite only replaces an earlier output (_SUMMARY.json, "
+                    + "_SUCCESS, part-* files, _rejects/); choose another --output, or pass --overwrite-any to delete the "
+                    + "folder with everything in it");
+              }
+            }
+            case ANY -> { }
+          }
+          replace = true;
+        }
+        probe(fs, output, out);
+        if (replace && output.getParent() != null) probe(fs, output.getParent(), out);
+      } else {
+        probe(fs, existing, out);
+      }
+      return new OutputFolder(fs, output, existing.equals(output)); // an empty folder is removed too: the writers make their own
+    } catch (IOException e) {
+      throw new UsageException("cannot check output '" + out + "': " + e.getMessage() + " (check the path and its file system)", e);
+    } catch (IllegalArgumentException e) {
+      throw new UsageException("output '" + out + "' is not a usable path: " + e.getMessage(), e);
+    }
+  }
+
+  /** True when every entry looks like something a job of ours wrote. */
+  static boolean isOurs(FileSystem fs, Path dir) throws IOException {
+    return foreign(fs, fs.listStatus(dir)).isEmpty();
+  }
+
+  /** The entries (names) of an output folder that a job of ours would not have written. */
+  private static List<String> foreign(FileSystem fs, FileStatus[] inside) throws IOException {
+    List<String> foreign = new ArrayList<>();
+    for (FileStatus s : inside) {
+      String name = s.getPath().getName();
+      boolean ours;
+      if (name.equals("_rejects") && s.isDirectory()) {
+        ours = true;
+        for (FileStatus r : fs.listStatus(s.getPath())) {
+          if (!isOurFile(r)) foreign.add("_rejects/" + r.getPath().getName() + (r.isDirectory() ? "/" : ""));
+        }
+      } else {
+        ours = name.equals("_temporary") && s.isDirectory() || isOurFile(s);
+      }
+      if (!ours) foreign.add(name + (s.isDirectory() ? "/" : ""));
+    }
+    return foreign;
+  }
+
+  private static boolean isOurFile(FileStatus s) {
+    String n = s.getPath().getName();
+    if (n.startsWith(".") && n.endsWith(".crc")) n = n.substring(1, n.length() - 4); // the local file system's checksums
+    return s.isFile() && (n.startsWith("part-") || n.equals("_SUMMARY.json") || n.equals("_SUCCESS"))
+        || s.isDirectory() && n.equals("_temporary");
+  }
+
+  private static FileStatus status(FileSystem fs, Path p) throws IOException {
+    try {
+      return fs.getFileStatus(p);
+    } catch (FileNotFoundException e) {
+      return null;
+    } catch (IOException e) {
+      // "Not a directory" and the like: a file somewhere above; the caller walks up to it
+      if (String.valueOf(e.getMessage()).contains("Not a directory")) return null;
+      throw e;
+    }
+  }
+
+  /** Creates and removes a hidden file in {@code dir}: the only sure test that the job will be able to write there. */
+  private static void probe(FileSystem fs, Path dir, String out) {
+    Path p = new Path(dir, ".sparkinfer-write-check-" + UUID.randomUUID());
+    try {
+      fs.create(p, false).close();
+      fs.delete(p, false);
+    } catch (IOException | RuntimeException e) {
+      throw new UsageException("output '" + out + "' is not writable: cannot create a file in " + dir.toUri().getPath() + " ("
+          + e.getMessage() + "): choose an --output you can write to", e);
+    }
+  }
+
+  /** Deletes the old output (once every check has passed and right before the job runs); nothing else is ever deleted. */
+  public void clearOldOutput() {
+    if (!replace) return;
+    try {
+      if (fs.exists(path) && !fs.delete(path, true)) throw new IOException("delete returned false");
+    } catch (IOException e) {
+      throw new UsageException("cannot remove the old output '" + path + "' for --overwrite: " + e.getMessage(), e);
+    }
+  }
+}

@@ -27,6 +27,7 @@ public final class AparapiOps extends ArenaOps {
   /** False on PoCL unless its cbs work-group method is on: barrier kernels are then refused (see {@link #barriersSafe}). */
   private final boolean barriersSafe;
   private volatile boolean fellBack;
+  private volatile String firstFallback;
   private volatile EngineConfig config;
 
   /** Tests flip kernel choices on a live engine through system properties: re-reads them (strictness kept). */
@@ -76,6 +77,7 @@ public final class AparapiOps extends ArenaOps {
         Thread.currentThread().interrupt();
       }
       fellBack = false;
+      firstFallback = null;
       bind(new OpsKernel());
       buildNow(true);
     }
@@ -176,6 +178,11 @@ public final class AparapiOps extends ArenaOps {
 
   /** Whether kernels with work-group barriers may run on this device (see {@link #barriersSafe(DeviceInfo, String)}). */
   boolean barriersSafe() { return barriersSafe; }
+
+  @Override
+  public String ranOn() {
+    return fellBack ? info + " PARTLY ON JAVA THREADS: Aparapi fell back for op " + firstFallback + " and maybe others" : info.toString();
+  }
 
   /** True when some launch did not run on OpenCL (only possible when not strict). */
   public boolean fellBack() { return fellBack; }
@@ -627,7 +634,10 @@ public final class AparapiOps extends ArenaOps {
       String msg = "kernel op " + opName(op) + " did not run on " + info + " (Aparapi fell back to "
           + k.getExecutionMode() + "): " + AparapiLog.lastWarning();
       if (strict) throw new KernelFallbackException(msg, null);
-      if (!fellBack) System.getLogger("dev.sparkinfer.kernels").log(System.Logger.Level.WARNING, msg);
+      if (!fellBack) {
+        System.getLogger("dev.sparkinfer.kernels").log(System.Logger.Level.WARNING, msg);
+        firstFallback = opName(op);
+      }
       fellBack = true;
     }
   }

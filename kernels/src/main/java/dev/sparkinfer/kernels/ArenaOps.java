@@ -47,7 +47,7 @@ abstract class ArenaOps implements Ops {
   private long withinBudget(long oldLen, long need, long want, int elemBytes, String what) {
     long room = (budgetBytes - arenaBytes()) / elemBytes + oldLen;
     if (need > room) {
-      throw new IllegalStateException("the engine's memory budget of " + budgetBytes + " bytes is exhausted: " + what + " needs "
+      throw new DeviceMemoryException("the engine's memory budget of " + budgetBytes + " bytes is exhausted: " + what + " needs "
           + (need - oldLen) * elemBytes + " more bytes with " + arenaBytes() + " held; raise sparkinfer.device.budget, "
           + "or lower the batch size or sequence length");
     }
@@ -77,12 +77,12 @@ abstract class ArenaOps implements Ops {
     if (!marks.isEmpty()) throw new IllegalStateException("upload16() inside a scope: weights must be uploaded before any scope opens");
     long len = align(bits.length);
     if (len > bankMax) {
-      throw new IllegalStateException("a 16-bit tensor of " + bits.length + " values is larger than one bank (" + bankMax
+      throw new DeviceMemoryException("a 16-bit tensor of " + bits.length + " values is larger than one bank (" + bankMax
           + " values, 2 GiB); split it where it is loaded");
     }
     if (bankTop[bank] + len > bankMax) {
       if (bank + 1 == BANKS) {
-        throw new IllegalStateException("16-bit weights fill all " + BANKS + " banks of 2 GiB (" + (BANKS * 2) + " GiB); "
+        throw new DeviceMemoryException("16-bit weights fill all " + BANKS + " banks of 2 GiB (" + (BANKS * 2) + " GiB); "
             + "this model is larger than one engine holds");
       }
       bank++;
@@ -190,7 +190,7 @@ abstract class ArenaOps implements Ops {
   private int bump(int size) {
     long top = (long) memTop + align(size);
     if (top > MAX_FLOATS) {
-      throw new IllegalStateException("device memory arena full: " + top + " floats needed, at most " + MAX_FLOATS
+      throw new DeviceMemoryException("device memory arena full: " + top + " floats needed, at most " + MAX_FLOATS
           + " per buffer; use a smaller --batch-size or shorter max sequence length");
     }
     if (top > mem.length) {
@@ -204,7 +204,7 @@ abstract class ArenaOps implements Ops {
 
   private int ibump(int size) {
     long top = (long) imemTop + align(size);
-    if (top > MAX_FLOATS) throw new IllegalStateException("int arena full: " + top + " ints needed");
+    if (top > MAX_FLOATS) throw new DeviceMemoryException("int arena full: " + top + " ints needed");
     if (top > imem.length) {
       long want = Math.min(MAX_FLOATS, Math.max(top, (long) imem.length * 3 / 2));
       grow(null, new int[(int) withinBudget(imem.length, top, want, 4, "int memory")]);

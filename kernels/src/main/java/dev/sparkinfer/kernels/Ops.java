@@ -15,6 +15,12 @@ public interface Ops extends AutoCloseable {
   /** Which device runs the ops, e.g. {@code opencl: NVIDIA H100 (NVIDIA Corporation, GPU)} or {@code java}. */
   DeviceInfo device();
 
+  /**
+   * What ran every launch so far: the device, and, where Aparapi fell back to Java threads for some op (possible only
+   * when not strict), that fact and the first op it happened to. Jobs record this at the end of each partition.
+   */
+  default String ranOn() { return device().toString(); }
+
   // ---- memory ----
 
   /** Copies weights to the device once; they stay resident until {@link #close()}. Not allowed inside a scope. */

@@ -165,13 +165,14 @@ public final class PartitionRunner implements FlatMapFunction<Iterator<InputReco
       out = VectorSchemaRoot.create(task.outputSchema(), allocator);
       in.allocateNew();
       out.allocateNew();
-      if (taskInfo != null) taskInfo.add(TaskInfo.of(task).encode());
     }
 
     @Override
     public void close() {
       if (closed) return;
       closed = true;
+      // what ran is told when the partition ends, after its last launch: a fallback mid-partition is in it
+      if (taskInfo != null && task != null) taskInfo.add(TaskInfo.of(task).encode());
       // order matters: vectors before their allocator; the allocator's close() fails on a leak
       try (BufferAllocator a = allocator; BatchTask t = task; VectorSchemaRoot i = in; VectorSchemaRoot o = out) {
         // closes in reverse order: out, in, task, allocator

@@ -19,7 +19,7 @@ class PartitionRunnerTest {
   static final List<List<Integer>> BATCHES = new ArrayList<>();
 
   /** Echo task: output (id, text upper-cased); rejects texts starting with "bad". */
-  static final class EchoTask implements BatchTask {
+  static class EchoTask implements BatchTask {
     @Override public Schema inputSchema() { return CorpusTable.arrowSchema(); }
     @Override public Schema outputSchema() { return CorpusTable.arrowSchema(); }
     @Override public String modelName() { return "echo"; }
@@ -88,5 +88,34 @@ class PartitionRunnerTest {
     runner.run(List.of(InputRecord.rejected("a", "read", "x", null)).iterator(), StrictAllocator::new).forEachRemaining(out::add);
     assertEquals(1, out.size());
     assertTrue(out.get(0).isReject());
+  }
+
+  /**
+   * The device a partition reports is read when the partition ends: an engine that fell back to Java threads during
+   * the partition (auto mode) is reported so, not as the device it started on.
+   */
+  @Test
+  void theDeviceIsReportedAfterThePartitionsLastBatch() {
+    BatchTaskFactory tasks = () -> new EchoTask() {
+      private boolean ran;
+
+      @Override public String deviceDescription() { return ran ? "opencl: X PARTLY ON JAVA THREADS" : "opencl: X"; }
+
+      @Override
+      public void run(VectorSchemaRoot in, VectorSchemaRoot out, RowRejects rejects) {
+        super.run(in, out, rejects);
+        ran = true;
+      }
+    };
+    org.apache.spark.util.CollectionAccumulator<String> info = new org.apache.spark.util.CollectionAccumulator<>();
+    PartitionRunner runner = new PartitionRunner(tasks, 4, 8, null, info);
+    List<ResultRecord> out = new ArrayList<>();
+    try (StrictAllocator allocator = new StrictAllocator()) {
+      runner.run(List.of(InputRecord.row("a", "x"), InputRecord.row("b", "yy")).iterator(),
+          () -> allocator.newChildAllocator("partition", 0, Long.MAX_VALUE)).forEachRemaining(out::add);
+    }
+    assertEquals(2, out.size());
+    assertEquals(1, info.value().size());
+    assertEquals("opencl: X PARTLY ON JAVA THREADS", TaskInfo.decode(info.value().get(0)).device());
   }
 }

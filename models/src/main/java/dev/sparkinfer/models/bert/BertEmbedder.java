@@ -39,7 +39,7 @@ public final class BertEmbedder implements Embedder {
   public String modelName() { return name; }
 
   @Override
-  public String deviceDescription() { return ops.device().toString(); }
+  public String deviceDescription() { return ops.ranOn(); }
 
   public int maxLength() { return maxLength; }
 

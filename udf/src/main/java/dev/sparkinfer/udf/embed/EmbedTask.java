@@ -1,5 +1,7 @@
 package dev.sparkinfer.udf.embed;
 
+import dev.sparkinfer.kernels.DeviceMemoryException;
+import dev.sparkinfer.kernels.KernelFallbackException;
 import dev.sparkinfer.models.Embedder;
 import dev.sparkinfer.models.Embedding;
 import dev.sparkinfer.models.bert.BertEmbedder;
@@ -99,7 +101,7 @@ public final class EmbedTask implements BatchTask {
           try {
             result[i] = checked(embedder.embedDetailed(new ArrayList<>(List.of(batch.get(k)))), 1).get(0);
             consecutiveFailures = 0;
-          } catch (BrokenModelException e) {
+          } catch (BrokenModelException | KernelFallbackException | DeviceMemoryException e) {
             throw e;
           } catch (RuntimeException e) {
             rejects.reject(i, RejectsTable.STAGE_EMBED, "model failed on this row", describe(e));
@@ -171,8 +173,8 @@ public final class EmbedTask implements BatchTask {
   private List<Embedding> tryEmbed(List<String> batch) {
     try {
       return checked(embedder.embedDetailed(batch), batch.size());
-    } catch (BrokenModelException e) {
-      throw e;
+    } catch (BrokenModelException | KernelFallbackException | DeviceMemoryException e) {
+      throw e; // the engine, not a row: fail the task (and, after Spark's retries, the job)
     } catch (RuntimeException e) {
       return null;
     }

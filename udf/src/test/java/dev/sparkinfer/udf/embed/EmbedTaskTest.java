@@ -101,6 +101,36 @@ class EmbedTaskTest {
     assertTrue(e.getMessage().contains("not bad input"), e.getMessage());
   }
 
+  /**
+   * A kernel that could not run on the device asked for, or an engine out of memory, is the engine's failure: the task
+   * fails at once with it (Spark retries, then fails the job), and not one row is rejected for it.
+   */
+  @Test
+  void engineFailuresFailTheTaskAndRejectNoRow() {
+    for (RuntimeException failure : new RuntimeException[] {
+        new dev.sparkinfer.kernels.KernelFallbackException("kernel op matmul_nk did not run on opencl: ...", null),
+        new dev.sparkinfer.kernels.DeviceMemoryException("the engine's memory budget of 1 bytes is exhausted")}) {
+      dev.sparkinfer.models.Embedder failing = new dev.sparkinfer.models.Embedder() {
+        @Override public int dimension() { return FakeEmbedderProvider.DIM; }
+        @Override public String modelName() { return "failing"; }
+        @Override public String deviceDescription() { return "opencl: test"; }
+        @Override public List<dev.sparkinfer.models.Embedding> embedDetailed(List<String> texts) { throw failure; }
+      };
+      List<Object[]> rows = new ArrayList<>();
+      for (int i = 0; i < 4; i++) rows.add(new Object[] {"r" + i, "text " + i});
+      List<Reject> rejects = new ArrayList<>();
+      try (StrictAllocator allocator = new StrictAllocator();
+           VectorSchemaRoot in = VectorSchemaRoot.create(CorpusTable.arrowSchema(), allocator);
+           VectorSchemaRoot out = VectorSchemaRoot.create(new EmbedTask(failing, TaskConfig.defaults()).outputSchema(), allocator)) {
+        ArrowRows.fill(in, rows);
+        RuntimeException e = assertThrows(RuntimeException.class, () -> new EmbedTask(failing, TaskConfig.defaults())
+            .run(in, out, (r, st, reason, d) -> rejects.add(new Reject(r, st, reason, d))));
+        assertSame(failure, e);
+      }
+      assertTrue(rejects.isEmpty(), "no row rejected for an engine failure: " + rejects);
+    }
+  }
+
   @Test
   void textsThatTokenizeToNothingAreRejectedAsEmpty() {
     // issue 8 case 11: only zero-width spaces or control characters: [CLS][SEP] alone, the same vector for all

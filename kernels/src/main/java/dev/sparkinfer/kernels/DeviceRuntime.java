@@ -13,16 +13,18 @@ import java.util.function.Function;
  * the engine is one command stream, so more would only interleave). Weights and state live for the JVM; scratch lives
  * inside one admitted call.
  */
-public final class DeviceRuntime {
+public final class DeviceRuntime implements AutoCloseable {
   private static final Map<String, DeviceRuntime> RUNTIMES = new HashMap<>();
 
   private final Ops ops;
   private final EngineConfig config;
   private final ReentrantLock gate = new ReentrantLock(true); // fair: tasks are admitted in arrival order
+  private final boolean owned;
 
-  private DeviceRuntime(Ops ops, EngineConfig config) {
+  private DeviceRuntime(Ops ops, EngineConfig config, boolean owned) {
     this.ops = ops;
     this.config = config;
+    this.owned = owned;
   }
 
   /** The runtime of this JVM for a device choice, opened on first use with this config. */
@@ -30,7 +32,7 @@ public final class DeviceRuntime {
     String key = choice + "/" + config.openclDevice();
     DeviceRuntime r = RUNTIMES.get(key);
     if (r == null) {
-      r = new DeviceRuntime(Devices.open(choice, config), config);
+      r = new DeviceRuntime(Devices.open(choice, config), config, false);
       RUNTIMES.put(key, r);
     } else if (!r.config.equals(config)) {
       throw new IllegalStateException("this JVM's " + choice + " engine was opened with " + r.config + "; a second config "
@@ -39,8 +41,25 @@ public final class DeviceRuntime {
     return r;
   }
 
-  /** A runtime of its own (tests): not registered, closed by the caller. */
-  static DeviceRuntime open(Ops ops, EngineConfig config) { return new DeviceRuntime(ops, config); }
+  /** A runtime of its own, not shared with the JVM's (tests, in-process use): {@link #close()} closes its engine. */
+  public static DeviceRuntime own(DeviceChoice choice, EngineConfig config) {
+    return new DeviceRuntime(Devices.open(choice, config), config, true);
+  }
+
+  /** A runtime of its own over an engine made by the caller (tests). */
+  static DeviceRuntime open(Ops ops, EngineConfig config) { return new DeviceRuntime(ops, config, true); }
+
+  /** Closes an owned runtime's engine; the JVM's shared runtimes live as long as the JVM (a no-op for them). */
+  @Override
+  public void close() {
+    if (!owned) return;
+    gate.lock();
+    try {
+      ops.close();
+    } finally {
+      gate.unlock();
+    }
+  }
 
   /**
    * Runs {@code work} with the device to itself: loading weights (outside any scope) or a forward pass (inside a scope it

@@ -1,8 +1,8 @@
 package dev.sparkinfer.models;
 
 import dev.sparkinfer.kernels.DeviceChoice;
-import dev.sparkinfer.kernels.Devices;
-import dev.sparkinfer.kernels.Ops;
+import dev.sparkinfer.kernels.DeviceRuntime;
+import dev.sparkinfer.kernels.EngineConfig;
 import dev.sparkinfer.models.bert.BertConfig;
 import dev.sparkinfer.models.bert.BertEmbedder;
 import dev.sparkinfer.models.bert.BertModel;
@@ -27,8 +27,24 @@ public final class Embedders {
 
   public static BertEmbedder load(ModelRef model, DeviceChoice device) { return load(model, device, DEFAULT_BATCH_SIZE); }
 
-  /** Loads the model; fails with a message naming what is wrong (missing files, no OpenCL device, ...). */
+  /**
+   * Loads the model on an engine of its own (closed with the model); fails with a message naming what is wrong (missing
+   * files, no OpenCL device, ...). Tunables from this JVM's sparkinfer.* properties.
+   */
   public static BertEmbedder load(ModelRef model, DeviceChoice device, int batchSize) {
+    DeviceRuntime runtime = DeviceRuntime.own(device, EngineConfig.fromSystemProperties());
+    try {
+      return load(model, runtime, batchSize, true);
+    } catch (RuntimeException e) {
+      runtime.close();
+      throw e;
+    }
+  }
+
+  /** Loads the model onto a shared engine (the executor's {@link DeviceRuntime}); closing the model leaves the engine open. */
+  public static BertEmbedder load(ModelRef model, DeviceRuntime runtime, int batchSize) { return load(model, runtime, batchSize, false); }
+
+  private static BertEmbedder load(ModelRef model, DeviceRuntime runtime, int batchSize, boolean ownsRuntime) {
     BertConfig config;
     Pooling pooling;
     Tokenizer tokenizer;
@@ -58,13 +74,10 @@ public final class Embedders {
       throw new IllegalArgumentException(model.spec() + ": tokenizer has " + tokenizer.vocabSize() + " tokens but the model only "
           + config.vocabSize() + " embeddings");
     }
-    Ops ops = Devices.open(device);
+    BertConfig cfg = config;
     try (WeightSource w = weights) {
-      BertModel bert = new BertModel(config, new BertWeights(w, config, ops), pooling, ops);
-      return new BertEmbedder(model.name(), tokenizer, bert, ops, batchSize);
-    } catch (RuntimeException e) {
-      ops.close();
-      throw e;
+      BertModel bert = runtime.admit(ops -> new BertModel(cfg, new BertWeights(w, cfg, ops), pooling, ops));
+      return new BertEmbedder(model.name(), tokenizer, bert, runtime, batchSize, ownsRuntime);
     }
   }
 }

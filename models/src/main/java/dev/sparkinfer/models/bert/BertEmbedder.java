@@ -1,5 +1,6 @@
 package dev.sparkinfer.models.bert;
 
+import dev.sparkinfer.kernels.DeviceRuntime;
 import dev.sparkinfer.kernels.Ops;
 import dev.sparkinfer.models.Embedder;
 import dev.sparkinfer.models.Embedding;
@@ -12,22 +13,25 @@ import java.util.List;
 
 /**
  * Sentence embeddings from a BERT encoder: tokenize, sort by length (less padding), pad each batch to its longest
- * text, run the model, restore the caller's order. One forward at a time per device.
+ * text, run the model, restore the caller's order. One forward at a time per device (its runtime's gate).
  */
 public final class BertEmbedder implements Embedder {
   private final String name;
   private final Tokenizer tokenizer;
   private final BertModel model;
-  private final Ops ops;
+  private final DeviceRuntime runtime;
+  private final boolean ownsRuntime;
   private final int batchSize;
   private final int maxLength;
 
-  public BertEmbedder(String name, Tokenizer tokenizer, BertModel model, Ops ops, int batchSize) {
+  /** On {@code runtime}'s engine; {@code ownsRuntime}: closing the model closes the engine too. */
+  public BertEmbedder(String name, Tokenizer tokenizer, BertModel model, DeviceRuntime runtime, int batchSize, boolean ownsRuntime) {
     if (batchSize < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
     this.name = name;
     this.tokenizer = tokenizer;
     this.model = model;
-    this.ops = ops;
+    this.runtime = runtime;
+    this.ownsRuntime = ownsRuntime;
     this.batchSize = batchSize;
     this.maxLength = model.config().maxSeqLength();
   }
@@ -39,7 +43,7 @@ public final class BertEmbedder implements Embedder {
   public String modelName() { return name; }
 
   @Override
-  public String deviceDescription() { return ops.ranOn(); }
+  public String deviceDescription() { return runtime.admit(Ops::ranOn); }
 
   public int maxLength() { return maxLength; }
 
@@ -73,10 +77,8 @@ public final class BertEmbedder implements Embedder {
         System.arraycopy(e.typeIds(), 0, types, r * seq, e.length());
         Arrays.fill(mask, r * seq, r * seq + e.length(), 1);
       }
-      float[][] out;
-      synchronized (ops) {
-        out = model.embed(ids, types, mask, b, seq);
-      }
+      int bb = b, sq = seq;
+      float[][] out = runtime.admit(ops -> model.embed(ids, types, mask, bb, sq)); // the device to this call alone
       for (int r = 0; r < b; r++) vectors[order[from + r]] = out[r];
     }
     List<Embedding> result = new ArrayList<>(n);
@@ -86,8 +88,6 @@ public final class BertEmbedder implements Embedder {
 
   @Override
   public void close() {
-    synchronized (ops) {
-      ops.close();
-    }
+    if (ownsRuntime) runtime.close();
   }
 }

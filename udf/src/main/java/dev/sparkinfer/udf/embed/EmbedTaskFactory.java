@@ -1,16 +1,25 @@
 package dev.sparkinfer.udf.embed;
 
 import dev.sparkinfer.kernels.DeviceChoice;
+import dev.sparkinfer.kernels.EngineConfig;
 import dev.sparkinfer.udf.BatchTask;
 import dev.sparkinfer.udf.BatchTaskFactory;
 import dev.sparkinfer.udf.TaskConfig;
 import dev.sparkinfer.udf.model.EmbedderCache;
 
-/** Makes {@link EmbedTask}s on executors, with the JVM's shared model for (modelSpec, device). */
-public record EmbedTaskFactory(String modelSpec, DeviceChoice device, TaskConfig config) implements BatchTaskFactory {
+/**
+ * Makes {@link EmbedTask}s on executors, with the JVM's shared model for (modelSpec, device), on an engine opened with
+ * {@code engine}: the driver's config, serialized with this factory, so executors run what the driver was told.
+ */
+public record EmbedTaskFactory(String modelSpec, DeviceChoice device, TaskConfig config, EngineConfig engine) implements BatchTaskFactory {
+  /** With the engine config of this JVM's sparkinfer.* properties (made on the driver). */
+  public EmbedTaskFactory(String modelSpec, DeviceChoice device, TaskConfig config) {
+    this(modelSpec, device, config, EngineConfig.fromSystemProperties());
+  }
+
   @Override
   public BatchTask create() {
-    return new EmbedTask(EmbedderCache.get(modelSpec, device), config);
+    return new EmbedTask(EmbedderCache.get(modelSpec, device, engine), config);
   }
 
   /** The text's length in chars (a proxy of its token count). */

@@ -1,6 +1,7 @@
 package dev.sparkinfer.udf.model;
 
 import dev.sparkinfer.kernels.DeviceChoice;
+import dev.sparkinfer.kernels.EngineConfig;
 import dev.sparkinfer.models.Embedder;
 import java.util.ArrayList;
 import java.util.List;
@@ -10,8 +11,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One model per executor JVM per (model spec, device), shared by all tasks of that JVM ({@link Embedder} is
- * thread-safe). Loaded on first use; a failed load is not cached, so the next task tries again and the error reaches
+ * One model per executor JVM per (model spec, device, engine config), shared by all tasks of that JVM ({@link Embedder}
+ * is thread-safe); the models of a JVM share its one engine per device ({@code DeviceRuntime}). Loaded on first use; a failed load is not cached, so the next task tries again and the error reaches
  * the driver through the failed task.
  */
 public final class EmbedderCache {
@@ -19,12 +20,15 @@ public final class EmbedderCache {
 
   private static final Logger LOG = LoggerFactory.getLogger(EmbedderCache.class);
 
-  /** Cache key; specs are normalised first. */
-  public record Key(String modelSpec, DeviceChoice device) {
+  /** Cache key; specs are normalised first; the engine config is the driver's (it travelled with the job). */
+  public record Key(String modelSpec, DeviceChoice device, EngineConfig engine) {
     public Key {
       modelSpec = EmbedderProviders.normalize(modelSpec);
       if (device == null) device = DeviceChoice.AUTO;
+      if (engine == null) engine = EngineConfig.fromSystemProperties();
     }
+
+    public Key(String modelSpec, DeviceChoice device) { this(modelSpec, device, null); }
   }
 
   private static final Map<Key, Embedder> MODELS = new ConcurrentHashMap<>();
@@ -33,13 +37,17 @@ public final class EmbedderCache {
     return get(new Key(modelSpec, device));
   }
 
+  public static Embedder get(String modelSpec, DeviceChoice device, EngineConfig engine) {
+    return get(new Key(modelSpec, device, engine));
+  }
+
   public static Embedder get(Key key) {
     Embedder e = MODELS.get(key);
     if (e != null) return e;
     synchronized (EmbedderCache.class) { // one load at a time: two models at once would double peak memory
       return MODELS.computeIfAbsent(key, k -> {
         long t0 = System.nanoTime();
-        Embedder loaded = EmbedderProviders.forSpec(k.modelSpec()).load(k.modelSpec(), k.device());
+        Embedder loaded = EmbedderProviders.forSpec(k.modelSpec()).load(k.modelSpec(), k.device(), k.engine());
         LOG.info(String.format("loaded model %s (%d dims) on %s in %.1f s", loaded.modelName(), loaded.dimension(),
             loaded.deviceDescription(), (System.nanoTime() - t0) / 1e9));
         return loaded;

@@ -1,6 +1,7 @@
 package dev.sparkinfer.udf.model;
 
 import dev.sparkinfer.kernels.DeviceChoice;
+import dev.sparkinfer.kernels.EngineConfig;
 import dev.sparkinfer.models.Embedder;
 
 /**
@@ -23,4 +24,10 @@ public interface EmbedderProvider {
 
   /** Loads the model onto the device; called once per JVM per (spec, device) by {@link EmbedderCache}. */
   Embedder load(String modelSpec, DeviceChoice device);
+
+  /**
+   * Loads the model onto the executor's shared engine for the device, opened with the engine config that travelled
+   * with the job. Providers of test models that use no device keep the two-argument form.
+   */
+  default Embedder load(String modelSpec, DeviceChoice device, EngineConfig engine) { return load(modelSpec, device); }
 }

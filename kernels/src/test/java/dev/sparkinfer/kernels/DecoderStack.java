@@ -35,8 +35,16 @@ final class DecoderStack {
   private final Tensor finalNorm, invFreq;
   private final Layer[] layers;
 
+  /** A weight as uploaded, kept for export in the checkpoint's own naming (HF LlamaForCausalLM). */
+  record Exported(Object data, long[] shape) {}
+
   /** Uploads weights drawn from {@code seed} (the same on every Ops) and allocates the KV cache for batch x capacity. */
   DecoderStack(Ops ops, Shape s, DType dtype, long seed, int batch, int capacity) {
+    this(ops, s, dtype, seed, batch, capacity, null);
+  }
+
+  /** The same, also keeping every weight in {@code export} under its Hugging Face name (a reference run loads them). */
+  DecoderStack(Ops ops, Shape s, DType dtype, long seed, int batch, int capacity, java.util.Map<String, Exported> export) {
     this.ops = ops;
     this.shape = s;
     this.batch = batch;
@@ -44,24 +52,46 @@ final class DecoderStack {
     ops.reserve16(s.params16() + 16L * (8 * s.layers() + 1));
     SplittableRandom rnd = new SplittableRandom(seed);
     float scale = (float) (1 / Math.sqrt(s.dim()));
-    embed = ops.upload16(random16(rnd, (long) s.vocab() * s.dim(), 0.05f, dtype), dtype); // ~ the 0.02 std of LLaMA init
+    int kv = s.kvDim(), d = s.dim(), f = s.ffn();
+    java.util.function.BiFunction<String, char[], HalfTensor> w16 = (name, bits) -> {
+      if (export != null) export.put(name, new Exported(bits, null));
+      return ops.upload16(bits, dtype);
+    };
+    java.util.function.BiFunction<String, float[], Tensor> w32 = (name, v) -> {
+      if (export != null) export.put(name, new Exported(v, new long[] {v.length}));
+      return ops.upload(v);
+    };
+    embed = w16.apply("model.embed_tokens.weight", random16(rnd, (long) s.vocab() * d, 0.05f, dtype)); // ~ LLaMA init's 0.02 std
     layers = new Layer[s.layers()];
-    int kv = s.kvDim();
     for (int l = 0; l < s.layers(); l++) {
-      layers[l] = new Layer(ops.upload(norm(rnd, s.dim())),
-          ops.upload16(random16(rnd, (long) s.dim() * s.dim(), scale, dtype), dtype),
-          ops.upload16(random16(rnd, (long) kv * s.dim(), scale, dtype), dtype),
-          ops.upload16(random16(rnd, (long) kv * s.dim(), scale, dtype), dtype),
-          ops.upload16(random16(rnd, (long) s.dim() * s.dim(), scale, dtype), dtype),
-          ops.upload(norm(rnd, s.dim())),
-          ops.upload16(random16(rnd, (long) s.ffn() * s.dim(), scale, dtype), dtype),
-          ops.upload16(random16(rnd, (long) s.ffn() * s.dim(), scale, dtype), dtype),
-          ops.upload16(random16(rnd, (long) s.dim() * s.ffn(), (float) (1 / Math.sqrt(s.ffn())), dtype), dtype),
+      String p = "model.layers." + l + ".";
+      layers[l] = new Layer(w32.apply(p + "input_layernorm.weight", norm(rnd, d)),
+          w16.apply(p + "self_attn.q_proj.weight", random16(rnd, (long) d * d, scale, dtype)),
+          w16.apply(p + "self_attn.k_proj.weight", random16(rnd, (long) kv * d, scale, dtype)),
+          w16.apply(p + "self_attn.v_proj.weight", random16(rnd, (long) kv * d, scale, dtype)),
+          w16.apply(p + "self_attn.o_proj.weight", random16(rnd, (long) d * d, scale, dtype)),
+          w32.apply(p + "post_attention_layernorm.weight", norm(rnd, d)),
+          w16.apply(p + "mlp.gate_proj.weight", random16(rnd, (long) f * d, scale, dtype)),
+          w16.apply(p + "mlp.up_proj.weight", random16(rnd, (long) f * d, scale, dtype)),
+          w16.apply(p + "mlp.down_proj.weight", random16(rnd, (long) d * f, (float) (1 / Math.sqrt(f)), dtype)),
           ops.allocState(Math.multiplyExact(batch * capacity, kv)),
           ops.allocState(Math.multiplyExact(batch * capacity, kv)));
     }
-    finalNorm = ops.upload(norm(rnd, s.dim()));
+    finalNorm = w32.apply("model.norm.weight", norm(rnd, d));
     invFreq = ops.upload(Rope.invFreq(s.headDim(), s.theta(), null));
+    if (export != null) { // shapes of the 16-bit ones, [out, in] as PyTorch's Linear
+      export.replaceAll((name, e) -> e.shape() != null ? e : new Exported(e.data(), shapeOf(name, s)));
+    }
+  }
+
+  private static long[] shapeOf(String name, Shape s) {
+    int d = s.dim(), kv = s.kvDim(), f = s.ffn();
+    if (name.equals("model.embed_tokens.weight")) return new long[] {s.vocab(), d};
+    if (name.endsWith("q_proj.weight") || name.endsWith("o_proj.weight")) return new long[] {d, d};
+    if (name.endsWith("k_proj.weight") || name.endsWith("v_proj.weight")) return new long[] {kv, d};
+    if (name.endsWith("gate_proj.weight") || name.endsWith("up_proj.weight")) return new long[] {f, d};
+    if (name.endsWith("down_proj.weight")) return new long[] {d, f};
+    throw new IllegalArgumentException(name);
   }
 
   private static char[] random16(SplittableRandom rnd, long n, float scale, DType t) {

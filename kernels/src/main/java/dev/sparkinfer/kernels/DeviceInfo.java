@@ -3,8 +3,8 @@ package dev.sparkinfer.kernels;
 /**
  * The device that ran the kernels, for logs, job summaries and tests.
  *
- * @param kind   "opencl" or "java"
- * @param type   GPU, CPU, ACC for OpenCL; "reference" for java
+ * @param kind   "opencl", "cpu" (the Vector API engine) or "java"
+ * @param type   GPU, CPU, ACC for OpenCL; CPU for cpu; "reference" for java
  */
 public record DeviceInfo(String kind, String name, String vendor, String type) {
   public static final DeviceInfo JAVA = new DeviceInfo("java", "plain-Java reference ops", "-", "reference");
@@ -18,6 +18,10 @@ public record DeviceInfo(String kind, String name, String vendor, String type) {
 
   @Override
   public String toString() {
-    return isOpenCL() ? "opencl: " + name + " (" + vendor + ", " + type + ")" : "java (" + name + ")";
+    return switch (kind) {
+      case "opencl" -> "opencl: " + name + " (" + vendor + ", " + type + ")";
+      case "cpu" -> "cpu: " + name + " on " + vendor;
+      default -> "java (" + name + ")";
+    };
   }
 }

@@ -8,9 +8,10 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * Device choice: {@code auto} and {@code opencl} take the best OpenCL device (GPU, then accelerator, then CPU; within a
- * type, most compute units); {@code java} the reference ops. The system property {@code sparkinfer.opencl.device}
- * (a substring of the device name) pins one device. The device used is logged once per JVM.
+ * Device choice: {@code auto} takes an OpenCL GPU or accelerator when there is one, else the CPU engine ({@link CpuOps});
+ * {@code opencl} the best OpenCL device (GPU, then accelerator, then CPU such as PoCL; within a type, most compute units);
+ * {@code cpu} the CPU engine; {@code java} the reference ops. The system property {@code sparkinfer.opencl.device}
+ * (a substring of the device name) pins one OpenCL device, for auto too. The device used is logged once per JVM.
  */
 public final class Devices {
   public static final String DEVICE_PROPERTY = "sparkinfer.opencl.device";
@@ -23,9 +24,9 @@ public final class Devices {
   private Devices() {}
 
   /**
-   * Opens the ops for a choice. {@code opencl} fails with a message that says what to do when no OpenCL device can run;
-   * {@code auto} then runs the plain-Java engine and says so loudly (once per JVM): which engine, why, how much slower,
-   * and the command that installs an OpenCL driver. The ops' {@link Ops#device()} records the fallback.
+   * Opens the ops for a choice. {@code opencl} and {@code cpu} fail with a message that says what to do when they cannot
+   * run; {@code auto} then runs what it can (OpenCL on the CPU, else the plain-Java engine) and says so loudly (once per
+   * JVM): which engine, why, and how to get the fast one. The ops' {@link Ops#device()} records a Java fallback.
    */
   public static Ops open(DeviceChoice choice) { return open(choice, EngineConfig.fromSystemProperties()); }
 
@@ -37,27 +38,99 @@ public final class Devices {
   }
 
   static Ops open(DeviceChoice choice, EngineConfig config, java.util.function.Supplier<List<OpenCLDevice>> devices) {
-    if (choice == DeviceChoice.JAVA) {
-      logOnce(DeviceInfo.JAVA.toString());
-      return javaOps(DeviceInfo.JAVA, config);
+    return open(choice, config, devices, vectorApiMissing());
+  }
+
+  /**
+   * @param vectorMissing why the CPU engine cannot run in this JVM (null: it can)
+   */
+  static Ops open(DeviceChoice choice, EngineConfig config, java.util.function.Supplier<List<OpenCLDevice>> devices,
+                  String vectorMissing) {
+    switch (choice) {
+      case JAVA -> {
+        logOnce(DeviceInfo.JAVA.toString());
+        return javaOps(DeviceInfo.JAVA, config);
+      }
+      case CPU -> {
+        if (vectorMissing != null) throw new IllegalStateException("--device cpu: " + vectorMissing);
+        return cpuOps(config);
+      }
+      case OPENCL -> {
+        AparapiOps ops = new AparapiOps(best(devices.get(), config.openclDevice()), config.withStrict(true));
+        logOnce(ops.device().toString());
+        return ops;
+      }
+      default -> { } // AUTO below
     }
-    String why;
+    // auto: an OpenCL GPU or accelerator (or the pinned device), else the CPU engine
+    List<OpenCLDevice> all;
+    String openclWhy = null;
     try {
-      OpenCLDevice d = best(devices.get(), config.openclDevice());
-      AparapiOps ops = new AparapiOps(d, config.withStrict(choice == DeviceChoice.OPENCL || config.strict()));
-      logOnce(ops.device().toString());
-      return ops;
-    } catch (IllegalStateException e) {
-      if (choice == DeviceChoice.OPENCL) throw e;
-      why = e.getMessage().startsWith(NO_DEVICE) ? NO_DEVICE : e.getMessage(); // the install hint follows in the message
+      all = devices.get();
+    } catch (RuntimeException e) {
+      all = List.of();
+      openclWhy = e.getMessage();
+    }
+    boolean pinned = !config.openclDevice().isBlank();
+    List<OpenCLDevice> accelerators = pinned ? all
+        : all.stream().filter(d -> d.getType() == Device.TYPE.GPU || d.getType() == Device.TYPE.ACC).toList();
+    if (!accelerators.isEmpty()) {
+      try {
+        AparapiOps ops = new AparapiOps(best(accelerators, config.openclDevice()), config.withStrict(config.strict()));
+        logOnce(ops.device().toString());
+        return ops;
+      } catch (IllegalStateException e) {
+        if (pinned) throw e;
+        openclWhy = e.getMessage();
+      }
+    } else if (pinned) {
+      best(all, config.openclDevice()); // says which devices exist
+    }
+    if (vectorMissing == null) {
+      if (openclWhy != null) say("*** sparkinfer: --device auto found an OpenCL GPU but could not open it (" + openclWhy
+          + "); it runs the CPU engine instead.");
+      return cpuOps(config);
+    }
+    // the JVM lacks the Vector API: PoCL (an OpenCL CPU device) if there is one, else the Java reference, said loudly
+    String why = vectorMissing;
+    if (!all.isEmpty()) {
+      try {
+        AparapiOps ops = new AparapiOps(best(all, ""), config.withStrict(config.strict()));
+        say("\n*** sparkinfer: --device auto runs OpenCL on the CPU (" + ops.device() + "), not the CPU engine: " + why + "\n");
+        logOnce(ops.device().toString());
+        return ops;
+      } catch (IllegalStateException e) {
+        why = why + "; and OpenCL: " + e.getMessage();
+      }
+    } else {
+      why = why + "; and " + NO_DEVICE;
     }
     DeviceInfo info = DeviceInfo.javaFallback(why);
-    if (!fallbackSaid) {
-      fallbackSaid = true;
-      System.err.println(fallbackMessage(why));
-    }
+    say(fallbackMessage(why));
     logOnce(info.toString());
     return javaOps(info, config);
+  }
+
+  /** Why the Vector API engine cannot run in this JVM, or null when it can. */
+  static String vectorApiMissing() {
+    if (ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()) return null;
+    return "this JVM was started without --add-modules=jdk.incubator.vector, which the CPU engine needs (bin/pipeline "
+        + "and the deploy scripts pass it; with spark-submit add it to spark.driver.extraJavaOptions and "
+        + "spark.executor.extraJavaOptions)";
+  }
+
+  private static CpuOps cpuOps(EngineConfig config) {
+    CpuOps ops = new CpuOps(config.cpuThreadsOrAll(), config);
+    // its arrays live on the heap, as the Java engine's
+    ops.setBudget(config.budgetBytes() > 0 ? config.budgetBytes() : Runtime.getRuntime().maxMemory() / 10 * 9);
+    logOnce(ops.device().toString());
+    return ops;
+  }
+
+  private static void say(String message) {
+    if (fallbackSaid) return;
+    fallbackSaid = true;
+    System.err.println(message);
   }
 
   /** The Java engine's budget: the config's, else 90 % of the JVM's max heap (its arrays live there). */
@@ -69,11 +142,11 @@ public final class Devices {
 
   /** What --device auto says when it runs the Java engine. */
   static String fallbackMessage(String why) {
-    return "\n*** sparkinfer: --device auto runs the plain-Java engine on this machine, not OpenCL: " + why + "\n"
-        + "*** The Java engine computes the same numbers about 10x slower than PoCL (all-MiniLM-L6-v2 on a 2-core Xeon:\n"
-        + "*** 0.6 against 6.8 sentences/s, bin/benchmark embed).\n"
-        + "*** To use the CPU's OpenCL driver: sudo apt-get install pocl-opencl-icd ocl-icd-libopencl1 clinfo\n"
-        + "*** (check with 'clinfo -l'); --device java runs this engine without this message, --device opencl refuses to.\n";
+    return "\n*** sparkinfer: --device auto runs the plain-Java reference engine on this machine: " + why + "\n"
+        + "*** The reference computes the same numbers one to two orders of magnitude slower than the CPU engine\n"
+        + "*** (bin/pipeline bench measures both). For the CPU engine start the JVM with --add-modules=jdk.incubator.vector;\n"
+        + "*** for OpenCL on the CPU: sudo apt-get install pocl-opencl-icd ocl-icd-libopencl1 clinfo (check with 'clinfo -l').\n"
+        + "*** --device java runs this engine without this message; --device cpu and --device opencl refuse to.\n";
   }
 
   private static volatile boolean fallbackSaid;

@@ -20,10 +20,12 @@ import java.util.Properties;
  *                        (the Java engine: 90 % of the JVM's max heap)
  * @param openclDevice    substring of the OpenCL device name to pin, or empty
  * @param strict          a kernel that would fall back to Java threads fails instead (--device opencl implies it)
+ * @param cpuThreads      threads of the CPU engine ({@code --device cpu}); 0: the JVM's available processors. The jobs
+ *                        set it to the cores Spark gives an executor, so the engine never uses more than its share
  */
 public record EngineConfig(String matmulKernel, String attentionKernel, String normKernel, String softmaxKernel,
                            String linearLayout, int elementRun, long budgetBytes,
-                           String openclDevice, boolean strict) implements Serializable {
+                           String openclDevice, boolean strict, int cpuThreads) implements Serializable {
   public EngineConfig {
     check("matmul", matmulKernel, "dot", "tiled");
     check("attention", attentionKernel, "rows", "split");
@@ -35,7 +37,11 @@ public record EngineConfig(String matmulKernel, String attentionKernel, String n
     if (elementRun < 0) throw new IllegalArgumentException("sparkinfer.elementwise.run must be >= 0, got " + elementRun);
     if (budgetBytes < 0) throw new IllegalArgumentException("sparkinfer.device.budget must be >= 0 bytes, got " + budgetBytes);
     openclDevice = openclDevice == null ? "" : openclDevice;
+    if (cpuThreads < 0) throw new IllegalArgumentException("sparkinfer.cpu.threads must be >= 0 (0: all processors), got " + cpuThreads);
   }
+
+  /** The CPU engine's threads: the configured number, else the JVM's available processors. */
+  public int cpuThreadsOrAll() { return cpuThreads > 0 ? cpuThreads : Runtime.getRuntime().availableProcessors(); }
 
   private static void check(String what, String value, String cpu, String gpu) {
     if (!value.equals("auto") && !value.equals(cpu) && !value.equals(gpu)) {
@@ -54,7 +60,16 @@ public record EngineConfig(String matmulKernel, String attentionKernel, String n
         get(p, "sparkinfer.norm.kernel", "auto"), get(p, "sparkinfer.softmax.kernel", "auto"),
         get(p, "sparkinfer.linear.layout", "auto"), Integer.parseInt(get(p, "sparkinfer.elementwise.run", "0")),
         parseBytes(get(p, "sparkinfer.device.budget", "0")),
-        get(p, Devices.DEVICE_PROPERTY, ""), Boolean.parseBoolean(get(p, "sparkinfer.strict", "false")));
+        get(p, Devices.DEVICE_PROPERTY, ""), Boolean.parseBoolean(get(p, "sparkinfer.strict", "false")),
+        parseThreads(get(p, "sparkinfer.cpu.threads", "0")));
+  }
+
+  private static int parseThreads(String s) {
+    try {
+      return Integer.parseInt(s);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("sparkinfer.cpu.threads must be a whole number of threads, got '" + s + "'");
+    }
   }
 
   private static String get(Map<Object, Object> p, String key, String dflt) {
@@ -79,11 +94,21 @@ public record EngineConfig(String matmulKernel, String attentionKernel, String n
 
   public EngineConfig withBudgetBytes(long bytes) {
     return new EngineConfig(matmulKernel, attentionKernel, normKernel, softmaxKernel, linearLayout, elementRun, bytes,
-        openclDevice, strict);
+        openclDevice, strict, cpuThreads);
   }
 
   public EngineConfig withStrict(boolean s) {
     return new EngineConfig(matmulKernel, attentionKernel, normKernel, softmaxKernel, linearLayout, elementRun, budgetBytes,
-        openclDevice, s);
+        openclDevice, s, cpuThreads);
+  }
+
+  public EngineConfig withCpuThreads(int threads) {
+    return new EngineConfig(matmulKernel, attentionKernel, normKernel, softmaxKernel, linearLayout, elementRun, budgetBytes,
+        openclDevice, strict, threads);
+  }
+
+  public EngineConfig withLinearLayout(String layout) {
+    return new EngineConfig(matmulKernel, attentionKernel, normKernel, softmaxKernel, layout, elementRun, budgetBytes,
+        openclDevice, strict, cpuThreads);
   }
 }

@@ -7,13 +7,34 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** A machine without an OpenCL driver: auto runs the Java engine and says why; opencl refuses with the fix. */
+/**
+ * Device choice without an OpenCL driver: auto runs the CPU engine; without the Vector API either, the Java engine, and
+ * says why; opencl and cpu refuse with the fix.
+ */
 class DeviceFallbackTest {
   @Test
+  void autoRunsTheCpuEngineWithoutAnOpenCLGpu() {
+    try (Ops ops = Devices.open(DeviceChoice.AUTO, EngineConfig.defaults().withCpuThreads(2), List::of, null)) {
+      assertEquals("cpu", ops.device().kind());
+      assertTrue(ops.device().toString().startsWith("cpu: Java Vector API") && ops.device().toString().contains("2 threads"),
+          ops.device().toString());
+    }
+  }
+
+  @Test
+  void cpuRefusesWithoutTheVectorModule() {
+    IllegalStateException e = assertThrows(IllegalStateException.class,
+        () -> Devices.open(DeviceChoice.CPU, EngineConfig.defaults(), List::of, "no module (test)"));
+    assertTrue(e.getMessage().contains("--device cpu") && e.getMessage().contains("no module (test)"), e.getMessage());
+    assertTrue(Devices.vectorApiMissing() == null, "the tests' JVM has the Vector API module");
+  }
+
+  @Test
   void autoRunsTheJavaEngineAndRecordsWhy() {
-    try (Ops ops = Devices.open(DeviceChoice.AUTO, List::of)) {
+    try (Ops ops = Devices.open(DeviceChoice.AUTO, EngineConfig.defaults(), List::of, "no Vector API (test)")) {
       assertEquals("java", ops.device().kind());
-      assertTrue(ops.device().toString().contains("--device auto fallback: no OpenCL device found"), ops.device().toString());
+      assertTrue(ops.device().toString().contains("--device auto fallback: no Vector API (test); and no OpenCL device found"),
+          ops.device().toString());
       try (Ops.Scope s = ops.scope()) { // and it computes
         Tensor t = ops.alloc(3);
         ops.write(t, new float[] {3, 4, 0});
@@ -32,7 +53,8 @@ class DeviceFallbackTest {
   @Test
   void theMessageSaysWhichEngineWhyHowMuchSlowerAndTheInstallCommand() {
     String m = Devices.fallbackMessage("no OpenCL device found");
-    assertTrue(m.contains("plain-Java engine") && m.contains("no OpenCL device found") && m.contains("slower")
+    assertTrue(m.contains("plain-Java reference engine") && m.contains("no OpenCL device found") && m.contains("slower")
+        && m.contains("--add-modules=jdk.incubator.vector")
         && m.contains("apt-get install pocl-opencl-icd"), m);
   }
 

@@ -1,5 +1,6 @@
 package dev.sparkinfer.kernels;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -33,10 +34,12 @@ class FallbackDetectionTest {
   }
 
   @Test
-  void autoPicksAnOpenCLDevice() {
-    OpenCLTestSupport.device();
-    try (Ops ops = Devices.open(DeviceChoice.AUTO)) {
-      assertTrue(ops.device().isOpenCL(), "auto must choose OpenCL when a device exists: " + ops.device());
+  void autoPicksAnOpenCLGpuElseTheCpuEngine() {
+    var device = OpenCLTestSupport.device();
+    boolean gpu = device.getType() == com.aparapi.device.Device.TYPE.GPU || device.getType() == com.aparapi.device.Device.TYPE.ACC;
+    try (Ops ops = Devices.open(DeviceChoice.AUTO, EngineConfig.defaults())) {
+      if (gpu) assertTrue(ops.device().isOpenCL(), "auto must choose an OpenCL GPU when one exists: " + ops.device());
+      else assertEquals("cpu", ops.device().kind(), "auto on a machine whose OpenCL device is a CPU: the CPU engine");
     }
   }
 }

@@ -1,0 +1,771 @@
+package dev.sparkinfer.kernels;
+
+import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The CPU engine ({@code --device cpu}): every op in Java on the Vector API ({@code jdk.incubator.vector}; the JVM needs
+ * {@code --add-modules=jdk.incubator.vector}), at the CPU's widest float vectors (16 lanes with AVX-512, 8 with AVX2),
+ * on a fixed number of threads. Same memory model as the other engines (float arena, 16-bit banks), and every op is
+ * tested against its {@link JavaOps} twin.
+ *
+ * <p>Matmul: float Linear weights are stored in-major ({@code [in, out]}) so the kernel is a register block of 4 rows x
+ * 3 vectors of columns, broadcasting one activation against contiguous weight vectors (no horizontal sums); weights
+ * given {@code [n, k]} (transB, and 16-bit Linear weights, kept as the checkpoint stores them) use a 4 x 3 block of dot
+ * products, the 16-bit ones widened to float in registers. Sums are float (the reference sums in double): the parity
+ * tolerances are those of the OpenCL kernels.
+ */
+public final class CpuOps extends ArenaOps {
+  static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+  static final int L = F.length();
+  private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+  private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16));
+  /** Columns per matmul panel (3 vectors) and rows per task chunk. */
+  private static final int PANEL = 3 * L, ROW_CHUNK = 64;
+  /** Below this many multiply-adds an op stays on the calling thread (a decode step's small ops). */
+  private static final long PARALLEL_MIN = 1 << 15;
+
+  private final DeviceInfo info;
+  private final CpuThreads pool;
+  private final boolean inMajor;
+
+  /** A CPU engine on this many threads, with the engine config's linear layout (in-major unless out-major is asked). */
+  public CpuOps(int threads, EngineConfig config) {
+    this.pool = new CpuThreads(threads);
+    this.inMajor = !config.linearLayout().equals("out-major");
+    this.info = describe(threads);
+  }
+
+  public CpuOps(int threads) { this(threads, EngineConfig.defaults()); }
+
+  /** The engine as logs and job summaries name it: vector width, threads and the CPU model. */
+  static DeviceInfo describe(int threads) {
+    return new DeviceInfo("cpu", "Java Vector API, " + F.vectorBitSize() + "-bit vectors (" + L + " floats), " + threads
+        + (threads == 1 ? " thread" : " threads"), cpuModel(), "CPU");
+  }
+
+  /** The CPU model from /proc/cpuinfo (Linux), else os.arch. */
+  public static String cpuModel() {
+    try {
+      for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/cpuinfo"))) {
+        if (line.startsWith("model name")) return line.substring(line.indexOf(':') + 1).trim();
+      }
+    } catch (Exception e) {
+      // not Linux
+    }
+    return System.getProperty("os.arch");
+  }
+
+  @Override
+  public DeviceInfo device() { return info; }
+
+  @Override
+  public boolean linearInMajor() { return inMajor; }
+
+  public int threads() { return pool.threads(); }
+
+  @Override
+  public void close() {
+    pool.close();
+    super.close();
+  }
+
+  // ---- memory: Java arrays, as the reference ----
+
+  @Override
+  protected void grow(float[] newMem, int[] newImem) {
+    if (newMem != null) {
+      System.arraycopy(mem, 0, newMem, 0, mem.length);
+      mem = newMem;
+    }
+    if (newImem != null) {
+      System.arraycopy(imem, 0, newImem, 0, imem.length);
+      imem = newImem;
+    }
+  }
+
+  @Override
+  protected void grow16(int bank, char[] newBank) {
+    System.arraycopy(banks[bank], 0, newBank, 0, banks[bank].length);
+    banks[bank] = newBank;
+  }
+
+  @Override
+  protected void write16(int bank, int offset, char[] src) { System.arraycopy(src, 0, banks[bank], offset, src.length); }
+
+  @Override
+  protected void zero(Tensor t) { Arrays.fill(mem, t.offset(), t.offset() + t.size(), 0f); }
+
+  @Override
+  protected void zero(IntTensor t) { Arrays.fill(imem, t.offset(), t.offset() + t.size(), 0); }
+
+  @Override
+  public void write(Tensor dst, float[] src) {
+    checkOpen();
+    check(dst, src.length, "write destination");
+    System.arraycopy(src, 0, mem, dst.offset(), src.length);
+  }
+
+  @Override
+  public void write(IntTensor dst, int[] src) {
+    checkOpen();
+    check(dst, src.length, "write destination");
+    System.arraycopy(src, 0, imem, dst.offset(), src.length);
+  }
+
+  @Override
+  public float[] read(Tensor src) {
+    checkOpen();
+    return Arrays.copyOfRange(mem, src.offset(), src.offset() + src.size());
+  }
+
+  @Override
+  public int[] read(IntTensor src) {
+    checkOpen();
+    return Arrays.copyOfRange(imem, src.offset(), src.offset() + src.size());
+  }
+
+  /** Splits {@code tasks} over the threads when the op is big enough to pay for it. */
+  private void parallel(int tasks, long work, java.util.function.IntConsumer body) {
+    if (work < PARALLEL_MIN) {
+      for (int i = 0; i < tasks; i++) body.accept(i);
+    } else {
+      pool.forEach(tasks, body);
+    }
+  }
+
+  // ---- matmul ----
+
+  @Override
+  protected void matmulImpl(Tensor out, Tensor a, Tensor b, Tensor bias, int m, int n, int k, boolean transB) {
+    float[] x = mem;
+    int bo = bias == null ? -1 : bias.offset();
+    if (transB) {
+      dotMatmul(x, a.offset(), null, x, b.offset(), null, bo, out.offset(), m, n, k);
+    } else {
+      broadcastMatmul(x, a.offset(), b.offset(), bo, out.offset(), m, n, k);
+    }
+  }
+
+  /** out[m, n] = a[m, k] b[k, n] (+ bias): tasks are (panel of 3 vectors of columns) x (chunk of 64 rows). */
+  private void broadcastMatmul(float[] x, int ao, int bo, int biasOff, int oo, int m, int n, int k) {
+    int panels = (n + PANEL - 1) / PANEL, chunks = (m + ROW_CHUNK - 1) / ROW_CHUNK;
+    parallel(panels * chunks, (long) m * n * k, t -> {
+      int j = (t / chunks) * PANEL, i0 = (t % chunks) * ROW_CHUNK, i1 = Math.min(m, i0 + ROW_CHUNK);
+      int jEnd = Math.min(n, j + PANEL);
+      if (jEnd - j == PANEL) {
+        int i = i0;
+        for (; i + 4 <= i1; i += 4) block4x3(x, ao + i * k, bo + j, oo + i * n + j, biasOff < 0 ? -1 : biasOff + j, n, k);
+        for (; i < i1; i++) block1x3(x, ao + i * k, bo + j, oo + i * n + j, biasOff < 0 ? -1 : biasOff + j, n, k);
+      } else {
+        for (int i = i0; i < i1; i++) row1(x, ao + i * k, bo, oo + i * n, biasOff, j, jEnd, n, k);
+      }
+    });
+  }
+
+  /** Four rows by three vectors of columns: 12 accumulators, one broadcast activation per row per k step. */
+  private static void block4x3(float[] x, int a0, int bp, int op, int biasOff, int n, int k) {
+    FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
+    FloatVector c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
+    int a1 = a0 + k, a2 = a1 + k, a3 = a2 + k;
+    for (int p = 0; p < k; p++, bp += n) {
+      FloatVector b0 = FloatVector.fromArray(F, x, bp), b1 = FloatVector.fromArray(F, x, bp + L),
+          b2 = FloatVector.fromArray(F, x, bp + 2 * L);
+      FloatVector v = FloatVector.broadcast(F, x[a0 + p]);
+      c00 = b0.fma(v, c00);
+      c01 = b1.fma(v, c01);
+      c02 = b2.fma(v, c02);
+      v = FloatVector.broadcast(F, x[a1 + p]);
+      c10 = b0.fma(v, c10);
+      c11 = b1.fma(v, c11);
+      c12 = b2.fma(v, c12);
+      v = FloatVector.broadcast(F, x[a2 + p]);
+      c20 = b0.fma(v, c20);
+      c21 = b1.fma(v, c21);
+      c22 = b2.fma(v, c22);
+      v = FloatVector.broadcast(F, x[a3 + p]);
+      c30 = b0.fma(v, c30);
+      c31 = b1.fma(v, c31);
+      c32 = b2.fma(v, c32);
+    }
+    if (biasOff >= 0) {
+      FloatVector d0 = FloatVector.fromArray(F, x, biasOff), d1 = FloatVector.fromArray(F, x, biasOff + L),
+          d2 = FloatVector.fromArray(F, x, biasOff + 2 * L);
+      c00 = c00.add(d0); c01 = c01.add(d1); c02 = c02.add(d2);
+      c10 = c10.add(d0); c11 = c11.add(d1); c12 = c12.add(d2);
+      c20 = c20.add(d0); c21 = c21.add(d1); c22 = c22.add(d2);
+      c30 = c30.add(d0); c31 = c31.add(d1); c32 = c32.add(d2);
+    }
+    c00.intoArray(x, op); c01.intoArray(x, op + L); c02.intoArray(x, op + 2 * L);
+    op += n;
+    c10.intoArray(x, op); c11.intoArray(x, op + L); c12.intoArray(x, op + 2 * L);
+    op += n;
+    c20.intoArray(x, op); c21.intoArray(x, op + L); c22.intoArray(x, op + 2 * L);
+    op += n;
+    c30.intoArray(x, op); c31.intoArray(x, op + L); c32.intoArray(x, op + 2 * L);
+  }
+
+  private static void block1x3(float[] x, int a0, int bp, int op, int biasOff, int n, int k) {
+    FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0;
+    for (int p = 0; p < k; p++, bp += n) {
+      FloatVector v = FloatVector.broadcast(F, x[a0 + p]);
+      c0 = FloatVector.fromArray(F, x, bp).fma(v, c0);
+      c1 = FloatVector.fromArray(F, x, bp + L).fma(v, c1);
+      c2 = FloatVector.fromArray(F, x, bp + 2 * L).fma(v, c2);
+    }
+    if (biasOff >= 0) {
+      c0 = c0.add(FloatVector.fromArray(F, x, biasOff));
+      c1 = c1.add(FloatVector.fromArray(F, x, biasOff + L));
+      c2 = c2.add(FloatVector.fromArray(F, x, biasOff + 2 * L));
+    }
+    c0.intoArray(x, op);
+    c1.intoArray(x, op + L);
+    c2.intoArray(x, op + 2 * L);
+  }
+
+  /** One row's columns [j0, j1) of the last, narrower panel: single vectors, then scalars. */
+  private static void row1(float[] x, int a0, int bo, int oo, int biasOff, int j0, int j1, int n, int k) {
+    int j = j0;
+    for (; j + L <= j1; j += L) {
+      FloatVector c = FloatVector.zero(F);
+      for (int p = 0, bp = bo + j; p < k; p++, bp += n) c = FloatVector.fromArray(F, x, bp).fma(FloatVector.broadcast(F, x[a0 + p]), c);
+      if (biasOff >= 0) c = c.add(FloatVector.fromArray(F, x, biasOff + j));
+      c.intoArray(x, oo + j);
+    }
+    for (; j < j1; j++) {
+      float s = 0;
+      for (int p = 0; p < k; p++) s = Math.fma(x[a0 + p], x[bo + p * n + j], s);
+      x[oo + j] = biasOff >= 0 ? s + x[biasOff + j] : s;
+    }
+  }
+
+  /**
+   * out[m, n] = a[m, k] w^T (+ bias) with w given {@code [n, k]}: float (wf) or 16-bit (wh, widened in registers).
+   * Tasks are (24 columns) x (64 rows); inside, blocks of 4 rows x 3 columns of dot products.
+   */
+  private void dotMatmul(float[] x, int ao, char[] wh, float[] wf, int wo, DType dt, int biasOff, int oo, int m, int n, int k) {
+    final int cols = 24;
+    int colTasks = (n + cols - 1) / cols, chunks = (m + ROW_CHUNK - 1) / ROW_CHUNK;
+    boolean f16 = dt == DType.F16;
+    parallel(colTasks * chunks, (long) m * n * k, t -> {
+      int j0 = (t / chunks) * cols, j1 = Math.min(n, j0 + cols);
+      int i0 = (t % chunks) * ROW_CHUNK, i1 = Math.min(m, i0 + ROW_CHUNK);
+      float[] acc = new float[12];
+      for (int i = i0; i < i1; i += 4) {
+        int rows = Math.min(4, i1 - i);
+        for (int j = j0; j < j1; j += 3) {
+          int cs = Math.min(3, j1 - j);
+          if (rows == 4 && cs == 3) {
+            dot4x3(x, ao + i * k, wh, wf, wo + j * k, f16, k, acc);
+          } else {
+            dotSmall(x, ao + i * k, rows, wh, wf, wo + j * k, cs, f16, k, acc);
+          }
+          for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cs; c++) {
+              float v = acc[r * 3 + c];
+              x[oo + (i + r) * n + j + c] = biasOff >= 0 ? v + x[biasOff + j + c] : v;
+            }
+          }
+        }
+      }
+    });
+  }
+
+  private static FloatVector wvec(char[] wh, float[] wf, int off, boolean f16) {
+    return wh == null ? FloatVector.fromArray(F, wf, off) : widen(wh, off, f16);
+  }
+
+  private static float wval(char[] wh, float[] wf, int off, boolean f16) {
+    return wh == null ? wf[off] : f16 ? Half.toFloat(wh[off]) : Float.intBitsToFloat(wh[off] << 16);
+  }
+
+  /** L 16-bit values widened to floats: bf16 by a shift; f16 by the exponent rebias (x 2^112), exact for every value. */
+  static FloatVector widen(char[] h, int off, boolean f16) {
+    IntVector bits = (IntVector) ShortVector.fromCharArray(S, h, off).convertShape(VectorOperators.S2I, I, 0);
+    if (!f16) return bits.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    IntVector mag = bits.and(0x7fff);
+    FloatVector v = mag.lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f);
+    VectorMask<Integer> special = mag.compare(VectorOperators.GE, 0x7c00); // inf and NaN keep their class
+    IntVector out = v.reinterpretAsInts().blend(mag.lanewise(VectorOperators.LSHL, 13).or(0x7f800000), special);
+    return out.or(bits.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+  }
+
+  private static void dot4x3(float[] x, int a0, char[] wh, float[] wf, int w0, boolean f16, int k, float[] acc) {
+    FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
+    FloatVector c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
+    int a1 = a0 + k, a2 = a1 + k, a3 = a2 + k, w1 = w0 + k, w2 = w1 + k;
+    int p = 0;
+    for (; p + L <= k; p += L) {
+      FloatVector b0 = wvec(wh, wf, w0 + p, f16), b1 = wvec(wh, wf, w1 + p, f16), b2 = wvec(wh, wf, w2 + p, f16);
+      FloatVector v = FloatVector.fromArray(F, x, a0 + p);
+      c00 = v.fma(b0, c00);
+      c01 = v.fma(b1, c01);
+      c02 = v.fma(b2, c02);
+      v = FloatVector.fromArray(F, x, a1 + p);
+      c10 = v.fma(b0, c10);
+      c11 = v.fma(b1, c11);
+      c12 = v.fma(b2, c12);
+      v = FloatVector.fromArray(F, x, a2 + p);
+      c20 = v.fma(b0, c20);
+      c21 = v.fma(b1, c21);
+      c22 = v.fma(b2, c22);
+      v = FloatVector.fromArray(F, x, a3 + p);
+      c30 = v.fma(b0, c30);
+      c31 = v.fma(b1, c31);
+      c32 = v.fma(b2, c32);
+    }
+    acc[0] = c00.reduceLanes(VectorOperators.ADD);
+    acc[1] = c01.reduceLanes(VectorOperators.ADD);
+    acc[2] = c02.reduceLanes(VectorOperators.ADD);
+    acc[3] = c10.reduceLanes(VectorOperators.ADD);
+    acc[4] = c11.reduceLanes(VectorOperators.ADD);
+    acc[5] = c12.reduceLanes(VectorOperators.ADD);
+    acc[6] = c20.reduceLanes(VectorOperators.ADD);
+    acc[7] = c21.reduceLanes(VectorOperators.ADD);
+    acc[8] = c22.reduceLanes(VectorOperators.ADD);
+    acc[9] = c30.reduceLanes(VectorOperators.ADD);
+    acc[10] = c31.reduceLanes(VectorOperators.ADD);
+    acc[11] = c32.reduceLanes(VectorOperators.ADD);
+    for (; p < k; p++) {
+      float b0 = wval(wh, wf, w0 + p, f16), b1 = wval(wh, wf, w1 + p, f16), b2 = wval(wh, wf, w2 + p, f16);
+      for (int r = 0; r < 4; r++) {
+        float v = x[a0 + r * k + p];
+        acc[r * 3] = Math.fma(v, b0, acc[r * 3]);
+        acc[r * 3 + 1] = Math.fma(v, b1, acc[r * 3 + 1]);
+        acc[r * 3 + 2] = Math.fma(v, b2, acc[r * 3 + 2]);
+      }
+    }
+  }
+
+  /** Edge blocks (fewer than 4 rows or 3 columns): one dot product at a time. */
+  private static void dotSmall(float[] x, int a0, int rows, char[] wh, float[] wf, int w0, int cs, boolean f16, int k, float[] acc) {
+    for (int r = 0; r < rows; r++) {
+      for (int c = 0; c < cs; c++) {
+        int ar = a0 + r * k, wc = w0 + c * k;
+        FloatVector s = FloatVector.zero(F);
+        int p = 0;
+        for (; p + L <= k; p += L) s = FloatVector.fromArray(F, x, ar + p).fma(wvec(wh, wf, wc + p, f16), s);
+        float v = s.reduceLanes(VectorOperators.ADD);
+        for (; p < k; p++) v = Math.fma(x[ar + p], wval(wh, wf, wc + p, f16), v);
+        acc[r * 3 + c] = v;
+      }
+    }
+  }
+
+  @Override
+  protected void linear16Impl(Tensor out, Tensor x, HalfTensor w, Tensor bias, int rows, int n, int k) {
+    dotMatmul(mem, x.offset(), banks[w.bank()], null, w.offset(), w.dtype(), bias == null ? -1 : bias.offset(), out.offset(), rows, n, k);
+  }
+
+  // ---- element-wise ----
+
+  /** Element-wise work in runs of 16K floats, parallel when long. */
+  private void elementwise(int n, java.util.function.BiConsumer<Integer, Integer> run) {
+    final int chunk = 1 << 14;
+    int tasks = (n + chunk - 1) / chunk;
+    parallel(tasks, n * 4L, t -> run.accept(t * chunk, Math.min(n, t * chunk + chunk)));
+  }
+
+  @Override
+  protected void addImpl(Tensor out, Tensor a, Tensor b, int n) {
+    float[] x = mem;
+    int ao = a.offset(), bo = b.offset(), oo = out.offset();
+    elementwise(n, (s, e) -> {
+      int i = s;
+      for (; i + L <= e; i += L) FloatVector.fromArray(F, x, ao + i).add(FloatVector.fromArray(F, x, bo + i)).intoArray(x, oo + i);
+      for (; i < e; i++) x[oo + i] = x[ao + i] + x[bo + i];
+    });
+  }
+
+  @Override
+  protected void mulImpl(Tensor out, Tensor a, Tensor b, int n) {
+    float[] x = mem;
+    int ao = a.offset(), bo = b.offset(), oo = out.offset();
+    elementwise(n, (s, e) -> {
+      int i = s;
+      for (; i + L <= e; i += L) FloatVector.fromArray(F, x, ao + i).mul(FloatVector.fromArray(F, x, bo + i)).intoArray(x, oo + i);
+      for (; i < e; i++) x[oo + i] = x[ao + i] * x[bo + i];
+    });
+  }
+
+  @Override
+  protected void scaleImpl(Tensor out, Tensor t, float s, int n) {
+    float[] x = mem;
+    int xo = t.offset(), oo = out.offset();
+    elementwise(n, (st, e) -> {
+      int i = st;
+      for (; i + L <= e; i += L) FloatVector.fromArray(F, x, xo + i).mul(s).intoArray(x, oo + i);
+      for (; i < e; i++) x[oo + i] = x[xo + i] * s;
+    });
+  }
+
+  @Override
+  protected void copyImpl(Tensor out, Tensor t, int n) { System.arraycopy(mem, t.offset(), mem, out.offset(), n); }
+
+  @Override
+  protected void activationImpl(Activation act, Tensor out, Tensor t, int n) {
+    float[] x = mem;
+    int xo = t.offset(), oo = out.offset();
+    elementwise(n, (s, e) -> {
+      int i = s;
+      for (; i + L <= e; i += L) activate(act, FloatVector.fromArray(F, x, xo + i)).intoArray(x, oo + i);
+      for (; i < e; i++) x[oo + i] = activate(act, FloatVector.broadcast(F, x[xo + i])).lane(0);
+    });
+  }
+
+  static FloatVector activate(Activation act, FloatVector v) {
+    return switch (act) {
+      case GELU_ERF -> v.mul(0.5f).mul(erf(v.mul((float) (1 / Math.sqrt(2)))).add(1f));
+      case GELU_TANH -> {
+        FloatVector inner = v.mul(v).mul(v).mul(0.044715f).add(v).mul((float) Math.sqrt(2 / Math.PI));
+        yield v.mul(0.5f).mul(inner.lanewise(VectorOperators.TANH).add(1f));
+      }
+      case QUICK_GELU -> v.div(v.mul(-1.702f).lanewise(VectorOperators.EXP).add(1f));
+      case SILU -> v.div(v.neg().lanewise(VectorOperators.EXP).add(1f));
+      case RELU -> v.max(0f);
+    };
+  }
+
+  /**
+   * erf in float: a rational approximation on [-4, 4] (odd polynomial of degree 13 over an even one of degree 8; the
+   * form of Eigen's float erf), saturating to +-1 beyond, where erf is 1 in float.
+   */
+  static FloatVector erf(FloatVector v) {
+    FloatVector x = v.max(-4f).min(4f), x2 = x.mul(x);
+    FloatVector p = x2.mul(-2.72614225801306e-10f).add(2.77068142495902e-08f);
+    p = p.fma(x2, FloatVector.broadcast(F, -2.10102402082508e-06f));
+    p = p.fma(x2, FloatVector.broadcast(F, -5.69250639462346e-05f));
+    p = p.fma(x2, FloatVector.broadcast(F, -7.34990630326855e-04f));
+    p = p.fma(x2, FloatVector.broadcast(F, -2.95459980854025e-03f));
+    p = p.fma(x2, FloatVector.broadcast(F, -1.60960333262415e-02f));
+    p = p.mul(x);
+    FloatVector q = x2.mul(-1.45660718464996e-05f).add(-2.13374055278905e-04f);
+    q = q.fma(x2, FloatVector.broadcast(F, -1.68282697438203e-03f));
+    q = q.fma(x2, FloatVector.broadcast(F, -7.37332916720468e-03f));
+    q = q.fma(x2, FloatVector.broadcast(F, -1.42647390514189e-02f));
+    return p.div(q);
+  }
+
+  // ---- normalisation ----
+
+  private static float sum(float[] x, int o, int n) {
+    FloatVector s = FloatVector.zero(F);
+    int j = 0;
+    for (; j + L <= n; j += L) s = s.add(FloatVector.fromArray(F, x, o + j));
+    float r = s.reduceLanes(VectorOperators.ADD);
+    for (; j < n; j++) r += x[o + j];
+    return r;
+  }
+
+  /** sum((x - c)^2) over n floats. */
+  private static float sumSquares(float[] x, int o, int n, float c) {
+    FloatVector s = FloatVector.zero(F);
+    int j = 0;
+    for (; j + L <= n; j += L) {
+      FloatVector d = FloatVector.fromArray(F, x, o + j).sub(c);
+      s = d.fma(d, s);
+    }
+    float r = s.reduceLanes(VectorOperators.ADD);
+    for (; j < n; j++) r += (x[o + j] - c) * (x[o + j] - c);
+    return r;
+  }
+
+  @Override
+  protected void layerNormImpl(Tensor out, Tensor t, Tensor gamma, Tensor beta, int rows, int dim, float eps) {
+    float[] x = mem;
+    int go = gamma.offset(), bo = beta == null ? -1 : beta.offset();
+    parallel(rows, (long) rows * dim, r -> {
+      int xo = t.offset() + r * dim, oo = out.offset() + r * dim;
+      float mean = sum(x, xo, dim) / dim;
+      float inv = (float) (1 / Math.sqrt(sumSquares(x, xo, dim, mean) / dim + eps));
+      int j = 0;
+      for (; j + L <= dim; j += L) {
+        FloatVector v = FloatVector.fromArray(F, x, xo + j).sub(mean).mul(inv).mul(FloatVector.fromArray(F, x, go + j));
+        if (bo >= 0) v = v.add(FloatVector.fromArray(F, x, bo + j));
+        v.intoArray(x, oo + j);
+      }
+      for (; j < dim; j++) x[oo + j] = (x[xo + j] - mean) * inv * x[go + j] + (bo >= 0 ? x[bo + j] : 0f);
+    });
+  }
+
+  @Override
+  protected void rmsNormImpl(Tensor out, Tensor t, Tensor weight, int rows, int dim, float eps) {
+    float[] x = mem;
+    int wo = weight.offset();
+    parallel(rows, (long) rows * dim, r -> {
+      int xo = t.offset() + r * dim, oo = out.offset() + r * dim;
+      float inv = (float) (1 / Math.sqrt(sumSquares(x, xo, dim, 0f) / dim + eps));
+      int j = 0;
+      for (; j + L <= dim; j += L) FloatVector.fromArray(F, x, xo + j).mul(inv).mul(FloatVector.fromArray(F, x, wo + j)).intoArray(x, oo + j);
+      for (; j < dim; j++) x[oo + j] = x[xo + j] * inv * x[wo + j];
+    });
+  }
+
+  @Override
+  protected void l2NormalizeImpl(Tensor out, Tensor t, int rows, int dim) {
+    float[] x = mem;
+    parallel(rows, (long) rows * dim, r -> {
+      int xo = t.offset() + r * dim, oo = out.offset() + r * dim;
+      float inv = (float) (1 / Math.max(Math.sqrt(sumSquares(x, xo, dim, 0f)), 1e-12));
+      int j = 0;
+      for (; j + L <= dim; j += L) FloatVector.fromArray(F, x, xo + j).mul(inv).intoArray(x, oo + j);
+      for (; j < dim; j++) x[oo + j] = x[xo + j] * inv;
+    });
+  }
+
+  @Override
+  protected void softmaxImpl(Tensor out, Tensor t, Tensor mask, boolean maskPerRow, int rows, int cols, float temperature, boolean log) {
+    float[] x = mem;
+    float invT = 1f / temperature;
+    boolean exactDivide = invT * temperature != 1f; // x / T as the reference rounds it, unless 1/T is exact
+    parallel(rows, (long) rows * cols * 8, r -> {
+      int xo = t.offset() + r * cols, oo = out.offset() + r * cols, mo = mask == null ? -1 : mask.offset() + (maskPerRow ? r * cols : 0);
+      // z = x / T + mask, kept in out; its max
+      FloatVector mx = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+      int j = 0;
+      for (; j + L <= cols; j += L) {
+        FloatVector v = FloatVector.fromArray(F, x, xo + j);
+        v = exactDivide ? v.div(temperature) : v.mul(invT);
+        if (mo >= 0) v = v.add(FloatVector.fromArray(F, x, mo + j));
+        v.intoArray(x, oo + j);
+        mx = mx.max(v);
+      }
+      float m = mx.reduceLanes(VectorOperators.MAX);
+      for (; j < cols; j++) {
+        float v = (exactDivide ? x[xo + j] / temperature : x[xo + j] * invT) + (mo >= 0 ? x[mo + j] : 0f);
+        x[oo + j] = v;
+        m = Math.max(m, v);
+      }
+      // sum of exp(z - max), in double across vectors' float partial sums
+      FloatVector s = FloatVector.zero(F);
+      j = 0;
+      for (; j + L <= cols; j += L) {
+        FloatVector e = FloatVector.fromArray(F, x, oo + j).sub(m).lanewise(VectorOperators.EXP);
+        if (!log) e.intoArray(x, oo + j);
+        s = s.add(e);
+      }
+      double sum = s.reduceLanes(VectorOperators.ADD);
+      for (; j < cols; j++) {
+        float e = (float) Math.exp(x[oo + j] - m);
+        if (!log) x[oo + j] = e;
+        sum += e;
+      }
+      if (log) {
+        float shift = (float) (m + Math.log(sum));
+        j = 0;
+        for (; j + L <= cols; j += L) FloatVector.fromArray(F, x, oo + j).sub(shift).intoArray(x, oo + j);
+        for (; j < cols; j++) x[oo + j] = x[oo + j] - shift;
+      } else {
+        float inv = (float) (1 / sum);
+        j = 0;
+        for (; j + L <= cols; j += L) FloatVector.fromArray(F, x, oo + j).mul(inv).intoArray(x, oo + j);
+        for (; j < cols; j++) x[oo + j] = x[oo + j] * inv;
+      }
+    });
+  }
+
+  // ---- attention ----
+
+  /**
+   * Fused per (batch entry, head): for each query, scores against the visible keys (dot products of headDim), softmax,
+   * then the weighted sum of values accumulated in vectors of headDim. No score matrix leaves the thread.
+   */
+  @Override
+  protected void attentionImpl(Tensor out, Tensor q, Tensor k, Tensor v, IntTensor keyMask, IntTensor positions, Tensor scores, Attention sp) {
+    float[] x = mem;
+    int[] im = imem;
+    int hd = sp.headDim(), group = sp.heads() / sp.kvHeads(), kLen = sp.kLen();
+    long work = (long) sp.batch() * sp.heads() * sp.qLen() * kLen * hd * 2;
+    parallel(sp.batch() * sp.heads(), work, bh -> {
+      int b = bh / sp.heads(), h = bh % sp.heads(), g = h / group;
+      int start = positions == null ? sp.posOffset() : im[positions.offset() + b];
+      float[] p = new float[kLen];
+      int kRow0 = k.offset() + b * sp.kvRows() * sp.kvStride() + g * hd;
+      int vRow0 = v.offset() + b * sp.kvRows() * sp.kvStride() + g * hd;
+      for (int i = 0; i < sp.qLen(); i++) {
+        int qo = q.offset() + (b * sp.qLen() + i) * sp.qStride() + h * hd;
+        int oo = out.offset() + (b * sp.qLen() + i) * sp.outStride() + h * hd;
+        float mx = Float.NEGATIVE_INFINITY;
+        boolean any = false;
+        for (int j = 0; j < kLen; j++) {
+          boolean vis = sp.visibleAt(start + i, j) && (keyMask == null || im[keyMask.offset() + b * kLen + j] != 0);
+          if (!vis) {
+            p[j] = Float.NaN; // marks an invisible key
+            continue;
+          }
+          p[j] = dot(x, qo, x, kRow0 + j * sp.kvStride(), hd) * sp.scale();
+          mx = Math.max(mx, p[j]);
+          any = true;
+        }
+        if (!any) {
+          Arrays.fill(x, oo, oo + hd, 0f);
+          continue;
+        }
+        double sum = 0;
+        for (int j = 0; j < kLen; j++) {
+          float e = Float.isNaN(p[j]) ? 0f : (float) Math.exp(p[j] - mx);
+          p[j] = e;
+          sum += e;
+        }
+        float inv = (float) (1 / sum);
+        int d = 0;
+        for (; d + L <= hd; d += L) {
+          FloatVector acc = FloatVector.zero(F);
+          for (int j = 0; j < kLen; j++) {
+            if (p[j] != 0f) acc = FloatVector.fromArray(F, x, vRow0 + j * sp.kvStride() + d).fma(FloatVector.broadcast(F, p[j]), acc);
+          }
+          acc.mul(inv).intoArray(x, oo + d);
+        }
+        for (; d < hd; d++) {
+          float acc = 0;
+          for (int j = 0; j < kLen; j++) if (p[j] != 0f) acc = Math.fma(p[j], x[vRow0 + j * sp.kvStride() + d], acc);
+          x[oo + d] = acc * inv;
+        }
+      }
+    });
+  }
+
+  private static float dot(float[] a, int ao, float[] b, int bo, int n) {
+    int j = 0;
+    float r;
+    if (n >= L) {
+      FloatVector s = FloatVector.zero(F);
+      for (; j + L <= n; j += L) s = FloatVector.fromArray(F, a, ao + j).fma(FloatVector.fromArray(F, b, bo + j), s);
+      r = s.reduceLanes(VectorOperators.ADD);
+    } else {
+      r = 0;
+    }
+    for (; j < n; j++) r = Math.fma(a[ao + j], b[bo + j], r);
+    return r;
+  }
+
+  @Override
+  protected void cacheWriteImpl(Tensor cache, Tensor src, IntTensor positions, int batch, int qLen, int width, int srcStride, int cacheRows) {
+    for (int b = 0; b < batch; b++) {
+      int pos = imem[positions.offset() + b];
+      if (pos < 0 || pos + qLen > cacheRows) {
+        throw new IllegalArgumentException("cache write at position " + pos + " of " + qLen + " rows outside a cache of " + cacheRows + " rows");
+      }
+      for (int i = 0; i < qLen; i++) {
+        System.arraycopy(mem, src.offset() + (b * qLen + i) * srcStride, mem, cache.offset() + (b * cacheRows + pos + i) * width, width);
+      }
+    }
+  }
+
+  /** Rotary embedding: the reference's arithmetic exactly (cos/sin of the float angle, rounded to float). */
+  @Override
+  protected void ropeImpl(Tensor t, int rows, int heads, int headDim, int rowStride, IntTensor positions, Tensor invFreq) {
+    float[] x = mem;
+    int half = headDim / 2;
+    parallel(rows, (long) rows * heads * headDim * 8, r -> {
+      int pos = imem[positions.offset() + r];
+      float[] cos = new float[half], sin = new float[half];
+      for (int i = 0; i < half; i++) {
+        float ang = pos * x[invFreq.offset() + i];
+        cos[i] = (float) Math.cos(ang);
+        sin[i] = (float) Math.sin(ang);
+      }
+      for (int h = 0; h < heads; h++) {
+        int base = t.offset() + r * rowStride + h * headDim;
+        for (int i = 0; i < half; i++) {
+          float x1 = x[base + i], x2 = x[base + i + half];
+          x[base + i] = x1 * cos[i] - x2 * sin[i];
+          x[base + i + half] = x2 * cos[i] + x1 * sin[i];
+        }
+      }
+    });
+  }
+
+  // ---- embeddings, pooling, selection ----
+
+  @Override
+  protected void gatherImpl(Tensor out, Tensor table, IntTensor ids, int n, int vocab, int dim, boolean accumulate) {
+    float[] x = mem;
+    for (int i = 0; i < n; i++) {
+      int id = imem[ids.offset() + i], oo = out.offset() + i * dim;
+      boolean ok = id >= 0 && id < vocab;
+      if (!accumulate) {
+        if (ok) System.arraycopy(x, table.offset() + id * dim, x, oo, dim);
+        else Arrays.fill(x, oo, oo + dim, 0f);
+      } else if (ok) {
+        int to = table.offset() + id * dim, d = 0;
+        for (; d + L <= dim; d += L) FloatVector.fromArray(F, x, oo + d).add(FloatVector.fromArray(F, x, to + d)).intoArray(x, oo + d);
+        for (; d < dim; d++) x[oo + d] += x[to + d];
+      }
+    }
+  }
+
+  @Override
+  protected void gather16Impl(Tensor out, HalfTensor table, IntTensor ids, int n, int vocab, int dim) {
+    char[] h = banks[table.bank()];
+    DType t = table.dtype();
+    for (int i = 0; i < n; i++) {
+      int id = imem[ids.offset() + i], oo = out.offset() + i * dim;
+      if (id < 0 || id >= vocab) {
+        Arrays.fill(mem, oo, oo + dim, 0f);
+        continue;
+      }
+      int to = table.offset() + id * dim;
+      for (int d = 0; d < dim; d++) mem[oo + d] = t.toFloat(h[to + d]);
+    }
+  }
+
+  @Override
+  protected void meanPoolImpl(Tensor out, Tensor t, IntTensor mask, int batch, int seq, int dim) {
+    float[] x = mem;
+    parallel(batch, (long) batch * seq * dim, b -> {
+      int count = 0;
+      for (int s = 0; s < seq; s++) count += imem[mask.offset() + b * seq + s];
+      float[] acc = new float[dim];
+      for (int s = 0; s < seq; s++) {
+        int w = imem[mask.offset() + b * seq + s];
+        if (w == 0) continue;
+        int xo = t.offset() + (b * seq + s) * dim, d = 0;
+        for (; d + L <= dim; d += L) FloatVector.fromArray(F, x, xo + d).fma(FloatVector.broadcast(F, (float) w), FloatVector.fromArray(F, acc, d)).intoArray(acc, d);
+        for (; d < dim; d++) acc[d] = Math.fma(x[xo + d], w, acc[d]);
+      }
+      float div = (float) Math.max(count, 1e-9);
+      for (int d = 0; d < dim; d++) x[out.offset() + b * dim + d] = acc[d] / div;
+    });
+  }
+
+  /** Per row: one pass keeping the k best in order (insertion), with the reference's order (ties: lower index). */
+  @Override
+  protected void topKImpl(Tensor vals, IntTensor ids, Tensor t, int rows, int cols, int k) {
+    float[] x = mem;
+    parallel(rows, (long) rows * cols, r -> {
+      int base = t.offset() + r * cols, vo = vals.offset() + r * k, io = ids.offset() + r * k;
+      int kept = Math.min(k, cols);
+      float[] bv = new float[kept];
+      int[] bi = new int[kept];
+      int n = 0;
+      for (int j = 0; j < cols; j++) {
+        float v = x[base + j];
+        if (n == kept && !before(v, j, bv[n - 1], bi[n - 1])) continue;
+        int at = n == kept ? n - 1 : n++;
+        while (at > 0 && before(v, j, bv[at - 1], bi[at - 1])) {
+          bv[at] = bv[at - 1];
+          bi[at] = bi[at - 1];
+          at--;
+        }
+        bv[at] = v;
+        bi[at] = j;
+      }
+      for (int s = 0; s < k; s++) {
+        x[vo + s] = s < kept ? bv[s] : OpsKernel.NEG_BIG;
+        imem[io + s] = s < kept ? bi[s] : -1;
+      }
+    });
+  }
+
+  /** The reference's order: larger value first (Float.compare), equal values by lower index. */
+  private static boolean before(float v, int i, float w, int j) {
+    return v != w ? Float.compare(v, w) > 0 : i < j;
+  }
+}

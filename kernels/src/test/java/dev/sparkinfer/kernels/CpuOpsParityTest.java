@@ -1,0 +1,356 @@
+package dev.sparkinfer.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Random;
+import java.util.function.Function;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * Every {@link CpuOps} op against its {@link JavaOps} twin on awkward sizes (1, 7, 63, 1023, 1025: not multiples of the
+ * vector width 8 or 16, the 3-vector matmul panel or the 4-row block), with the same per-op tolerances as the OpenCL
+ * kernels: |cpu - java| <= tol * max(1, |java|). Three threads, so that the split of every op is exercised even on a
+ * 2-core machine.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class CpuOpsParityTest {
+  private CpuOps cpu;
+  private CpuOps cpuOutMajor;
+  private JavaOps java;
+  private final Random rnd = new Random(7);
+
+  @BeforeAll
+  void open() {
+    cpu = new CpuOps(3);
+    cpuOutMajor = new CpuOps(3, EngineConfig.defaults().withLinearLayout("out-major"));
+    java = new JavaOps();
+    assertEquals("cpu", cpu.device().kind());
+  }
+
+  @AfterAll
+  void close() {
+    cpu.close();
+    cpuOutMajor.close();
+    java.close();
+  }
+
+  private float[] random(int n, float scale) {
+    float[] x = new float[n];
+    for (int i = 0; i < n; i++) x[i] = (rnd.nextFloat() * 2 - 1) * scale;
+    return x;
+  }
+
+  private void parity(String op, double tol, Function<Ops, float[]> run) { parity(op, tol, cpu, run); }
+
+  private void parity(String op, double tol, Ops engine, Function<Ops, float[]> run) {
+    float[] expected, actual;
+    try (Ops.Scope s = java.scope()) {
+      expected = run.apply(java);
+    }
+    try (Ops.Scope s = engine.scope()) {
+      actual = run.apply(engine);
+    }
+    assertEquals(expected.length, actual.length, op + " output length");
+    double worst = 0;
+    int at = -1;
+    for (int i = 0; i < expected.length; i++) {
+      double err = Math.abs(expected[i] - actual[i]) / Math.max(1, Math.abs(expected[i]));
+      if (!(err <= worst)) {
+        worst = err;
+        at = i;
+      }
+    }
+    assertTrue(worst <= tol, op + ": worst relative error " + worst + " at " + at + " (java " + (at >= 0 ? expected[at] : 0)
+        + ", cpu " + (at >= 0 ? actual[at] : 0) + ") exceeds " + tol);
+  }
+
+  private static Tensor in(Ops ops, float[] data) {
+    Tensor t = ops.alloc(data.length);
+    ops.write(t, data);
+    return t;
+  }
+
+  private static IntTensor in(Ops ops, int[] data) {
+    IntTensor t = ops.allocInts(data.length);
+    ops.write(t, data);
+    return t;
+  }
+
+  @ParameterizedTest(name = "matmul m={0} n={1} k={2} transB={3} bias={4}")
+  @CsvSource({"1,1,1,true,false", "1,7,63,true,true", "7,63,1025,true,true", "1023,9,65,true,false", "33,384,384,true,true",
+      "9,17,8,true,true", "15,3,15,true,false", "1,1,1,false,true", "63,1023,7,false,true", "17,1025,33,false,false",
+      "33,384,384,false,true", "130,1536,384,false,true", "5,49,17,false,false"})
+  void matmul(int m, int n, int k, boolean transB, boolean bias) {
+    float[] a = random(m * k, 1), b = random(n * k, 1), c = random(n, 1);
+    parity("matmul", 2e-6 * Math.sqrt(k) + 1e-6, ops -> {
+      Tensor out = ops.alloc(m * n);
+      ops.matmul(out, in(ops, a), in(ops, b), bias ? in(ops, c) : null, m, n, k, transB);
+      return ops.read(out);
+    });
+  }
+
+  @ParameterizedTest(name = "linear rows={0} out={1} in={2} outMajor={3}")
+  @CsvSource({"1,7,63,false", "63,1025,7,false", "7,33,1023,true", "130,384,384,true", "130,384,384,false"})
+  void linearInEitherLayout(int rows, int out, int in, boolean outMajor) {
+    float[] w = random(out * in, 1), bias = random(out, 1), x = random(rows * in, 1);
+    CpuOps engine = outMajor ? cpuOutMajor : cpu;
+    LinearWeight jw = java.uploadLinear(w, out, in), cw = engine.uploadLinear(w, out, in);
+    assertEquals(!outMajor, cw.inMajor(), "layout");
+    Tensor jb = java.upload(bias), cb = engine.upload(bias);
+    parity("linear", 2e-6 * Math.sqrt(in) + 1e-6, engine, ops -> {
+      Tensor o = ops.alloc(rows * out);
+      ops.linear(o, in(ops, x), ops == java ? jw : cw, ops == java ? jb : cb, rows);
+      return ops.read(o);
+    });
+  }
+
+  @ParameterizedTest(name = "linear16 rows={0} n={1} k={2} {3} bias={4}")
+  @CsvSource({"1,1,1,BF16,false", "1,7,63,BF16,true", "7,63,1025,F16,true", "33,384,384,BF16,false", "5,130,64,F16,true",
+      "4,3,32,BF16,false", "9,2048,16,F16,false"})
+  void linear16(int rows, int n, int k, DType dt, boolean bias) {
+    char[] w = new char[n * k];
+    for (int i = 0; i < w.length; i++) w[i] = dt.fromFloat((rnd.nextFloat() * 2 - 1) * 0.5f);
+    float[] x = random(rows * k, 1), b = random(n, 1);
+    HalfTensor jw = java.upload16(w, dt), cw = cpu.upload16(w, dt);
+    parity("linear16 " + dt, 2e-6 * Math.sqrt(k) + 1e-6, ops -> {
+      Tensor o = ops.alloc(rows * n);
+      ops.linear16(o, in(ops, x), ops == java ? jw : cw, bias ? in(ops, b) : null, rows, n, k);
+      return ops.read(o);
+    });
+  }
+
+  /** Every bf16 and f16 bit pattern widens in vector registers to exactly the float the reference gives. */
+  @ParameterizedTest(name = "widening every {0} pattern")
+  @EnumSource(value = DType.class, names = {"BF16", "F16"})
+  void wideningIsExactForEveryPattern(DType dt) {
+    char[] all = new char[1 << 16];
+    for (int i = 0; i < all.length; i++) all[i] = (char) i;
+    for (int off = 0; off < all.length; off += CpuOps.L) {
+      float[] got = new float[CpuOps.L];
+      CpuOps.widen(all, off, dt == DType.F16).intoArray(got, 0);
+      for (int l = 0; l < CpuOps.L; l++) {
+        int want = Float.floatToRawIntBits(dt.toFloat(all[off + l])), have = Float.floatToRawIntBits(got[l]);
+        if (Float.isNaN(dt.toFloat(all[off + l]))) assertTrue(Float.isNaN(got[l]), "NaN pattern " + (off + l));
+        else assertEquals(want, have, dt + " pattern 0x" + Integer.toHexString(off + l));
+      }
+    }
+  }
+
+  @ParameterizedTest(name = "elementwise n={0}")
+  @CsvSource({"1", "7", "63", "1025", "100003"})
+  void elementwise(int n) {
+    float[] a = random(n, 3), b = random(n, 3);
+    parity("add", 0, ops -> {
+      Tensor x = in(ops, a);
+      ops.add(x, x, in(ops, b), n);
+      return ops.read(x);
+    });
+    parity("mul", 0, ops -> {
+      Tensor o = ops.alloc(n);
+      ops.mul(o, in(ops, a), in(ops, b), n);
+      return ops.read(o);
+    });
+    parity("scale", 0, ops -> {
+      Tensor o = ops.alloc(n);
+      ops.scale(o, in(ops, a), 0.125f, n);
+      return ops.read(o);
+    });
+    parity("copy", 0, ops -> {
+      Tensor o = ops.alloc(n);
+      ops.copy(o, in(ops, a), n);
+      return ops.read(o);
+    });
+  }
+
+  @ParameterizedTest(name = "activation {0}")
+  @EnumSource(Activation.class)
+  void activation(Activation act) {
+    int n = 100003;
+    float[] a = random(n, 8);
+    a[0] = 0;
+    a[1] = -20;
+    a[2] = 20;
+    a[3] = -5.5f;
+    parity("activation " + act, 1e-6, ops -> {
+      Tensor x = in(ops, a);
+      ops.activation(act, x, x, n);
+      return ops.read(x);
+    });
+  }
+
+  @ParameterizedTest(name = "norms rows={0} dim={1}")
+  @CsvSource({"1,1", "7,7", "3,63", "5,384", "2,1023", "1,1025", "63,129", "300,384"})
+  void norms(int rows, int dim) {
+    float[] x = random(rows * dim, 4), g = random(dim, 1), b = random(dim, 1);
+    for (int i = 0; i < x.length; i++) x[i] += 2.5f;
+    parity("layerNorm", 2e-5, ops -> {
+      Tensor out = ops.alloc(rows * dim);
+      ops.layerNorm(out, in(ops, x), in(ops, g), in(ops, b), rows, dim, 1e-12f);
+      return ops.read(out);
+    });
+    parity("layerNorm no beta, in place", 2e-5, ops -> {
+      Tensor t = in(ops, x);
+      ops.layerNorm(t, t, in(ops, g), null, rows, dim, 1e-5f);
+      return ops.read(t);
+    });
+    parity("rmsNorm", 1e-5, ops -> {
+      Tensor out = ops.alloc(rows * dim);
+      ops.rmsNorm(out, in(ops, x), in(ops, g), rows, dim, 1e-6f);
+      return ops.read(out);
+    });
+    parity("l2Normalize", 1e-6, ops -> {
+      Tensor out = ops.alloc(rows * dim);
+      ops.l2Normalize(out, in(ops, x), rows, dim);
+      return ops.read(out);
+    });
+  }
+
+  @ParameterizedTest(name = "softmax rows={0} cols={1} T={2} log={3} mask={4}")
+  @CsvSource({"1,1,1,false,none", "7,7,1,false,shared", "3,1023,2,true,none", "2,1025,0.5,true,perRow", "5,50257,1,true,none",
+      "4,63,1,false,perRow", "3,129,0.7,false,shared", "300,64,1,false,none"})
+  void softmax(int rows, int cols, float t, boolean log, String mask) {
+    float[] x = random(rows * cols, 6);
+    float[] m = new float[mask.equals("perRow") ? rows * cols : cols];
+    for (int i = 0; i < m.length; i++) m[i] = rnd.nextInt(4) == 0 ? -3.4028235e38f : 0f;
+    if (m.length > 0) m[0] = 0f;
+    if (mask.equals("perRow")) for (int r = 0; r < rows; r++) m[r * cols] = 0f;
+    parity("softmax", log ? 2e-5 : 2e-6, ops -> {
+      Tensor out = ops.alloc(rows * cols);
+      ops.softmax(out, in(ops, x), mask.equals("none") ? null : in(ops, m), mask.equals("perRow"), rows, cols, t, log);
+      return ops.read(out);
+    });
+  }
+
+  @ParameterizedTest(name = "attention b={0} q={1} k={2} h={3} kvh={4} d={5} causal={6} pos={7} window={8} padded={9}")
+  @CsvSource({"1,1,1,1,1,1,false,0,0,false", "2,7,7,3,3,16,false,0,0,true", "3,63,63,4,2,8,true,0,0,true",
+      "1,1,65,4,1,32,true,64,0,false", "2,17,17,2,2,7,true,0,8,false", "1,5,1025,2,1,4,true,1020,0,false",
+      "4,129,129,12,12,32,false,0,0,true", "2,9,9,2,1,64,true,0,0,false", "1,3,40,2,2,80,false,0,0,true"})
+  void attention(int b, int q, int kLen, int h, int kvh, int d, boolean causal, int pos, int window, boolean padded) {
+    Attention sp = new Attention(b, q, kLen, h, kvh, d, h * d, kvh * d, h * d, causal, pos, window, (float) (1 / Math.sqrt(d)));
+    float[] qx = random(b * q * h * d, 2), kx = random(b * kLen * kvh * d, 2), vx = random(b * kLen * kvh * d, 2);
+    int[] mask = new int[b * kLen];
+    for (int i = 0; i < b; i++) {
+      int len = padded ? Math.max(1, kLen - i * kLen / (b + 1)) : kLen;
+      for (int j = 0; j < len; j++) mask[i * kLen + j] = 1;
+    }
+    parity("attention", 5e-6, ops -> {
+      Tensor out = ops.alloc(b * q * h * d);
+      ops.attention(out, in(ops, qx), in(ops, kx), in(ops, vx), padded ? in(ops, mask) : null, ops.alloc((int) sp.scoresSize()), sp);
+      return ops.read(out);
+    });
+  }
+
+  @Test
+  void attentionOverFusedQkvWithStrides() {
+    int b = 2, s = 9, h = 3, d = 5, w = h * d;
+    float[] qkv = random(b * s * 3 * w, 1);
+    Attention sp = Attention.selfAttention(b, s, h, d, false).withStrides(3 * w, 3 * w, w);
+    parity("attention fused qkv", 5e-6, ops -> {
+      Tensor t = in(ops, qkv);
+      Tensor out = ops.alloc(b * s * w);
+      ops.attention(out, t, t.slice(w, t.size() - w), t.slice(2 * w, t.size() - 2 * w), null, ops.alloc((int) sp.scoresSize()), sp);
+      return ops.read(out);
+    });
+  }
+
+  /** A KV cache with ragged per-entry positions: cacheWrite of new rows, rope at their positions, attention over the cache. */
+  @Test
+  void cachedAttentionWithRaggedPositions() {
+    int batch = 3, qLen = 2, heads = 4, kvHeads = 2, hd = 16, rows = 12, w = kvHeads * hd;
+    int[] pos = {0, 5, 9};
+    float[] cacheInit = random(batch * rows * w, 1), newK = random(batch * qLen * w, 1), q = random(batch * qLen * heads * hd, 1);
+    int[] ropePos = new int[batch * qLen];
+    for (int b = 0; b < batch; b++) for (int i = 0; i < qLen; i++) ropePos[b * qLen + i] = pos[b] + i;
+    float[] inv = Rope.invFreq(hd, 500000f, null);
+    parity("cached attention", 5e-6, ops -> {
+      Tensor cache = in(ops, cacheInit), k = in(ops, newK), qt = in(ops, q), invFreq = in(ops, inv);
+      IntTensor p = in(ops, pos), rp = in(ops, ropePos);
+      ops.rope(k, batch * qLen, kvHeads, hd, w, rp, invFreq);
+      ops.rope(qt, batch * qLen, heads, hd, heads * hd, rp, invFreq);
+      ops.cacheWrite(cache, k, p, batch, qLen, w, w, rows);
+      Attention sp = new Attention(batch, qLen, rows, heads, kvHeads, hd, heads * hd, w, heads * hd, true, 0, 0, 0.25f);
+      Tensor out = ops.alloc(batch * qLen * heads * hd);
+      ops.attention(out, qt, cache, cache, null, p, ops.alloc((int) sp.scoresSize()), sp);
+      float[] o = ops.read(out), c = ops.read(cache);
+      float[] both = new float[o.length + c.length];
+      System.arraycopy(o, 0, both, 0, o.length);
+      System.arraycopy(c, 0, both, o.length, c.length);
+      return both;
+    });
+  }
+
+  @ParameterizedTest(name = "gather n={0} vocab={1} dim={2}")
+  @CsvSource({"1,1,1", "7,63,7", "63,1025,384", "1025,30,3"})
+  void gather(int n, int vocab, int dim) {
+    float[] table = random(vocab * dim, 1), base = random(n * dim, 1);
+    int[] ids = new int[n];
+    for (int i = 0; i < n; i++) ids[i] = rnd.nextInt(vocab + 2) - 1; // out-of-range ids read zeros
+    parity("gather", 0, ops -> {
+      Tensor out = ops.alloc(n * dim);
+      ops.gather(out, in(ops, table), in(ops, ids), n, vocab, dim, false);
+      return ops.read(out);
+    });
+    parity("gather accumulate", 0, ops -> {
+      Tensor out = in(ops, base);
+      ops.gather(out, in(ops, table), in(ops, ids), n, vocab, dim, true);
+      return ops.read(out);
+    });
+    char[] t16 = new char[vocab * dim];
+    for (int i = 0; i < t16.length; i++) t16[i] = DType.BF16.fromFloat(table[i]);
+    HalfTensor jt = java.upload16(t16, DType.BF16), ct = cpu.upload16(t16, DType.BF16);
+    parity("gather16", 0, ops -> {
+      Tensor out = ops.alloc(n * dim);
+      ops.gather16(out, ops == java ? jt : ct, in(ops, ids), n, vocab, dim);
+      return ops.read(out);
+    });
+  }
+
+  @ParameterizedTest(name = "meanPool b={0} s={1} d={2}")
+  @CsvSource({"1,1,1", "7,7,63", "3,257,384", "2,1025,7"})
+  void meanPool(int b, int s, int d) {
+    float[] x = random(b * s * d, 3);
+    int[] mask = new int[b * s];
+    for (int i = 0; i < b; i++) for (int j = 0; j < Math.max(1, s - i * 3); j++) mask[i * s + j] = 1;
+    parity("meanPool", 2e-6, ops -> {
+      Tensor out = ops.alloc(b * d);
+      ops.meanPool(out, in(ops, x), in(ops, mask), b, s, d);
+      return ops.read(out);
+    });
+  }
+
+  @ParameterizedTest(name = "topK rows={0} cols={1} k={2}")
+  @CsvSource({"1,1,1", "7,63,20", "3,1025,20", "2,50257,20", "1,5,7"})
+  void topK(int rows, int cols, int k) {
+    float[] x = random(rows * cols, 10);
+    for (int i = 0; i + 7 < x.length; i += 13) x[i + 7] = x[i]; // ties: lower index first
+    int[][] ids = new int[2][];
+    parity("topK values", 0, ops -> {
+      Tensor vals = ops.alloc(rows * k);
+      IntTensor idx = ops.allocInts(rows * k);
+      ops.topK(vals, idx, in(ops, x), rows, cols, k);
+      ids[ops == java ? 0 : 1] = ops.read(idx);
+      return ops.read(vals);
+    });
+    assertArrayEquals(ids[0], ids[1], "topK indices");
+  }
+
+  @Test
+  void oneThreadComputesTheSame() {
+    try (CpuOps one = new CpuOps(1)) {
+      float[] a = random(70 * 96, 1), b = random(96 * 200, 1);
+      parity("matmul on one thread", 2e-6 * Math.sqrt(96) + 1e-6, one, ops -> {
+        Tensor out = ops.alloc(70 * 200);
+        ops.matmul(out, in(ops, a), in(ops, b), null, 70, 200, 96, false);
+        return ops.read(out);
+      });
+    }
+  }
+}

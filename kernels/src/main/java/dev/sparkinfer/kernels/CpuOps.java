@@ -142,117 +142,191 @@ public final class CpuOps extends ArenaOps {
 
   // ---- matmul ----
 
+  /** A zero bias: kernels add a bias vector unconditionally (see {@link #packed8x3}). */
+  private static final float[] ZERO = new float[PANEL];
+
   @Override
   protected void matmulImpl(Tensor out, Tensor a, Tensor b, Tensor bias, int m, int n, int k, boolean transB) {
     float[] x = mem;
-    int bo = bias == null ? -1 : bias.offset();
     if (transB) {
-      dotMatmul(x, a.offset(), null, x, b.offset(), null, bo, out.offset(), m, n, k);
+      dotMatmul(x, a.offset(), x, null, b.offset(), false, bias, out.offset(), m, n, k);
     } else {
-      broadcastMatmul(x, a.offset(), b.offset(), bo, out.offset(), m, n, k);
+      panelMatmul(x, a.offset(), b.offset(), n, PANEL, bias, out.offset(), m, n, k);
     }
   }
 
-  /** out[m, n] = a[m, k] b[k, n] (+ bias): tasks are (panel of 3 vectors of columns) x (chunk of 64 rows). */
-  private void broadcastMatmul(float[] x, int ao, int bo, int biasOff, int oo, int m, int n, int k) {
+  // ---- Linear: weights packed in panels ----
+
+  /** In-major weights are packed in panels of 3 vectors of columns ({@link LinearWeight#panel()}); out-major stay as given. */
+  @Override
+  public LinearWeight uploadLinear(float[] w, int out, int in) {
+    if (w.length != (long) out * in) throw new IllegalArgumentException("linear weight has " + w.length + " floats, expected " + out + " x " + in);
+    if (!inMajor) return new LinearWeight(upload(w), out, in, false);
+    int panels = (out + PANEL - 1) / PANEL;
+    float[] packed = new float[Math.toIntExact(ArenaOps.size(panels, in, PANEL))];
+    for (int pn = 0; pn < panels; pn++) {
+      int j0 = pn * PANEL, cols = Math.min(PANEL, out - j0);
+      for (int p = 0; p < in; p++) {
+        int base = (pn * in + p) * PANEL;
+        for (int c = 0; c < cols; c++) packed[base + c] = w[(j0 + c) * in + p];
+      }
+    }
+    return new LinearWeight(upload(packed), out, in, true, PANEL);
+  }
+
+  @Override
+  public void linear(Tensor out, Tensor x, LinearWeight w, Tensor bias, int rows) {
+    if (w.panel() == 0) {
+      matmul(out, x, w.data(), bias, rows, w.out(), w.in(), !w.inMajor());
+      return;
+    }
+    if (w.panel() != PANEL) throw new IllegalArgumentException("a Linear weight packed in panels of " + w.panel() + ", this engine's are " + PANEL);
+    int n = w.out(), k = w.in();
+    check(out, size(rows, n), "linear out");
+    check(x, size(rows, k), "linear x");
+    check(w.data(), size((n + PANEL - 1) / PANEL, k, PANEL), "linear weight");
+    if (bias != null) check(bias, n, "linear bias");
+    panelMatmul(mem, x.offset(), w.data().offset(), PANEL, k * PANEL, bias, out.offset(), rows, n, k);
+  }
+
+  /**
+   * out[m, n] = a[m, k] b (+ bias), b in panels of 3 vectors of columns: panel pn starts at {@code bo + pn * panelStep}
+   * and its row p at {@code + p * ldb} (packed weights: ldb = PANEL, panelStep = k * PANEL; a plain [k, n] matrix:
+   * ldb = n, panelStep = PANEL). Tasks are (panel) x (64 rows); a ragged last panel goes through a scratch row.
+   */
+  private void panelMatmul(float[] x, int ao, int bo, int ldb, int panelStep, Tensor bias, int oo, int m, int n, int k) {
     int panels = (n + PANEL - 1) / PANEL, chunks = (m + ROW_CHUNK - 1) / ROW_CHUNK;
+    boolean packed = ldb == PANEL;
+    float[] bArr = bias == null ? ZERO : x;
     parallel(panels * chunks, (long) m * n * k, t -> {
-      int j = (t / chunks) * PANEL, i0 = (t % chunks) * ROW_CHUNK, i1 = Math.min(m, i0 + ROW_CHUNK);
-      int jEnd = Math.min(n, j + PANEL);
-      if (jEnd - j == PANEL) {
+      int pn = t / chunks, i0 = (t % chunks) * ROW_CHUNK, i1 = Math.min(m, i0 + ROW_CHUNK);
+      int j = pn * PANEL, cols = Math.min(PANEL, n - j), wp = bo + pn * panelStep;
+      int bp = bias == null ? 0 : bias.offset() + j;
+      if (cols == PANEL) {
         int i = i0;
-        for (; i + 4 <= i1; i += 4) block4x3(x, ao + i * k, bo + j, oo + i * n + j, biasOff < 0 ? -1 : biasOff + j, n, k);
-        for (; i < i1; i++) block1x3(x, ao + i * k, bo + j, oo + i * n + j, biasOff < 0 ? -1 : biasOff + j, n, k);
-      } else {
-        for (int i = i0; i < i1; i++) row1(x, ao + i * k, bo, oo + i * n, biasOff, j, jEnd, n, k);
+        for (; i + 8 <= i1; i += 8) packed8x3(x, ao + i * k, k, x, wp, ldb, x, oo + i * n + j, n, bArr, bp);
+        for (; i < i1; i++) packed1x3(x, ao + i * k, k, x, wp, ldb, x, oo + i * n + j, n, bArr, bp);
+      } else if (packed) { // the zero-padded last panel of packed weights
+        float[] row = new float[PANEL];
+        for (int i = i0; i < i1; i++) {
+          packed1x3(x, ao + i * k, k, x, wp, ldb, row, 0, PANEL, ZERO, 0);
+          for (int c = 0; c < cols; c++) x[oo + i * n + j + c] = bias == null ? row[c] : row[c] + x[bp + c];
+        }
+      } else { // the last columns of a plain matrix: scalar
+        for (int i = i0; i < i1; i++) {
+          for (int c = 0; c < cols; c++) {
+            float s = 0;
+            for (int p = 0; p < k; p++) s = Math.fma(x[ao + i * k + p], x[bo + p * n + j + c], s);
+            x[oo + i * n + j + c] = bias == null ? s : s + x[bp + c];
+          }
+        }
       }
     });
   }
 
-  /** Four rows by three vectors of columns: 12 accumulators, one broadcast activation per row per k step. */
-  private static void block4x3(float[] x, int a0, int bp, int op, int biasOff, int n, int k) {
-    FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
-    FloatVector c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
-    int a1 = a0 + k, a2 = a1 + k, a3 = a2 + k;
-    for (int p = 0; p < k; p++, bp += n) {
-      FloatVector b0 = FloatVector.fromArray(F, x, bp), b1 = FloatVector.fromArray(F, x, bp + L),
-          b2 = FloatVector.fromArray(F, x, bp + 2 * L);
-      FloatVector v = FloatVector.broadcast(F, x[a0 + p]);
+  /**
+   * Eight rows by one panel (3 vectors of columns): 24 accumulators, one broadcast activation per row per k step.
+   * Every vector is assigned unconditionally: C2 (JDK 17) keeps vectors in registers only when no branch merges them
+   * (a conditional bias add made this kernel 10x slower), so a missing bias is a zero array.
+   */
+  private static void packed8x3(float[] x, int a0, int k, float[] w, int wp, int ldw, float[] o, int op, int ldo, float[] bias, int bp) {
+    FloatVector z = FloatVector.zero(F);
+    FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z, c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z, c60 = z, c61 = z, c62 = z, c70 = z, c71 = z, c72 = z;
+    for (int p = 0; p < k; p++, wp += ldw) {
+      FloatVector b0 = FloatVector.fromArray(F, w, wp), b1 = FloatVector.fromArray(F, w, wp + L), b2 = FloatVector.fromArray(F, w, wp + 2 * L);
+      int a = a0 + p;
+      FloatVector v;
+      v = FloatVector.broadcast(F, x[a + 0 * k]);
       c00 = b0.fma(v, c00);
       c01 = b1.fma(v, c01);
       c02 = b2.fma(v, c02);
-      v = FloatVector.broadcast(F, x[a1 + p]);
+      v = FloatVector.broadcast(F, x[a + 1 * k]);
       c10 = b0.fma(v, c10);
       c11 = b1.fma(v, c11);
       c12 = b2.fma(v, c12);
-      v = FloatVector.broadcast(F, x[a2 + p]);
+      v = FloatVector.broadcast(F, x[a + 2 * k]);
       c20 = b0.fma(v, c20);
       c21 = b1.fma(v, c21);
       c22 = b2.fma(v, c22);
-      v = FloatVector.broadcast(F, x[a3 + p]);
+      v = FloatVector.broadcast(F, x[a + 3 * k]);
       c30 = b0.fma(v, c30);
       c31 = b1.fma(v, c31);
       c32 = b2.fma(v, c32);
+      v = FloatVector.broadcast(F, x[a + 4 * k]);
+      c40 = b0.fma(v, c40);
+      c41 = b1.fma(v, c41);
+      c42 = b2.fma(v, c42);
+      v = FloatVector.broadcast(F, x[a + 5 * k]);
+      c50 = b0.fma(v, c50);
+      c51 = b1.fma(v, c51);
+      c52 = b2.fma(v, c52);
+      v = FloatVector.broadcast(F, x[a + 6 * k]);
+      c60 = b0.fma(v, c60);
+      c61 = b1.fma(v, c61);
+      c62 = b2.fma(v, c62);
+      v = FloatVector.broadcast(F, x[a + 7 * k]);
+      c70 = b0.fma(v, c70);
+      c71 = b1.fma(v, c71);
+      c72 = b2.fma(v, c72);
     }
-    if (biasOff >= 0) {
-      FloatVector d0 = FloatVector.fromArray(F, x, biasOff), d1 = FloatVector.fromArray(F, x, biasOff + L),
-          d2 = FloatVector.fromArray(F, x, biasOff + 2 * L);
-      c00 = c00.add(d0); c01 = c01.add(d1); c02 = c02.add(d2);
-      c10 = c10.add(d0); c11 = c11.add(d1); c12 = c12.add(d2);
-      c20 = c20.add(d0); c21 = c21.add(d1); c22 = c22.add(d2);
-      c30 = c30.add(d0); c31 = c31.add(d1); c32 = c32.add(d2);
-    }
-    c00.intoArray(x, op); c01.intoArray(x, op + L); c02.intoArray(x, op + 2 * L);
-    op += n;
-    c10.intoArray(x, op); c11.intoArray(x, op + L); c12.intoArray(x, op + 2 * L);
-    op += n;
-    c20.intoArray(x, op); c21.intoArray(x, op + L); c22.intoArray(x, op + 2 * L);
-    op += n;
-    c30.intoArray(x, op); c31.intoArray(x, op + L); c32.intoArray(x, op + 2 * L);
+    FloatVector d0 = FloatVector.fromArray(F, bias, bp), d1 = FloatVector.fromArray(F, bias, bp + L), d2 = FloatVector.fromArray(F, bias, bp + 2 * L);
+    c00.add(d0).intoArray(o, op + 0 * ldo);
+    c01.add(d1).intoArray(o, op + 0 * ldo + L);
+    c02.add(d2).intoArray(o, op + 0 * ldo + 2 * L);
+    c10.add(d0).intoArray(o, op + 1 * ldo);
+    c11.add(d1).intoArray(o, op + 1 * ldo + L);
+    c12.add(d2).intoArray(o, op + 1 * ldo + 2 * L);
+    c20.add(d0).intoArray(o, op + 2 * ldo);
+    c21.add(d1).intoArray(o, op + 2 * ldo + L);
+    c22.add(d2).intoArray(o, op + 2 * ldo + 2 * L);
+    c30.add(d0).intoArray(o, op + 3 * ldo);
+    c31.add(d1).intoArray(o, op + 3 * ldo + L);
+    c32.add(d2).intoArray(o, op + 3 * ldo + 2 * L);
+    c40.add(d0).intoArray(o, op + 4 * ldo);
+    c41.add(d1).intoArray(o, op + 4 * ldo + L);
+    c42.add(d2).intoArray(o, op + 4 * ldo + 2 * L);
+    c50.add(d0).intoArray(o, op + 5 * ldo);
+    c51.add(d1).intoArray(o, op + 5 * ldo + L);
+    c52.add(d2).intoArray(o, op + 5 * ldo + 2 * L);
+    c60.add(d0).intoArray(o, op + 6 * ldo);
+    c61.add(d1).intoArray(o, op + 6 * ldo + L);
+    c62.add(d2).intoArray(o, op + 6 * ldo + 2 * L);
+    c70.add(d0).intoArray(o, op + 7 * ldo);
+    c71.add(d1).intoArray(o, op + 7 * ldo + L);
+    c72.add(d2).intoArray(o, op + 7 * ldo + 2 * L);
   }
 
-  private static void block1x3(float[] x, int a0, int bp, int op, int biasOff, int n, int k) {
-    FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0;
-    for (int p = 0; p < k; p++, bp += n) {
-      FloatVector v = FloatVector.broadcast(F, x[a0 + p]);
-      c0 = FloatVector.fromArray(F, x, bp).fma(v, c0);
-      c1 = FloatVector.fromArray(F, x, bp + L).fma(v, c1);
-      c2 = FloatVector.fromArray(F, x, bp + 2 * L).fma(v, c2);
+  /**
+   * One row by one panel.
+   * Every vector is assigned unconditionally: C2 (JDK 17) keeps vectors in registers only when no branch merges them
+   * (a conditional bias add made this kernel 10x slower), so a missing bias is a zero array.
+   */
+  private static void packed1x3(float[] x, int a0, int k, float[] w, int wp, int ldw, float[] o, int op, int ldo, float[] bias, int bp) {
+    FloatVector z = FloatVector.zero(F);
+    FloatVector c00 = z, c01 = z, c02 = z;
+    for (int p = 0; p < k; p++, wp += ldw) {
+      FloatVector b0 = FloatVector.fromArray(F, w, wp), b1 = FloatVector.fromArray(F, w, wp + L), b2 = FloatVector.fromArray(F, w, wp + 2 * L);
+      int a = a0 + p;
+      FloatVector v;
+      v = FloatVector.broadcast(F, x[a + 0 * k]);
+      c00 = b0.fma(v, c00);
+      c01 = b1.fma(v, c01);
+      c02 = b2.fma(v, c02);
     }
-    if (biasOff >= 0) {
-      c0 = c0.add(FloatVector.fromArray(F, x, biasOff));
-      c1 = c1.add(FloatVector.fromArray(F, x, biasOff + L));
-      c2 = c2.add(FloatVector.fromArray(F, x, biasOff + 2 * L));
-    }
-    c0.intoArray(x, op);
-    c1.intoArray(x, op + L);
-    c2.intoArray(x, op + 2 * L);
-  }
-
-  /** One row's columns [j0, j1) of the last, narrower panel: single vectors, then scalars. */
-  private static void row1(float[] x, int a0, int bo, int oo, int biasOff, int j0, int j1, int n, int k) {
-    int j = j0;
-    for (; j + L <= j1; j += L) {
-      FloatVector c = FloatVector.zero(F);
-      for (int p = 0, bp = bo + j; p < k; p++, bp += n) c = FloatVector.fromArray(F, x, bp).fma(FloatVector.broadcast(F, x[a0 + p]), c);
-      if (biasOff >= 0) c = c.add(FloatVector.fromArray(F, x, biasOff + j));
-      c.intoArray(x, oo + j);
-    }
-    for (; j < j1; j++) {
-      float s = 0;
-      for (int p = 0; p < k; p++) s = Math.fma(x[a0 + p], x[bo + p * n + j], s);
-      x[oo + j] = biasOff >= 0 ? s + x[biasOff + j] : s;
-    }
+    FloatVector d0 = FloatVector.fromArray(F, bias, bp), d1 = FloatVector.fromArray(F, bias, bp + L), d2 = FloatVector.fromArray(F, bias, bp + 2 * L);
+    c00.add(d0).intoArray(o, op + 0 * ldo);
+    c01.add(d1).intoArray(o, op + 0 * ldo + L);
+    c02.add(d2).intoArray(o, op + 0 * ldo + 2 * L);
   }
 
   /**
    * out[m, n] = a[m, k] w^T (+ bias) with w given {@code [n, k]}: float (wf) or 16-bit (wh, widened in registers).
    * Tasks are (24 columns) x (64 rows); inside, blocks of 4 rows x 3 columns of dot products.
    */
-  private void dotMatmul(float[] x, int ao, char[] wh, float[] wf, int wo, DType dt, int biasOff, int oo, int m, int n, int k) {
+  private void dotMatmul(float[] x, int ao, float[] wf, char[] wh, int wo, boolean f16, Tensor bias, int oo, int m, int n, int k) {
     final int cols = 24;
     int colTasks = (n + cols - 1) / cols, chunks = (m + ROW_CHUNK - 1) / ROW_CHUNK;
-    boolean f16 = dt == DType.F16;
+    int biasOff = bias == null ? -1 : bias.offset();
     parallel(colTasks * chunks, (long) m * n * k, t -> {
       int j0 = (t / chunks) * cols, j1 = Math.min(n, j0 + cols);
       int i0 = (t % chunks) * ROW_CHUNK, i1 = Math.min(m, i0 + ROW_CHUNK);
@@ -262,9 +336,15 @@ public final class CpuOps extends ArenaOps {
         for (int j = j0; j < j1; j += 3) {
           int cs = Math.min(3, j1 - j);
           if (rows == 4 && cs == 3) {
-            dot4x3(x, ao + i * k, wh, wf, wo + j * k, f16, k, acc);
+            if (wh == null) dot4x3F(x, ao + i * k, wf, wo + j * k, k, acc);
+            else dot4x3H(x, ao + i * k, wh, wo + j * k, f16, k, acc);
           } else {
-            dotSmall(x, ao + i * k, rows, wh, wf, wo + j * k, cs, f16, k, acc);
+            for (int r = 0; r < rows; r++) {
+              for (int c = 0; c < cs; c++) {
+                acc[r * 3 + c] = wh == null ? dot1F(x, ao + (i + r) * k, wf, wo + (j + c) * k, k)
+                    : dot1H(x, ao + (i + r) * k, wh, wo + (j + c) * k, f16, k);
+              }
+            }
           }
           for (int r = 0; r < rows; r++) {
             for (int c = 0; c < cs; c++) {
@@ -277,18 +357,13 @@ public final class CpuOps extends ArenaOps {
     });
   }
 
-  private static FloatVector wvec(char[] wh, float[] wf, int off, boolean f16) {
-    return wh == null ? FloatVector.fromArray(F, wf, off) : widen(wh, off, f16);
-  }
-
-  private static float wval(char[] wh, float[] wf, int off, boolean f16) {
-    return wh == null ? wf[off] : f16 ? Half.toFloat(wh[off]) : Float.intBitsToFloat(wh[off] << 16);
-  }
-
   /** L 16-bit values widened to floats: bf16 by a shift; f16 by the exponent rebias (x 2^112), exact for every value. */
   static FloatVector widen(char[] h, int off, boolean f16) {
     IntVector bits = (IntVector) ShortVector.fromCharArray(S, h, off).convertShape(VectorOperators.S2I, I, 0);
-    if (!f16) return bits.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    return f16 ? widenF16(bits) : bits.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+  }
+
+  private static FloatVector widenF16(IntVector bits) {
     IntVector mag = bits.and(0x7fff);
     FloatVector v = mag.lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f);
     VectorMask<Integer> special = mag.compare(VectorOperators.GE, 0x7c00); // inf and NaN keep their class
@@ -296,14 +371,16 @@ public final class CpuOps extends ArenaOps {
     return out.or(bits.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
   }
 
-  private static void dot4x3(float[] x, int a0, char[] wh, float[] wf, int w0, boolean f16, int k, float[] acc) {
-    FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
-    FloatVector c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
+  /** Dot products of 4 rows of x with 3 rows of w (float), k along both: acc[r * 3 + c]. */
+  private static void dot4x3F(float[] x, int a0, float[] w, int w0, int k, float[] acc) {
+    FloatVector z = FloatVector.zero(F);
+    FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z;
     int a1 = a0 + k, a2 = a1 + k, a3 = a2 + k, w1 = w0 + k, w2 = w1 + k;
     int p = 0;
     for (; p + L <= k; p += L) {
-      FloatVector b0 = wvec(wh, wf, w0 + p, f16), b1 = wvec(wh, wf, w1 + p, f16), b2 = wvec(wh, wf, w2 + p, f16);
-      FloatVector v = FloatVector.fromArray(F, x, a0 + p);
+      FloatVector b0 = FloatVector.fromArray(F, w, w0 + p), b1 = FloatVector.fromArray(F, w, w1 + p), b2 = FloatVector.fromArray(F, w, w2 + p);
+      FloatVector v;
+      v = FloatVector.fromArray(F, x, a0 + p);
       c00 = v.fma(b0, c00);
       c01 = v.fma(b1, c01);
       c02 = v.fma(b2, c02);
@@ -333,7 +410,7 @@ public final class CpuOps extends ArenaOps {
     acc[10] = c31.reduceLanes(VectorOperators.ADD);
     acc[11] = c32.reduceLanes(VectorOperators.ADD);
     for (; p < k; p++) {
-      float b0 = wval(wh, wf, w0 + p, f16), b1 = wval(wh, wf, w1 + p, f16), b2 = wval(wh, wf, w2 + p, f16);
+      float b0 = w[w0 + p], b1 = w[w1 + p], b2 = w[w2 + p];
       for (int r = 0; r < 4; r++) {
         float v = x[a0 + r * k + p];
         acc[r * 3] = Math.fma(v, b0, acc[r * 3]);
@@ -343,24 +420,78 @@ public final class CpuOps extends ArenaOps {
     }
   }
 
-  /** Edge blocks (fewer than 4 rows or 3 columns): one dot product at a time. */
-  private static void dotSmall(float[] x, int a0, int rows, char[] wh, float[] wf, int w0, int cs, boolean f16, int k, float[] acc) {
-    for (int r = 0; r < rows; r++) {
-      for (int c = 0; c < cs; c++) {
-        int ar = a0 + r * k, wc = w0 + c * k;
-        FloatVector s = FloatVector.zero(F);
-        int p = 0;
-        for (; p + L <= k; p += L) s = FloatVector.fromArray(F, x, ar + p).fma(wvec(wh, wf, wc + p, f16), s);
-        float v = s.reduceLanes(VectorOperators.ADD);
-        for (; p < k; p++) v = Math.fma(x[ar + p], wval(wh, wf, wc + p, f16), v);
-        acc[r * 3 + c] = v;
+  /** One dot product of length k (float w). */
+  private static float dot1F(float[] x, int a, float[] w, int wo, int k) {
+    FloatVector s = FloatVector.zero(F);
+    int p = 0;
+    for (; p + L <= k; p += L) s = FloatVector.fromArray(F, x, a + p).fma(FloatVector.fromArray(F, w, wo + p), s);
+    float v = s.reduceLanes(VectorOperators.ADD);
+    for (; p < k; p++) v = Math.fma(x[a + p], w[wo + p], v);
+    return v;
+  }
+
+  /** Dot products of 4 rows of x with 3 rows of w (16-bit, widened in registers), k along both: acc[r * 3 + c]. */
+  private static void dot4x3H(float[] x, int a0, char[] w, int w0, boolean f16, int k, float[] acc) {
+    FloatVector z = FloatVector.zero(F);
+    FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z;
+    int a1 = a0 + k, a2 = a1 + k, a3 = a2 + k, w1 = w0 + k, w2 = w1 + k;
+    int p = 0;
+    for (; p + L <= k; p += L) {
+      FloatVector b0 = widen(w, w0 + p, f16), b1 = widen(w, w1 + p, f16), b2 = widen(w, w2 + p, f16);
+      FloatVector v;
+      v = FloatVector.fromArray(F, x, a0 + p);
+      c00 = v.fma(b0, c00);
+      c01 = v.fma(b1, c01);
+      c02 = v.fma(b2, c02);
+      v = FloatVector.fromArray(F, x, a1 + p);
+      c10 = v.fma(b0, c10);
+      c11 = v.fma(b1, c11);
+      c12 = v.fma(b2, c12);
+      v = FloatVector.fromArray(F, x, a2 + p);
+      c20 = v.fma(b0, c20);
+      c21 = v.fma(b1, c21);
+      c22 = v.fma(b2, c22);
+      v = FloatVector.fromArray(F, x, a3 + p);
+      c30 = v.fma(b0, c30);
+      c31 = v.fma(b1, c31);
+      c32 = v.fma(b2, c32);
+    }
+    acc[0] = c00.reduceLanes(VectorOperators.ADD);
+    acc[1] = c01.reduceLanes(VectorOperators.ADD);
+    acc[2] = c02.reduceLanes(VectorOperators.ADD);
+    acc[3] = c10.reduceLanes(VectorOperators.ADD);
+    acc[4] = c11.reduceLanes(VectorOperators.ADD);
+    acc[5] = c12.reduceLanes(VectorOperators.ADD);
+    acc[6] = c20.reduceLanes(VectorOperators.ADD);
+    acc[7] = c21.reduceLanes(VectorOperators.ADD);
+    acc[8] = c22.reduceLanes(VectorOperators.ADD);
+    acc[9] = c30.reduceLanes(VectorOperators.ADD);
+    acc[10] = c31.reduceLanes(VectorOperators.ADD);
+    acc[11] = c32.reduceLanes(VectorOperators.ADD);
+    for (; p < k; p++) {
+      float b0 = (f16 ? Half.toFloat(w[w0 + p]) : Float.intBitsToFloat(w[w0 + p] << 16)), b1 = (f16 ? Half.toFloat(w[w1 + p]) : Float.intBitsToFloat(w[w1 + p] << 16)), b2 = (f16 ? Half.toFloat(w[w2 + p]) : Float.intBitsToFloat(w[w2 + p] << 16));
+      for (int r = 0; r < 4; r++) {
+        float v = x[a0 + r * k + p];
+        acc[r * 3] = Math.fma(v, b0, acc[r * 3]);
+        acc[r * 3 + 1] = Math.fma(v, b1, acc[r * 3 + 1]);
+        acc[r * 3 + 2] = Math.fma(v, b2, acc[r * 3 + 2]);
       }
     }
   }
 
+  /** One dot product of length k (16-bit w). */
+  private static float dot1H(float[] x, int a, char[] w, int wo, boolean f16, int k) {
+    FloatVector s = FloatVector.zero(F);
+    int p = 0;
+    for (; p + L <= k; p += L) s = FloatVector.fromArray(F, x, a + p).fma(widen(w, wo + p, f16), s);
+    float v = s.reduceLanes(VectorOperators.ADD);
+    for (; p < k; p++) v = Math.fma(x[a + p], (f16 ? Half.toFloat(w[wo + p]) : Float.intBitsToFloat(w[wo + p] << 16)), v);
+    return v;
+  }
+
   @Override
   protected void linear16Impl(Tensor out, Tensor x, HalfTensor w, Tensor bias, int rows, int n, int k) {
-    dotMatmul(mem, x.offset(), banks[w.bank()], null, w.offset(), w.dtype(), bias == null ? -1 : bias.offset(), out.offset(), rows, n, k);
+    dotMatmul(mem, x.offset(), null, banks[w.bank()], w.offset(), w.dtype() == DType.F16, bias, out.offset(), rows, n, k);
   }
 
   // ---- element-wise ----
@@ -573,62 +704,107 @@ public final class CpuOps extends ArenaOps {
   // ---- attention ----
 
   /**
-   * Fused per (batch entry, head): for each query, scores against the visible keys (dot products of headDim), softmax,
-   * then the weighted sum of values accumulated in vectors of headDim. No score matrix leaves the thread.
+   * Fused per (batch entry, head): the head's keys are copied transposed ({@code [headDim, kLen]}) and its values
+   * contiguous ({@code [kLen, headDim]}) into the thread's buffers; then for each query, the scores against all keys are
+   * broadcast multiply-adds over headDim (no horizontal sums), masked, soft-maxed with vector exp, and the output is the
+   * weighted sum of the value rows. No score matrix leaves the thread.
    */
   @Override
   protected void attentionImpl(Tensor out, Tensor q, Tensor k, Tensor v, IntTensor keyMask, IntTensor positions, Tensor scores, Attention sp) {
     float[] x = mem;
     int[] im = imem;
-    int hd = sp.headDim(), group = sp.heads() / sp.kvHeads(), kLen = sp.kLen();
+    int hd = sp.headDim(), group = sp.heads() / sp.kvHeads(), kLen = sp.kLen(), kPad = (kLen + L - 1) / L * L;
     long work = (long) sp.batch() * sp.heads() * sp.qLen() * kLen * hd * 2;
     parallel(sp.batch() * sp.heads(), work, bh -> {
       int b = bh / sp.heads(), h = bh % sp.heads(), g = h / group;
       int start = positions == null ? sp.posOffset() : im[positions.offset() + b];
-      float[] p = new float[kLen];
+      float[] kt = new float[hd * kPad], vv = new float[kLen * hd], p = new float[kPad], keyAdd = new float[kPad];
       int kRow0 = k.offset() + b * sp.kvRows() * sp.kvStride() + g * hd;
       int vRow0 = v.offset() + b * sp.kvRows() * sp.kvStride() + g * hd;
+      for (int j = 0; j < kLen; j++) {
+        int ko = kRow0 + j * sp.kvStride();
+        for (int d = 0; d < hd; d++) kt[d * kPad + j] = x[ko + d];
+        System.arraycopy(x, vRow0 + j * sp.kvStride(), vv, j * hd, hd);
+        // the padding mask as an additive row: -inf hides a key (and the padding up to whole vectors)
+        if (keyMask != null && im[keyMask.offset() + b * kLen + j] == 0) keyAdd[j] = Float.NEGATIVE_INFINITY;
+      }
+      Arrays.fill(keyAdd, kLen, kPad, Float.NEGATIVE_INFINITY);
       for (int i = 0; i < sp.qLen(); i++) {
         int qo = q.offset() + (b * sp.qLen() + i) * sp.qStride() + h * hd;
         int oo = out.offset() + (b * sp.qLen() + i) * sp.outStride() + h * hd;
-        float mx = Float.NEGATIVE_INFINITY;
-        boolean any = false;
-        for (int j = 0; j < kLen; j++) {
-          boolean vis = sp.visibleAt(start + i, j) && (keyMask == null || im[keyMask.offset() + b * kLen + j] != 0);
-          if (!vis) {
-            p[j] = Float.NaN; // marks an invisible key
-            continue;
-          }
-          p[j] = dot(x, qo, x, kRow0 + j * sp.kvStride(), hd) * sp.scale();
-          mx = Math.max(mx, p[j]);
-          any = true;
-        }
-        if (!any) {
+        // keys [lo, hi] are visible to this query (causal, sliding window); the padding mask is added below
+        int pos = start + i;
+        int lo = sp.window() > 0 ? Math.max(0, pos - sp.window() + 1) : 0, hi = sp.causal() ? Math.min(kLen - 1, pos) : kLen - 1;
+        for (int jv = 0; jv < kPad; jv += L) scoresVector(x, qo, kt, kPad, hd, jv, sp.scale(), keyAdd, p);
+        if (lo > 0) Arrays.fill(p, 0, Math.min(lo, kPad), Float.NEGATIVE_INFINITY);
+        if (hi + 1 < kPad) Arrays.fill(p, Math.max(0, hi + 1), kPad, Float.NEGATIVE_INFINITY);
+        float mx = max(p, kPad);
+        if (mx == Float.NEGATIVE_INFINITY) { // a query that sees no key
           Arrays.fill(x, oo, oo + hd, 0f);
           continue;
         }
-        double sum = 0;
-        for (int j = 0; j < kLen; j++) {
-          float e = Float.isNaN(p[j]) ? 0f : (float) Math.exp(p[j] - mx);
-          p[j] = e;
-          sum += e;
-        }
-        float inv = (float) (1 / sum);
-        int d = 0;
-        for (; d + L <= hd; d += L) {
-          FloatVector acc = FloatVector.zero(F);
-          for (int j = 0; j < kLen; j++) {
-            if (p[j] != 0f) acc = FloatVector.fromArray(F, x, vRow0 + j * sp.kvStride() + d).fma(FloatVector.broadcast(F, p[j]), acc);
-          }
-          acc.mul(inv).intoArray(x, oo + d);
-        }
-        for (; d < hd; d++) {
-          float acc = 0;
-          for (int j = 0; j < kLen; j++) if (p[j] != 0f) acc = Math.fma(p[j], x[vRow0 + j * sp.kvStride() + d], acc);
-          x[oo + d] = acc * inv;
-        }
+        double sum = expShifted(p, kPad, mx);
+        weightedValues(x, p, kLen, vv, hd, (float) (1 / sum), oo);
       }
     });
+  }
+
+  /**
+   * p[jv, jv + L) = scale * q . k_j + keyAdd[j] for L keys: q broadcast against rows of k^T, two accumulators to halve
+   * the FMA chain.
+   */
+  private static void scoresVector(float[] x, int qo, float[] kt, int kPad, int hd, int jv, float scale, float[] keyAdd, float[] p) {
+    FloatVector a0 = FloatVector.zero(F), a1 = a0;
+    int d = 0;
+    for (; d + 1 < hd; d += 2) {
+      a0 = FloatVector.fromArray(F, kt, d * kPad + jv).fma(FloatVector.broadcast(F, x[qo + d]), a0);
+      a1 = FloatVector.fromArray(F, kt, (d + 1) * kPad + jv).fma(FloatVector.broadcast(F, x[qo + d + 1]), a1);
+    }
+    if (d < hd) a0 = FloatVector.fromArray(F, kt, d * kPad + jv).fma(FloatVector.broadcast(F, x[qo + d]), a0);
+    a0.add(a1).mul(scale).add(FloatVector.fromArray(F, keyAdd, jv)).intoArray(p, jv);
+  }
+
+  private static float max(float[] p, int n) {
+    FloatVector m = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+    for (int j = 0; j < n; j += L) m = m.max(FloatVector.fromArray(F, p, j));
+    return m.reduceLanes(VectorOperators.MAX);
+  }
+
+  /** p[j] = exp(p[j] - mx) in place over whole vectors; returns their sum. */
+  private static double expShifted(float[] p, int n, float mx) {
+    FloatVector s = FloatVector.zero(F);
+    for (int j = 0; j < n; j += L) {
+      FloatVector e = FloatVector.fromArray(F, p, j).sub(mx).lanewise(VectorOperators.EXP);
+      e.intoArray(p, j);
+      s = s.add(e);
+    }
+    return s.reduceLanes(VectorOperators.ADD);
+  }
+
+  /** out[0, hd) = inv * sum_j p[j] vv[j, :], vv the head's values contiguous (invisible keys have p[j] = 0). */
+  private static void weightedValues(float[] x, float[] p, int kLen, float[] vv, int hd, float inv, int oo) {
+    int d = 0;
+    for (; d + L <= hd; d += L) weightedValuesVector(p, kLen, vv, hd, d, inv, x, oo + d);
+    for (; d < hd; d++) {
+      float acc = 0;
+      for (int j = 0; j < kLen; j++) acc = Math.fma(p[j], vv[j * hd + d], acc);
+      x[oo + d] = acc * inv;
+    }
+  }
+
+  /**
+   * One vector of the output, two accumulators over alternate keys. A method of its own: C2 (JDK 17) keeps the
+   * accumulators in registers here, but boxes them (the Vector API's slow Java path, 10x slower) inside the loop over d.
+   */
+  private static void weightedValuesVector(float[] p, int kLen, float[] vv, int hd, int d, float inv, float[] x, int oo) {
+    FloatVector a0 = FloatVector.zero(F), a1 = a0;
+    int j = 0;
+    for (; j + 1 < kLen; j += 2) {
+      a0 = FloatVector.fromArray(F, vv, j * hd + d).fma(FloatVector.broadcast(F, p[j]), a0);
+      a1 = FloatVector.fromArray(F, vv, (j + 1) * hd + d).fma(FloatVector.broadcast(F, p[j + 1]), a1);
+    }
+    if (j < kLen) a0 = FloatVector.fromArray(F, vv, j * hd + d).fma(FloatVector.broadcast(F, p[j]), a0);
+    a0.add(a1).mul(inv).intoArray(x, oo);
   }
 
   private static float dot(float[] a, int ao, float[] b, int bo, int n) {

@@ -92,6 +92,7 @@ public interface Ops extends AutoCloseable {
 
   /** out[rows, w.out] = x[rows, w.in] W^T + bias (bias may be null): a PyTorch Linear. */
   default void linear(Tensor out, Tensor x, LinearWeight w, Tensor bias, int rows) {
+    if (w.panel() != 0) throw new IllegalArgumentException("a panel-packed Linear weight belongs to the CPU engine that packed it");
     matmul(out, x, w.data(), bias, rows, w.out(), w.in(), !w.inMajor());
   }
 

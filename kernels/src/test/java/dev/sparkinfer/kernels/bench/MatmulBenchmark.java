@@ -2,6 +2,7 @@ package dev.sparkinfer.kernels.bench;
 
 import dev.sparkinfer.kernels.DeviceChoice;
 import dev.sparkinfer.kernels.Devices;
+import dev.sparkinfer.kernels.LinearWeight;
 import dev.sparkinfer.kernels.Ops;
 import dev.sparkinfer.kernels.Tensor;
 import java.util.ArrayList;
@@ -10,8 +11,9 @@ import java.util.List;
 import java.util.Random;
 
 /**
- * GFLOP/s of the matmul kernel (out = a x b^T, b stored [n, k] as PyTorch's Linear) on the shapes of real models, on
- * each device named, in one run. Shape sets: {@code bert} (MiniLM, 40 texts x 32 tokens), {@code vit} (CLIP ViT-B/32,
+ * GFLOP/s of a Linear layer (out = a x W^T, W given [n, k] as PyTorch stores it, uploaded with
+ * {@link Ops#uploadLinear} in the layout the device prefers, as the models do) on the shapes of real models, on each
+ * device named, in one run. Shape sets: {@code bert} (MiniLM, 40 texts x 32 tokens), {@code vit} (CLIP ViT-B/32,
  * 256 images x 50 tokens), {@code llama} (LLaMA-3.2-1B, 8 x 512 tokens, and its head for 512 positions).
  *
  * <pre>
@@ -50,17 +52,19 @@ public final class MatmulBenchmark {
             if (d.equals("java") && (long) m * n * k > 4e9) continue; // the reference would take minutes
             float[] w = new float[n * k];
             for (int i = 0; i < w.length; i++) w[i] = r.nextFloat() - 0.5f;
+            LinearWeight b = ops.uploadLinear(w, n, k);
             try (Ops.Scope sc = ops.scope()) {
-              Tensor a = ops.alloc(m * k), out = ops.alloc(m * n), b = ops.alloc(n * k);
-              ops.write(b, w);
-              ops.matmul(out, a, b, null, m, n, k, true);
+              Tensor a = ops.alloc(m * k), out = ops.alloc(m * n);
+              // warm up (the JIT compiles the CPU engine's kernels after a few calls) for at least half a second
+              long w0 = System.nanoTime();
+              for (int i = 0; i < 3 || (!d.equals("java") && System.nanoTime() - w0 < 500_000_000L && i < 50); i++) ops.linear(out, a, b, null, m);
               ops.read(out.slice(0, 1));
               int reps = d.equals("java") ? 1 : 5;
               long t0 = System.nanoTime();
-              for (int i = 0; i < reps; i++) ops.matmul(out, a, b, null, m, n, k, true);
+              for (int i = 0; i < reps; i++) ops.linear(out, a, b, null, m);
               ops.read(out.slice(0, 1));
               double sec = (System.nanoTime() - t0) / 1e9 / reps;
-              System.out.printf("%-6s %-5s matmul %dx%dx%d: %.2f ms, %.1f GFLOP/s [%s]%n", d, set, m, n, k, sec * 1e3,
+              System.out.printf("%-6s %-5s linear %dx%dx%d: %.2f ms, %.1f GFLOP/s [%s]%n", d, set, m, n, k, sec * 1e3,
                   2.0 * m * n * k / sec / 1e9, ops.device());
             }
           }

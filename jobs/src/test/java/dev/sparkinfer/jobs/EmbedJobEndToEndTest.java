@@ -10,7 +10,6 @@ import dev.sparkinfer.jobs.testing.TestSpark;
 import dev.sparkinfer.jobs.write.OutputFormat;
 import dev.sparkinfer.kernels.DeviceChoice;
 import dev.sparkinfer.models.Embedding;
-import dev.sparkinfer.udf.testing.FakeEmbedderProvider;
 import dev.sparkinfer.models.Embedder;
 import dev.sparkinfer.udf.model.EmbedderCache;
 import java.util.Comparator;
@@ -32,22 +31,23 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The job end to end on Spark local[2] with the real default model (all-MiniLM-L6-v2 on OpenCL): a 10,000-row
+ * The job end to end on Spark local[2] with the real default model (all-MiniLM-L6-v2 on the CPU engine, what
+ * {@code --device auto} runs on a machine without an OpenCL GPU; RealModelEmbedJobTest runs the job on OpenCL): a 10,000-row
  * corpus (plus planted bad rows and a few texts over the model's 256 tokens) in JSONL and in Parquet; every id exactly
  * once across output and rejects, every embedding within 1e-5 of the in-process {@link Embedder} (the JVM's cached
  * model, run here on the same texts in other batches), token counts and truncation flags equal, output read back by
  * Spark and by Arrow's file reader.
  *
- * <p>Model: {@code -Dsparkinfer.e2eModel} (default: {@code default} where an OpenCL device exists or is required, as
- * in CI; otherwise the deterministic test model {@code test:hash}, said on stderr, since the plain-Java engine would
- * take about an hour for these rows). A model failing on a row (stage embed) is covered by BadInputTest.
+ * <p>Model: {@code -Dsparkinfer.e2eModel} (default: {@code default}; {@code test:hash} is the deterministic test model)
+ * and {@code -Dsparkinfer.e2eDevice} (default: cpu for the real model). A model failing on a row (stage embed) is
+ * covered by BadInputTest.
  */
 class EmbedJobEndToEndTest {
   static final int ROWS = 10_000;
   static final long SEED = 42;
-  static final boolean REAL = !dev.sparkinfer.kernels.Devices.openclDevices().isEmpty() || Boolean.getBoolean("sparkinfer.requireOpenCL");
-  static final String MODEL_SPEC = System.getProperty("sparkinfer.e2eModel", REAL ? "default" : FakeEmbedderProvider.HASH);
-  static final DeviceChoice DEVICE = MODEL_SPEC.equals("default") && REAL ? DeviceChoice.OPENCL : DeviceChoice.JAVA;
+  static final String MODEL_SPEC = System.getProperty("sparkinfer.e2eModel", "default");
+  static final DeviceChoice DEVICE = DeviceChoice.parse(System.getProperty("sparkinfer.e2eDevice",
+      MODEL_SPEC.equals("default") ? "cpu" : "java"));
   static final dev.sparkinfer.jobs.JobSpec.Factory JOB = EmbedJob::new;
   static SparkSession spark;
   static Embedder model;
@@ -59,14 +59,11 @@ class EmbedJobEndToEndTest {
   @BeforeAll
   static void start() {
     spark = TestSpark.session();
-    if (!MODEL_SPEC.equals("default")) {
-      System.err.println("EmbedJobEndToEndTest: no OpenCL device, so the 10,000-row end-to-end tests use the test model "
-          + MODEL_SPEC + " (RealModelEmbedJobTest still runs the real model; -Dsparkinfer.e2eModel=default forces it)");
-    }
     model = EmbedderCache.get(MODEL_SPEC, DEVICE);
-    if (DEVICE == DeviceChoice.OPENCL) {
-      // strict: a kernel that would fall back to Java threads throws; the model must also say it runs on OpenCL
-      assertTrue(model.deviceDescription().startsWith("opencl"), "real model not on OpenCL: " + model.deviceDescription());
+    if (DEVICE != DeviceChoice.JAVA && DEVICE != DeviceChoice.AUTO) {
+      // the model must say it runs where it was asked to (opencl is strict: no kernel falls back to Java threads)
+      assertTrue(model.deviceDescription().startsWith(DEVICE.name().toLowerCase(java.util.Locale.ROOT)),
+          "real model not on " + DEVICE + ": " + model.deviceDescription());
     }
     reference = embedInProcess(corpusRows().stream().map(r -> r[1]).toList());
   }

@@ -38,7 +38,7 @@ import picocli.CommandLine.Option;
  * many threads as the job has task slots, in batches of the same size.
  */
 @Command(name = "bench-embed", mixinStandardHelpOptions = true, sortOptions = false,
-    customSynopsis = "bin/pipeline bench-embed [--rows N] [--model MODEL] [--device auto|opencl|java] [--master URL] "
+    customSynopsis = "bin/pipeline bench-embed [--rows N] [--model MODEL] [--device auto|cpu|opencl|java] [--master URL] "
         + "[--batch-size N] [--format parquet|arrow|jsonl] [--input corpus.jsonl]",
     description = "Prints the embed job's rows/s, the raw Embedder's rows/s on the same texts, and the ratio.",
     footer = {"", "Examples:", "  bin/pipeline bench-embed --rows 2000 --device java",

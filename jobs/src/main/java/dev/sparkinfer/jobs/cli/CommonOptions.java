@@ -26,7 +26,8 @@ public final class CommonOptions {
   String format;
 
   @Option(names = "--device", paramLabel = "DEV", defaultValue = "auto",
-      description = "auto (best OpenCL device), opencl (strict) or java (plain-Java kernels) (default: ${DEFAULT-VALUE})")
+      description = "auto (an OpenCL GPU if there is one, else the CPU engine), cpu (Java Vector API engine), "
+          + "opencl (best OpenCL device, strict; PoCL on a CPU) or java (plain-Java reference) (default: ${DEFAULT-VALUE})")
   String device;
 
   @Option(names = "--master", paramLabel = "URL",

@@ -14,7 +14,7 @@ import picocli.CommandLine.Spec;
 /** {@code pipeline embed}: corpus to sentence embeddings. */
 @Command(name = "embed", mixinStandardHelpOptions = true, sortOptions = false,
     customSynopsis = "bin/pipeline embed --input PATH --output DIR [--model MODEL] [--format parquet|arrow|jsonl] "
-        + "[--input-format auto|jsonl|parquet|csv|text] [--device auto|opencl|java] [--master URL] [--batch-size N] "
+        + "[--input-format auto|jsonl|parquet|csv|text] [--device auto|cpu|opencl|java] [--master URL] [--batch-size N] "
         + "[--partitions N] [--max-text-chars N] [--id-col NAME] [--text-col NAME] [--overwrite | --overwrite-any]",
     description = {"Embeds every text of a corpus with a sentence model on Spark.",
         "Output rows: id, embedding (array<float>), n_tokens, truncated, model. Rows that cannot be embedded go to "

@@ -67,12 +67,17 @@ class BertOnnxParityTest {
   @Order(1)
   void javaReferenceMatchesOnnxRuntime() { compare(DeviceChoice.JAVA); }
 
+  @Test
+  @Order(1)
+  void cpuEngineMatchesOnnxRuntime() { compare(DeviceChoice.CPU); }
+
   private void compare(DeviceChoice device) {
     List<Embedding> got;
     String where;
     try (BertEmbedder e = Embedders.load(ModelRef.resolve("default"), device, 32)) {
       where = e.deviceDescription();
       if (device == DeviceChoice.OPENCL) assertTrue(where.startsWith("opencl"), "asked for OpenCL, ran on " + where);
+      if (device == DeviceChoice.CPU) assertTrue(where.startsWith("cpu"), "asked for the CPU engine, ran on " + where);
       got = e.embedDetailed(texts);
     }
     double minCos = 1, maxDiff = 0;

@@ -9,7 +9,8 @@ import dev.sparkinfer.udf.model.EmbedderCache;
 
 /**
  * Makes {@link EmbedTask}s on executors, with the JVM's shared model for (modelSpec, device), on an engine opened with
- * {@code engine}: the driver's config, serialized with this factory, so executors run what the driver was told.
+ * {@code engine}: the driver's config, serialized with this factory, so executors run what the driver was told; the CPU
+ * engine's threads are the executor's cores ({@code ExecutorCores}, applied by the cache) unless the config fixes them.
  */
 public record EmbedTaskFactory(String modelSpec, DeviceChoice device, TaskConfig config, EngineConfig engine) implements BatchTaskFactory {
   /** With the engine config of this JVM's sparkinfer.* properties (made on the driver). */

@@ -26,6 +26,7 @@ public final class EmbedderCache {
       modelSpec = EmbedderProviders.normalize(modelSpec);
       if (device == null) device = DeviceChoice.AUTO;
       if (engine == null) engine = EngineConfig.fromSystemProperties();
+      engine = ExecutorCores.apply(engine); // the CPU engine's threads: this executor's cores
     }
 
     public Key(String modelSpec, DeviceChoice device) { this(modelSpec, device, null); }

@@ -245,10 +245,17 @@ public final class CpuOps extends ArenaOps {
     if (packedRows.length < need) packedRows = new float[Math.toIntExact(need)];
     float[] ap = packedRows;
     parallel(blocks, need, bi -> {
-      int base = bi * 8 * k;
-      for (int r = 0; r < 8; r++) {
-        int src = ao + (bi * 8 + r) * k;
-        for (int p = 0; p < k; p++) ap[base + p * 8 + r] = x[src + p];
+      int base = bi * 8 * k, src = ao + bi * 8 * k;
+      for (int p = 0; p < k; p++) {
+        int o = base + p * 8, i = src + p;
+        ap[o] = x[i];
+        ap[o + 1] = x[i + k];
+        ap[o + 2] = x[i + 2 * k];
+        ap[o + 3] = x[i + 3 * k];
+        ap[o + 4] = x[i + 4 * k];
+        ap[o + 5] = x[i + 5 * k];
+        ap[o + 6] = x[i + 6 * k];
+        ap[o + 7] = x[i + 7 * k];
       }
     });
     return ap;
@@ -520,9 +527,51 @@ public final class CpuOps extends ArenaOps {
     return v;
   }
 
+  /**
+   * Below this many rows a 16-bit Linear is a read of its weights (decode): dot products widening in registers. From it
+   * on (prefill, encoders), each task widens one panel of the weights to float once and runs the packed kernel over all
+   * rows, the widening amortised over the rows.
+   */
+  private static final int PANEL_ROWS_16 = 32;
+
   @Override
   protected void linear16Impl(Tensor out, Tensor x, HalfTensor w, Tensor bias, int rows, int n, int k) {
-    dotMatmul(mem, x.offset(), null, banks[w.bank()], w.offset(), w.dtype() == DType.F16, bias, out.offset(), rows, n, k);
+    boolean f16 = w.dtype() == DType.F16;
+    if (rows < PANEL_ROWS_16) {
+      dotMatmul(mem, x.offset(), null, banks[w.bank()], w.offset(), f16, bias, out.offset(), rows, n, k);
+      return;
+    }
+    float[] m = mem;
+    char[] h = banks[w.bank()];
+    int xo = x.offset(), wo = w.offset(), oo = out.offset();
+    float[] ap = packRows(m, xo, rows, k);
+    int panels = (n + PANEL - 1) / PANEL, full = rows / 8 * 8;
+    parallel(panels, (long) rows * n * k, pn -> {
+      int j = pn * PANEL, cols = Math.min(PANEL, n - j);
+      // this panel of W^T as floats, [k][PANEL], zero beyond the last column
+      float[] panel = new float[k * PANEL];
+      for (int c = 0; c < cols; c++) {
+        int src = wo + (j + c) * k;
+        for (int p = 0; p < k; p++) panel[p * PANEL + c] = f16 ? Half.toFloat(h[src + p]) : Float.intBitsToFloat(h[src + p] << 16);
+      }
+      float[] bArr = bias == null || cols < PANEL ? ZERO : m;
+      int bp = bias == null || cols < PANEL ? 0 : bias.offset() + j;
+      if (cols == PANEL) {
+        for (int i = 0; i < full; i += 8) packed8x3(ap, i * k, k, panel, 0, PANEL, m, oo + i * n + j, n, bArr, bp);
+        for (int i = full; i < rows; i++) packed1x3(m, xo + i * k, k, panel, 0, PANEL, m, oo + i * n + j, n, bArr, bp);
+      } else {
+        float[] tile = new float[8 * PANEL];
+        for (int i = 0; i < rows; ) {
+          int r8 = i + 8 <= full ? 8 : 1;
+          if (r8 == 8) packed8x3(ap, i * k, k, panel, 0, PANEL, tile, 0, PANEL, ZERO, 0);
+          else packed1x3(m, xo + i * k, k, panel, 0, PANEL, tile, 0, PANEL, ZERO, 0);
+          for (int r = 0; r < r8; r++) {
+            for (int c = 0; c < cols; c++) m[oo + (i + r) * n + j + c] = tile[r * PANEL + c] + (bias == null ? 0f : m[bias.offset() + j + c]);
+          }
+          i += r8;
+        }
+      }
+    });
   }
 
   // ---- element-wise ----
@@ -767,9 +816,12 @@ public final class CpuOps extends ArenaOps {
         // a block of up to 4 queries: their scores share each load of k^T, their outputs each load of v
         int nq = Math.min(4, sp.qLen() - i0);
         int qo = q.offset() + (b * sp.qLen() + i0) * qs + h * hd, oo = out.offset() + (b * sp.qLen() + i0) * os + h * hd;
-        for (int jv = 0; jv < kPad; jv += L) {
-          if (nq == 4) scores4(x, qo, qs, kt, kPad, hd, jv, sp.scale(), keyAdd, p4);
-          else for (int r = 0; r < nq; r++) scoresVector(x, qo + r * qs, kt, kPad, hd, jv, sp.scale(), keyAdd, p4, r * kPad);
+        if (nq == 4) {
+          int jv = 0;
+          for (; jv + 2 * L <= kPad; jv += 2 * L) scores4x2(x, qo, qs, kt, kPad, hd, jv, sp.scale(), keyAdd, p4);
+          if (jv < kPad) scores4(x, qo, qs, kt, kPad, hd, jv, sp.scale(), keyAdd, p4);
+        } else {
+          for (int jv = 0; jv < kPad; jv += L) for (int r = 0; r < nq; r++) scoresVector(x, qo + r * qs, kt, kPad, hd, jv, sp.scale(), keyAdd, p4, r * kPad);
         }
         boolean all = nq == 4;
         for (int r = 0; r < nq; r++) {
@@ -789,6 +841,7 @@ public final class CpuOps extends ArenaOps {
         }
         if (all) {
           int d = 0;
+          for (; d + 2 * L <= hd; d += 2 * L) values4x2(p4, kPad, kLen, vv, hd, d, inv, x, oo + d, os);
           for (; d + L <= hd; d += L) values4(p4, kPad, kLen, vv, hd, d, inv, x, oo + d, os);
           for (; d < hd; d++) for (int r = 0; r < 4; r++) x[oo + r * os + d] = valueScalar(p4, r * kPad, kLen, vv, hd, d) * inv[r];
         } else {
@@ -813,6 +866,63 @@ public final class CpuOps extends ArenaOps {
     a1.mul(scale).add(m).intoArray(p, kPad + jv);
     a2.mul(scale).add(m).intoArray(p, 2 * kPad + jv);
     a3.mul(scale).add(m).intoArray(p, 3 * kPad + jv);
+  }
+
+  /** Scores of 4 queries against 2L keys: 2 loads of k^T and 4 broadcasts feed 8 FMAs (the loads, not the FMAs, bound these loops). */
+  private static void scores4x2(float[] x, int qo, int qs, float[] kt, int kPad, int hd, int jv, float scale, float[] keyAdd, float[] p) {
+    FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    for (int d = 0; d < hd; d++) {
+      FloatVector k0 = FloatVector.fromArray(F, kt, d * kPad + jv), k1 = FloatVector.fromArray(F, kt, d * kPad + jv + L);
+      FloatVector q = FloatVector.broadcast(F, x[qo + d]);
+      a0 = k0.fma(q, a0);
+      b0 = k1.fma(q, b0);
+      q = FloatVector.broadcast(F, x[qo + qs + d]);
+      a1 = k0.fma(q, a1);
+      b1 = k1.fma(q, b1);
+      q = FloatVector.broadcast(F, x[qo + 2 * qs + d]);
+      a2 = k0.fma(q, a2);
+      b2 = k1.fma(q, b2);
+      q = FloatVector.broadcast(F, x[qo + 3 * qs + d]);
+      a3 = k0.fma(q, a3);
+      b3 = k1.fma(q, b3);
+    }
+    FloatVector m0 = FloatVector.fromArray(F, keyAdd, jv), m1 = FloatVector.fromArray(F, keyAdd, jv + L);
+    a0.mul(scale).add(m0).intoArray(p, jv);
+    b0.mul(scale).add(m1).intoArray(p, jv + L);
+    a1.mul(scale).add(m0).intoArray(p, kPad + jv);
+    b1.mul(scale).add(m1).intoArray(p, kPad + jv + L);
+    a2.mul(scale).add(m0).intoArray(p, 2 * kPad + jv);
+    b2.mul(scale).add(m1).intoArray(p, 2 * kPad + jv + L);
+    a3.mul(scale).add(m0).intoArray(p, 3 * kPad + jv);
+    b3.mul(scale).add(m1).intoArray(p, 3 * kPad + jv + L);
+  }
+
+  /** Two vectors of 4 queries' outputs: 2 loads of a value row and 4 broadcasts feed 8 FMAs. */
+  private static void values4x2(float[] p, int kPad, int kLen, float[] vv, int hd, int d, float[] inv, float[] x, int oo, int os) {
+    FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    for (int j = 0; j < kLen; j++) {
+      FloatVector v0 = FloatVector.fromArray(F, vv, j * hd + d), v1 = FloatVector.fromArray(F, vv, j * hd + d + L);
+      FloatVector w = FloatVector.broadcast(F, p[j]);
+      a0 = v0.fma(w, a0);
+      b0 = v1.fma(w, b0);
+      w = FloatVector.broadcast(F, p[kPad + j]);
+      a1 = v0.fma(w, a1);
+      b1 = v1.fma(w, b1);
+      w = FloatVector.broadcast(F, p[2 * kPad + j]);
+      a2 = v0.fma(w, a2);
+      b2 = v1.fma(w, b2);
+      w = FloatVector.broadcast(F, p[3 * kPad + j]);
+      a3 = v0.fma(w, a3);
+      b3 = v1.fma(w, b3);
+    }
+    a0.mul(inv[0]).intoArray(x, oo);
+    b0.mul(inv[0]).intoArray(x, oo + L);
+    a1.mul(inv[1]).intoArray(x, oo + os);
+    b1.mul(inv[1]).intoArray(x, oo + os + L);
+    a2.mul(inv[2]).intoArray(x, oo + 2 * os);
+    b2.mul(inv[2]).intoArray(x, oo + 2 * os + L);
+    a3.mul(inv[3]).intoArray(x, oo + 3 * os);
+    b3.mul(inv[3]).intoArray(x, oo + 3 * os + L);
   }
 
   /** One vector of 4 queries' outputs: one load of a value row feeds 4 FMA chains. */

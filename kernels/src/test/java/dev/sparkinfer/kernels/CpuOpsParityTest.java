@@ -113,7 +113,7 @@ class CpuOpsParityTest {
   }
 
   @ParameterizedTest(name = "linear16 rows={0} n={1} k={2} {3} bias={4}")
-  @CsvSource({"1,1,1,BF16,false", "1,7,63,BF16,true", "7,63,1025,F16,true", "33,384,384,BF16,false", "5,130,64,F16,true",
+  @CsvSource({"1,1,1,BF16,false", "1,7,63,BF16,true", "7,63,1025,F16,true", "33,384,384,BF16,false", "5,130,64,F16,true", "40,130,64,F16,true", "67,2048,16,BF16,true", "32,49,1025,BF16,false",
       "4,3,32,BF16,false", "9,2048,16,F16,false"})
   void linear16(int rows, int n, int k, DType dt, boolean bias) {
     char[] w = new char[n * k];

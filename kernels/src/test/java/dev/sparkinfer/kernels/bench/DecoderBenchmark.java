@@ -12,7 +12,7 @@ import dev.sparkinfer.kernels.Ops;
  * then 16 decode steps from the KV cache, tokens/s for each. The machine is printed with the figures.
  *
  * <pre>
- * bin/benchmark decoder [--layers 16] [--prompt 128] [--steps 16] [--dtype bf16|f16] [opencl|java]
+ * bin/benchmark decoder [--layers 16] [--prompt 128] [--steps 16] [--dtype bf16|f16] [cpu|opencl|java]
  * </pre>
  */
 public final class DecoderBenchmark {

@@ -17,7 +17,7 @@ import java.util.Random;
  * 256 images x 50 tokens), {@code llama} (LLaMA-3.2-1B, 8 x 512 tokens, and its head for 512 positions).
  *
  * <pre>
- * bin/benchmark matmul [--shapes bert,vit,llama | --shape MxNxK] [opencl|java ...]
+ * bin/benchmark matmul [--shapes bert,vit,llama | --shape MxNxK] [cpu|opencl|java ...]
  * </pre>
  */
 public final class MatmulBenchmark {
@@ -42,7 +42,7 @@ public final class MatmulBenchmark {
       else if (args[i].equals("--shape")) sets = List.of(args[++i]);
       else devices.add(args[i]);
     }
-    if (devices.isEmpty()) devices = List.of("opencl", "java");
+    if (devices.isEmpty()) devices = List.of("cpu", "opencl");
     for (String d : devices) {
       try (Ops ops = Devices.open(DeviceChoice.parse(d))) {
         Random r = new Random(1);

@@ -18,20 +18,20 @@ import java.util.List;
  *
  * <pre>
  * mvn -q -pl models -am test-compile exec:java -Dexec.classpathScope=test \
- *   -Dexec.mainClass=dev.sparkinfer.models.bench.EmbedBenchmark -Dexec.args="--texts 2000 --devices java,opencl"
+ *   -Dexec.mainClass=dev.sparkinfer.models.bench.EmbedBenchmark -Dexec.args="--texts 2000 --devices cpu,opencl"
  * </pre>
  */
 public final class EmbedBenchmark {
   public static void main(String[] args) throws Exception {
     int n = 2000, batch = 32;
-    List<String> devices = List.of("java", "opencl");
+    List<String> devices = List.of("cpu", "opencl");
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--texts" -> n = Integer.parseInt(args[++i]);
         case "--batch" -> batch = Integer.parseInt(args[++i]);
         case "--devices" -> devices = Arrays.asList(args[++i].split(","));
         default -> {
-          System.err.println("usage: EmbedBenchmark [--texts 2000] [--batch 32] [--devices java,opencl]");
+          System.err.println("usage: EmbedBenchmark [--texts 2000] [--batch 32] [--devices cpu,opencl]");
           System.exit(2);
         }
       }

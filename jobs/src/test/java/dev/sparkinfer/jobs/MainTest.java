@@ -55,7 +55,7 @@ class MainTest {
     assertTrue(format.err.contains("usage: bin/pipeline embed"), format.err);
     Result device = run("embed", "--input", "a.jsonl", "--output", "x", "--device", "gpu");
     assertEquals(2, device.status);
-    assertTrue(device.err.contains("unknown device 'gpu'"), device.err);
+    assertTrue(device.err.contains("unknown device 'gpu': use auto, cpu, opencl or java"), device.err);
     Result batch = run("embed", "--input", "a.jsonl", "--output", "x", "--batch-size", "0");
     assertEquals(2, batch.status);
     assertTrue(batch.err.contains("--batch-size must be between 1 and"), batch.err);

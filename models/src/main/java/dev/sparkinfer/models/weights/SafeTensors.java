@@ -271,6 +271,17 @@ public final class SafeTensors implements WeightSource {
     return out;
   }
 
+  @Override
+  public char[] bits16(String name) {
+    Entry e = entry(name);
+    if (e.dtype != DType.F16 && e.dtype != DType.BF16) {
+      throw new IllegalArgumentException(origin() + ": tensor '" + name + "' is " + e.dtype + ", not a 16-bit type (F16, BF16)");
+    }
+    char[] out = new char[arrayLength(e)];
+    forEachBlock(e, (bb, done, n) -> bb.asCharBuffer().get(out, done, n));
+    return out;
+  }
+
   /** Decodes {@code n} elements from the start of {@code block} (little-endian) into the output at {@code done}. */
   private interface BlockDecoder {
     void decode(ByteBuffer block, int done, int n);
@@ -429,6 +440,7 @@ public final class SafeTensors implements WeightSource {
     @Override public DType dtype(String name) { return shard(name).dtype(name); }
     @Override public float[] floats(String name) { return shard(name).floats(name); }
     @Override public long[] longs(String name) { return shard(name).longs(name); }
+    @Override public char[] bits16(String name) { return shard(name).bits16(name); }
     @Override public String origin() { return index.toAbsolutePath() + " (" + shards.size() + " shards)"; }
     @Override public void close() { shards.forEach(SafeTensors::close); }
     @Override public String toString() { return "SafeTensors.Sharded[" + origin() + ", " + byName.size() + " tensors]"; }

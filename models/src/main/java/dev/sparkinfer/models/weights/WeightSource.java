@@ -23,6 +23,14 @@ public interface WeightSource extends Closeable {
   /** The tensor widened to float32, row-major; throws {@link IllegalArgumentException} naming the tensor when absent. */
   float[] floats(String name);
 
+  /**
+   * A 16-bit tensor's bit patterns as stored (F16 or BF16), for engines that keep weights 16-bit; throws naming the
+   * tensor when it is another type.
+   */
+  default char[] bits16(String name) {
+    throw new UnsupportedOperationException(origin() + ": reading tensor '" + name + "' as 16-bit patterns is not supported by this source");
+  }
+
   /** Integer tensors (I64 narrowed, I32); for fixtures such as {@code input_ids}. */
   long[] longs(String name);
 

@@ -1,0 +1,36 @@
+package dev.sparkinfer.udf.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.sparkinfer.kernels.EngineConfig;
+import org.apache.spark.SparkConf;
+import org.junit.jupiter.api.Test;
+
+/** The CPU engine's threads follow the cores Spark gives the executor, never more than the machine has. */
+class ExecutorCoresTest {
+  private static final int ALL = Runtime.getRuntime().availableProcessors();
+
+  @Test
+  void localMastersGiveTheirThreadCount() {
+    assertEquals(1, ExecutorCores.localThreads("local", ALL));
+    assertEquals(3, ExecutorCores.localThreads("local[3]", ALL));
+    assertEquals(2, ExecutorCores.localThreads("local[2,4]", ALL));
+    assertEquals(ALL, ExecutorCores.localThreads("local[*]", ALL));
+    assertEquals(ALL, ExecutorCores.localThreads("local[*,3]", ALL));
+  }
+
+  @Test
+  void executorCoresWinAndAreCappedAtTheMachine() {
+    assertEquals(1, ExecutorCores.cores(new SparkConf(false).set("spark.master", "spark://h:7077").set("spark.executor.cores", "1")));
+    assertEquals(ALL, ExecutorCores.cores(new SparkConf(false).set("spark.master", "spark://h:7077").set("spark.executor.cores", "100000")));
+    assertEquals(ALL, ExecutorCores.cores(new SparkConf(false).set("spark.master", "spark://h:7077")));
+    assertEquals(1, ExecutorCores.cores(new SparkConf(false).set("spark.master", "local")));
+  }
+
+  @Test
+  void aThreadCountTheUserFixedIsKept() {
+    assertEquals(5, ExecutorCores.apply(EngineConfig.defaults().withCpuThreads(5)).cpuThreads());
+    int chosen = ExecutorCores.apply(EngineConfig.defaults()).cpuThreads();
+    assertEquals(true, chosen >= 1 && chosen <= ALL, "threads " + chosen);
+  }
+}

@@ -77,7 +77,7 @@ public final class Gpt2Model implements CausalLm {
   @Override public String deviceDescription() { return ops.ranOn(); }
 
   @Override
-  public float[] forward(int first, int[][] tokens, int[] positions, boolean everyPosition) {
+  public <T> T forward(int first, int[][] tokens, int[] positions, boolean everyPosition, LogitsUse<T> use) {
     Batch bt = Batch.of(tokens, positions, capacity);
     if (first < 0 || first + bt.entries() > entries) throw new IllegalArgumentException("cache entries " + first + ".." + (first + bt.entries() - 1) + " of " + entries);
     int b = bt.entries(), q = bt.maxLen(), rows = bt.rows(), d = c.dim(), hd = c.headDim();
@@ -119,7 +119,7 @@ public final class Gpt2Model implements CausalLm {
       ops.layerNorm(sel, sel, lnFW, lnFB, n, d, c.eps());
       Tensor logits = ops.alloc(Math.multiplyExact(n, c.vocabSize()));
       wte.head(ops, logits, sel, n);
-      return ops.read(logits);
+      return use.apply(ops, logits, n, bt);
     }
   }
 

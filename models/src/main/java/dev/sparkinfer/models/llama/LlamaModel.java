@@ -110,7 +110,7 @@ public final class LlamaModel implements CausalLm {
   @Override public String deviceDescription() { return ops.ranOn(); }
 
   @Override
-  public float[] forward(int first, int[][] tokens, int[] positions, boolean everyPosition) {
+  public <T> T forward(int first, int[][] tokens, int[] positions, boolean everyPosition, LogitsUse<T> use) {
     Batch bt = Batch.of(tokens, positions, capacity);
     if (first < 0 || first + bt.entries() > entries) throw new IllegalArgumentException("cache entries " + first + ".." + (first + bt.entries() - 1) + " of " + entries);
     int b = bt.entries(), q = bt.maxLen(), rows = bt.rows(), d = c.dim(), kv = c.kvDim(), qd = c.qDim(), hd = c.headDim();
@@ -155,7 +155,7 @@ public final class LlamaModel implements CausalLm {
       Tensor logits = ops.alloc(Math.multiplyExact(n, c.vocabSize()));
       if (head == null) embed.head(ops, logits, sel, n);
       else head.apply(ops, logits, sel, n);
-      return ops.read(logits);
+      return use.apply(ops, logits, n, bt);
     }
   }
 

@@ -32,7 +32,9 @@ public final class RejectsTable {
   public static final String STAGE_VALIDATE = "validate";
   /** The model failed on this row (isolated by retrying its batch row by row). */
   public static final String STAGE_EMBED = "embed";
-  public static final List<String> STAGES = List.of(STAGE_READ, STAGE_VALIDATE, STAGE_EMBED);
+  /** The teacher model failed on this row (teacher-labels). */
+  public static final String STAGE_LABEL = "label";
+  public static final List<String> STAGES = List.of(STAGE_READ, STAGE_VALIDATE, STAGE_EMBED, STAGE_LABEL);
 
   public static Schema arrowSchema() {
     return new Schema(List.of(

@@ -22,7 +22,7 @@ import org.apache.hadoop.fs.Path;
  */
 public final class OutputFolder {
   /** Names an output of ours holds at its top level (besides {@code part-*} files and their {@code .crc} twins). */
-  static final List<String> OUR_NAMES = List.of("_SUMMARY.json", "_SUCCESS", "_rejects", "_temporary");
+  static final List<String> OUR_NAMES = List.of("_SUMMARY.json", "_SUCCESS", "_rejects", "_temporary", "_TEACHER_CONFIG.json");
 
   private final FileSystem fs;
   private final Path path;
@@ -136,7 +136,7 @@ public final class OutputFolder {
   private static boolean isOurFile(FileStatus s) {
     String n = s.getPath().getName();
     if (n.startsWith(".") && n.endsWith(".crc")) n = n.substring(1, n.length() - 4); // the local file system's checksums
-    return s.isFile() && (n.startsWith("part-") || n.equals("_SUMMARY.json") || n.equals("_SUCCESS"))
+    return s.isFile() && (n.startsWith("part-") || n.equals("_SUMMARY.json") || n.equals("_SUCCESS") || n.equals("_TEACHER_CONFIG.json"))
         || s.isDirectory() && n.equals("_temporary");
   }
 

@@ -1,0 +1,50 @@
+package dev.sparkinfer.models.decoder;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sparkinfer.kernels.Ops;
+import dev.sparkinfer.models.gpt2.Gpt2Model;
+import dev.sparkinfer.models.llama.LlamaModel;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Which decoder family a Hugging Face folder holds (config.json's model_type), and loading it. */
+public final class DecoderModels {
+  private DecoderModels() {}
+
+  /** model_type of the folder's config.json; fails, saying what to fix, when the folder is not a decoder we run. */
+  public static String modelType(Path dir) {
+    Path cfg = dir.resolve("config.json");
+    if (!Files.isRegularFile(cfg)) {
+      throw new IllegalArgumentException(dir + " is not a Hugging Face model folder (no config.json); --model needs a folder "
+          + "with config.json, the safetensors weights and the tokenizer files");
+    }
+    String type;
+    try {
+      type = new ObjectMapper().readTree(Files.readAllBytes(cfg)).path("model_type").asText();
+    } catch (IOException e) {
+      throw new IllegalArgumentException(cfg + ": cannot read it (" + e.getMessage() + ")", e);
+    }
+    return switch (type) {
+      case "gpt2", "llama", "mistral", "mixtral" -> type;
+      default -> throw new IllegalArgumentException(cfg + ": model_type '" + type + "' is not a decoder this engine runs "
+          + "(gpt2, llama, mistral, mixtral)");
+    };
+  }
+
+  /** Loads the folder's model onto {@code ops} with a KV cache of entries x capacity tokens; lora may be null. */
+  public static CausalLm load(Path dir, Path lora, Ops ops, int entries, int capacity) {
+    String type = modelType(dir);
+    if (type.equals("gpt2")) {
+      if (lora != null) throw new IllegalArgumentException("--lora is supported for the LLaMA family, not GPT-2");
+      return Gpt2Model.load(dir, ops, entries, capacity);
+    }
+    return LlamaModel.load(dir, lora, ops, entries, capacity);
+  }
+
+  /** The positions the folder's model was trained for (max_position_embeddings / n_positions). */
+  public static int positions(Path dir) {
+    return modelType(dir).equals("gpt2") ? dev.sparkinfer.models.gpt2.Gpt2Config.read(dir).positions()
+        : dev.sparkinfer.models.llama.LlamaConfig.read(dir).positions();
+  }
+}

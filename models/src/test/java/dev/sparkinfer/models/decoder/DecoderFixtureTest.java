@@ -61,6 +61,11 @@ class DecoderFixtureTest {
       for (int i = 0; i < ids.length; i++) ids[i] = p.get(i).asInt();
       prompts.add(ids);
     }
+    // the folder's tokenizer, with the model's template, gives the reference's ids for the prompts
+    TextTokenizer tok = DecoderTokenizers.load(fixture.contains("/") ? dir.getParent() : dir);
+    for (int p = 0; p < prompts.size(); p++) {
+      assertArrayEquals(prompts.get(p), tok.encode(expected.path("prompts").get(p).asText()), fixture + " prompt " + p + " token ids");
+    }
     int longest = prompts.stream().mapToInt(p -> p.length).max().orElseThrow();
     int capacity = longest + steps + 1;
     try (Ops ops = Devices.open(DeviceChoice.parse(engine), EngineConfig.defaults().withCpuThreads(2));

@@ -35,7 +35,13 @@ public record TeacherLabelsJob(TeacherConfig config, DeviceChoice device, Engine
       if (config.maxLength() > positions) {
         throw new IllegalArgumentException("--max-length " + config.maxLength() + " exceeds the model's " + positions + " positions");
       }
-      DecoderTokenizers.load(dir);
+      int vocab = DecoderModels.vocabSize(dir);
+      if (config.topK() > vocab) throw new IllegalArgumentException("--top-k " + config.topK() + " is larger than the model's vocabulary of " + vocab);
+      var tok = DecoderTokenizers.load(dir);
+      if (tok.vocabSize() > vocab) {
+        throw new IllegalArgumentException("the tokenizer has " + tok.vocabSize() + " ids but the model's embeddings have " + vocab
+            + " rows: the tokenizer files do not belong to this model");
+      }
       if (config.loraDir() != null && !Files.isRegularFile(Path.of(config.loraDir()).resolve("adapter_config.json"))) {
         throw new IllegalArgumentException("--lora " + config.loraDir() + " is not a PEFT adapter folder (no adapter_config.json)");
       }

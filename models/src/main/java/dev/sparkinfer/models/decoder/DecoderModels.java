@@ -42,6 +42,12 @@ public final class DecoderModels {
     return LlamaModel.load(dir, lora, ops, entries, capacity);
   }
 
+  /** Rows of the folder's token embeddings (config.json's vocab_size). */
+  public static int vocabSize(Path dir) {
+    return modelType(dir).equals("gpt2") ? dev.sparkinfer.models.gpt2.Gpt2Config.read(dir).vocabSize()
+        : dev.sparkinfer.models.llama.LlamaConfig.read(dir).vocabSize();
+  }
+
   /** The positions the folder's model was trained for (max_position_embeddings / n_positions). */
   public static int positions(Path dir) {
     return modelType(dir).equals("gpt2") ? dev.sparkinfer.models.gpt2.Gpt2Config.read(dir).positions()

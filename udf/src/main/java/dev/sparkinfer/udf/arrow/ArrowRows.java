@@ -5,6 +5,8 @@ import java.util.List;
 import org.apache.arrow.vector.BitVector;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.Float4Vector;
+import org.apache.arrow.vector.Float8Vector;
+import org.apache.arrow.vector.complex.ListVector;
 import org.apache.arrow.vector.IntVector;
 import org.apache.arrow.vector.VarBinaryVector;
 import org.apache.arrow.vector.VarCharVector;
@@ -13,8 +15,9 @@ import org.apache.arrow.vector.complex.FixedSizeListVector;
 
 /**
  * Rows as {@code Object[]} (in schema order) to and from Arrow vectors, for the column types the tables use:
- * utf8 = String, binary = byte[], int32 = Integer, bool = Boolean, float32 = Float, FixedSizeList&lt;float32&gt; =
- * float[]; null stays null. Batches are reused: {@link #reset} keeps the buffers, {@code setSafe} grows them.
+ * utf8 = String, binary = byte[], int32 = Integer, bool = Boolean, float32 = Float, float64 = Double,
+ * FixedSizeList&lt;float32&gt; = float[], List&lt;int32&gt; = int[], List&lt;float32&gt; = Float[] (null elements kept);
+ * null stays null. Batches are reused: {@link #reset} keeps the buffers, {@code setSafe} grows them.
  */
 public final class ArrowRows {
   private ArrowRows() {}
@@ -60,8 +63,23 @@ public final class ArrowRows {
       b.setSafe(i, ((Boolean) value) ? 1 : 0);
     } else if (v instanceof Float4Vector f) {
       f.setSafe(i, ((Number) value).floatValue());
+    } else if (v instanceof Float8Vector f) {
+      f.setSafe(i, ((Number) value).doubleValue());
     } else if (v instanceof FixedSizeListVector list && list.getDataVector() instanceof Float4Vector data) {
       setFloats(list, data, i, (float[]) value);
+    } else if (v instanceof ListVector list && list.getDataVector() instanceof IntVector data) {
+      int[] values = (int[]) value;
+      int start = list.startNewValue(i);
+      for (int j = 0; j < values.length; j++) data.setSafe(start + j, values[j]);
+      list.endValue(i, values.length);
+    } else if (v instanceof ListVector list && list.getDataVector() instanceof Float4Vector data) {
+      Float[] values = (Float[]) value;
+      int start = list.startNewValue(i);
+      for (int j = 0; j < values.length; j++) {
+        if (values[j] == null) data.setNull(start + j);
+        else data.setSafe(start + j, values[j]);
+      }
+      list.endValue(i, values.length);
     } else {
       throw new UnsupportedOperationException("column " + v.getName() + " of type " + v.getField().getType()
           + " is not supported by ArrowRows");
@@ -82,6 +100,10 @@ public final class ArrowRows {
   private static void setNull(FieldVector v, int i) {
     if (v instanceof FixedSizeListVector list) {
       list.setNull(i); // the child's slots are sized by setValueCount; their values do not matter
+    } else if (v instanceof ListVector list) {
+      list.setNull(i);
+    } else if (v instanceof Float8Vector f) {
+      f.setNull(i);
     } else if (v instanceof VarCharVector s) {
       s.setNull(i);
     } else if (v instanceof VarBinaryVector b) {
@@ -105,6 +127,19 @@ public final class ArrowRows {
     if (v instanceof IntVector n) return n.get(i);
     if (v instanceof BitVector b) return b.get(i) != 0;
     if (v instanceof Float4Vector f) return f.get(i);
+    if (v instanceof Float8Vector f) return f.get(i);
+    if (v instanceof ListVector list && list.getDataVector() instanceof IntVector data) {
+      int start = list.getElementStartIndex(i), end = list.getElementEndIndex(i);
+      int[] out = new int[end - start];
+      for (int j = 0; j < out.length; j++) out[j] = data.get(start + j);
+      return out;
+    }
+    if (v instanceof ListVector list && list.getDataVector() instanceof Float4Vector data) {
+      int start = list.getElementStartIndex(i), end = list.getElementEndIndex(i);
+      Float[] out = new Float[end - start];
+      for (int j = 0; j < out.length; j++) out[j] = data.isNull(start + j) ? null : data.get(start + j);
+      return out;
+    }
     if (v instanceof FixedSizeListVector list && list.getDataVector() instanceof Float4Vector data) {
       int size = list.getListSize();
       float[] out = new float[size];

@@ -17,7 +17,7 @@ import dev.sparkinfer.models.TestTexts;
 import dev.sparkinfer.models.decoder.TeacherLabeler;
 import dev.sparkinfer.schemas.TeacherLabelsTable;
 import dev.sparkinfer.schemas.TeacherLabelsTable.LogprobEncoding;
-import dev.sparkinfer.udf.teacher.TeacherCache;
+import dev.sparkinfer.udf.model.DecoderCache;
 import dev.sparkinfer.udf.teacher.TeacherConfig;
 import dev.sparkinfer.udf.teacher.TeacherLabelTask;
 import java.io.PrintWriter;
@@ -80,7 +80,7 @@ class TeacherLabelsJobTest {
     // the in-process teacher (this JVM's, as the job's local executor) on each text's tokens
     TeacherConfig tc = new TeacherConfig(model.toAbsolutePath().normalize().toString(), null, k, 2f, window, stride,
         LogprobEncoding.FLOAT32, 4, 100_000);
-    TeacherCache.Teacher teacher = TeacherCache.get(tc, DeviceChoice.CPU, EngineConfig.fromSystemProperties());
+    DecoderCache.Teacher teacher = DecoderCache.get(tc.modelDir(), tc.loraDir(), tc.windowsPerPass(), tc.maxLength(), DeviceChoice.CPU, EngineConfig.fromSystemProperties());
     TeacherLabeler labeler = new TeacherLabeler(teacher.model(), tc.settings(), 4 * window);
     List<Row> rows = Outputs.sparkRows(TestSpark.session(), out, "parquet");
     assertEquals(written, rows.size());

@@ -8,7 +8,7 @@ import dev.sparkinfer.models.decoder.DecoderModels;
 import dev.sparkinfer.models.decoder.DecoderTokenizers;
 import dev.sparkinfer.schemas.TeacherLabelsTable;
 import dev.sparkinfer.udf.BatchTaskFactory;
-import dev.sparkinfer.udf.teacher.TeacherCache;
+import dev.sparkinfer.udf.model.DecoderCache;
 import dev.sparkinfer.udf.teacher.TeacherConfig;
 import dev.sparkinfer.udf.teacher.TeacherLabelTaskFactory;
 import java.nio.file.Files;
@@ -54,7 +54,7 @@ public record TeacherLabelsJob(TeacherConfig config, DeviceChoice device, Engine
   @Override
   public String warmUp() {
     try {
-      return TeacherCache.get(config, device, engine).runtime().device().toString();
+      return DecoderCache.get(config.modelDir(), config.loraDir(), config.windowsPerPass(), config.maxLength(), device, engine).runtime().device().toString();
     } catch (RuntimeException e) {
       throw new UsageException("cannot load teacher '" + config.modelDir() + "' on device " + device.name().toLowerCase() + ": " + e.getMessage(), e);
     }

@@ -1,5 +1,6 @@
 package dev.sparkinfer.udf.teacher;
 
+import dev.sparkinfer.udf.model.DecoderCache;
 import dev.sparkinfer.kernels.DeviceMemoryException;
 import dev.sparkinfer.kernels.KernelFallbackException;
 import dev.sparkinfer.models.decoder.TeacherLabeler;
@@ -32,11 +33,11 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * {@code label}); engine failures fail the task.
  */
 public final class TeacherLabelTask implements BatchTask {
-  private final TeacherCache.Teacher teacher;
+  private final DecoderCache.Teacher teacher;
   private final TeacherConfig config;
   private final TeacherLabeler labeler;
 
-  public TeacherLabelTask(TeacherCache.Teacher teacher, TeacherConfig config) {
+  public TeacherLabelTask(DecoderCache.Teacher teacher, TeacherConfig config) {
     this.teacher = teacher;
     this.config = config;
     // rows of logits one pass may hold: the windows of the cache, at most 64 M floats of logits

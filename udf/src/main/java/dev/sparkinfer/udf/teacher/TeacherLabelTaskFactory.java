@@ -1,14 +1,15 @@
 package dev.sparkinfer.udf.teacher;
 
+import dev.sparkinfer.udf.model.DecoderCache;
 import dev.sparkinfer.kernels.DeviceChoice;
 import dev.sparkinfer.kernels.EngineConfig;
 import dev.sparkinfer.udf.BatchTask;
 import dev.sparkinfer.udf.BatchTaskFactory;
 
-/** Makes {@link TeacherLabelTask}s on executors with the JVM's shared teacher ({@link TeacherCache}). */
+/** Makes {@link TeacherLabelTask}s on executors with the JVM's shared decoder ({@code DecoderCache}). */
 public record TeacherLabelTaskFactory(TeacherConfig config, DeviceChoice device, EngineConfig engine) implements BatchTaskFactory {
   @Override
-  public BatchTask create() { return new TeacherLabelTask(TeacherCache.get(config, device, engine), config); }
+  public BatchTask create() { return new TeacherLabelTask(DecoderCache.get(config.modelDir(), config.loraDir(), config.windowsPerPass(), config.maxLength(), device, engine), config); }
 
   /** The text's length in chars (a proxy of its token count). */
   @Override

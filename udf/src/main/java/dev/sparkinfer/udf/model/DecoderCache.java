@@ -1,4 +1,4 @@
-package dev.sparkinfer.udf.teacher;
+package dev.sparkinfer.udf.model;
 
 import dev.sparkinfer.kernels.DeviceChoice;
 import dev.sparkinfer.kernels.DeviceRuntime;
@@ -7,7 +7,6 @@ import dev.sparkinfer.models.decoder.CausalLm;
 import dev.sparkinfer.models.decoder.DecoderModels;
 import dev.sparkinfer.models.decoder.DecoderTokenizers;
 import dev.sparkinfer.models.decoder.TextTokenizer;
-import dev.sparkinfer.udf.model.ExecutorCores;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -15,25 +14,27 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One teacher per executor JVM per (model folder, adapter, device, engine config, cache shape), on the JVM's shared
+ * One decoder (teacher-labels, generate) per executor JVM per (model folder, adapter, device, engine config, cache
+ * shape), on the JVM's shared
  * engine for the device ({@link DeviceRuntime}): weights uploaded once, the KV cache kept as engine state, every
  * forward pass admitted in turn with the other tasks of the executor.
  */
-public final class TeacherCache {
-  private static final Logger LOG = LoggerFactory.getLogger(TeacherCache.class);
+public final class DecoderCache {
+  private static final Logger LOG = LoggerFactory.getLogger(DecoderCache.class);
 
   public record Key(String modelDir, String loraDir, DeviceChoice device, EngineConfig engine, int entries, int capacity) {}
 
-  /** A loaded teacher: the model (use it only inside {@code runtime.admit}), its tokenizer and a short name. */
+  /** A loaded decoder: the model (use it only inside {@code runtime.admit}), its tokenizer and a short name. */
   public record Teacher(CausalLm model, TextTokenizer tokenizer, DeviceRuntime runtime, String name) {}
 
   private static final Map<Key, Teacher> LOADED = new ConcurrentHashMap<>();
 
-  public static Teacher get(TeacherConfig c, DeviceChoice device, EngineConfig engine) {
-    Key key = new Key(c.modelDir(), c.loraDir(), device, ExecutorCores.apply(engine), c.windowsPerPass(), c.maxLength());
+  /** The JVM's decoder for a model folder (and adapter), with a KV cache of entries x capacity tokens. */
+  public static Teacher get(String modelDir, String loraDir, int entries, int capacity, DeviceChoice device, EngineConfig engine) {
+    Key key = new Key(modelDir, loraDir, device, ExecutorCores.apply(engine), entries, capacity);
     Teacher t = LOADED.get(key);
     if (t != null) return t;
-    synchronized (TeacherCache.class) {
+    synchronized (DecoderCache.class) {
       return LOADED.computeIfAbsent(key, k -> {
         long t0 = System.nanoTime();
         Path dir = Path.of(k.modelDir());
@@ -45,7 +46,7 @@ public final class TeacherCache {
               + m.vocabSize() + " rows: the tokenizer files do not belong to this model");
         }
         String name = dir.getFileName().toString() + (k.loraDir() == null ? "" : "+" + Path.of(k.loraDir()).getFileName());
-        LOG.info(String.format("loaded teacher %s on %s in %.1f s", name, m.deviceDescription(), (System.nanoTime() - t0) / 1e9));
+        LOG.info(String.format("loaded decoder %s on %s in %.1f s", name, m.deviceDescription(), (System.nanoTime() - t0) / 1e9));
         return new Teacher(m, tok, rt, name);
       });
     }

@@ -1,0 +1,80 @@
+package dev.sparkinfer.jobs.cli;
+
+import dev.sparkinfer.jobs.BatchJob;
+import dev.sparkinfer.jobs.JobConfig;
+import dev.sparkinfer.jobs.JobSummary;
+import dev.sparkinfer.jobs.generate.GenerateJob;
+import dev.sparkinfer.kernels.EngineConfig;
+import dev.sparkinfer.models.decoder.DecoderModels;
+import dev.sparkinfer.udf.generate.GenerateConfig;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import org.apache.spark.sql.SparkSession;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code pipeline generate}: batched generation from a decoder (sequence-level distillation). */
+@Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
+    customSynopsis = "bin/pipeline generate --model DIR --input PATH --output DIR [--max-new-tokens N] "
+        + "[--greedy | --temperature T --top-p P --seed S] [--stop-at-eos true|false] [--lora DIR] ...",
+    description = {"Generates a continuation of every prompt with a decoder, batched on the KV cache.",
+        "Output rows: id, token_ids (new tokens), text, mean_logprob (T = 1), n_prompt_tokens, finish_reason, model. The same "
+            + "seed gives the same output whatever the partitioning (each row's random stream is seeded by its id)."},
+    footer = {"", "Exit status: 0 done, 1 the job failed, 2 bad arguments, paths or model (nothing was run)."})
+public final class GenerateCommand implements Callable<Integer> {
+  @Mixin CommonOptions options;
+  @Spec CommandSpec spec;
+
+  @Option(names = "--max-new-tokens", paramLabel = "N", defaultValue = "64", description = "(default: ${DEFAULT-VALUE})")
+  int maxNewTokens;
+
+  @Option(names = "--greedy", description = "argmax decoding (the default unless --temperature is given)")
+  boolean greedy;
+
+  @Option(names = "--temperature", paramLabel = "T", defaultValue = "0", description = "sampling temperature; 0 = greedy (default: ${DEFAULT-VALUE})")
+  float temperature;
+
+  @Option(names = "--top-p", paramLabel = "P", defaultValue = "1.0", description = "nucleus mass (default: ${DEFAULT-VALUE})")
+  float topP;
+
+  @Option(names = "--seed", paramLabel = "S", defaultValue = "0", description = "(default: ${DEFAULT-VALUE})")
+  long seed;
+
+  @Option(names = "--stop-at-eos", paramLabel = "BOOL", defaultValue = "true", arity = "1", description = "(default: ${DEFAULT-VALUE})")
+  boolean stopAtEos;
+
+  @Option(names = "--context", paramLabel = "N", defaultValue = "0",
+      description = "prompt + new tokens per sequence; 0 = min(1024, the model's positions) (default: ${DEFAULT-VALUE})")
+  int context;
+
+  @Option(names = "--lora", paramLabel = "DIR", description = "a PEFT LoRA adapter folder, merged at load")
+  Path lora;
+
+  @Option(names = "--sequences-per-pass", paramLabel = "N", defaultValue = "8", description = "sequences decoded together (default: ${DEFAULT-VALUE})")
+  int batch;
+
+  @Override
+  public Integer call() {
+    JobConfig cfg = options.toConfig();
+    if (cfg.model().equals(JobConfig.DEFAULT_MODEL)) throw new IllegalArgumentException("--model must be a decoder's Hugging Face folder");
+    if (greedy && temperature != 0) throw new IllegalArgumentException("--greedy and --temperature " + temperature + " contradict each other");
+    Path dir = Path.of(cfg.model()).toAbsolutePath().normalize();
+    int ctx = context > 0 ? context : Math.min(1024, DecoderModels.positions(dir));
+    GenerateConfig gc = new GenerateConfig(dir.toString(), lora == null ? null : lora.toAbsolutePath().normalize().toString(), maxNewTokens,
+        greedy ? 0f : temperature, topP, seed, stopAtEos, ctx, batch, cfg.task().maxTextChars());
+    GenerateJob job = new GenerateJob(gc, cfg.device(), EngineConfig.fromSystemProperties());
+    job.checkModel();
+    boolean ownSession = SparkSession.getDefaultSession().isEmpty();
+    SparkSession spark = Sessions.start("sparkinfer generate", cfg.master());
+    try {
+      JobSummary summary = BatchJob.run(spark, cfg, c -> job);
+      spec.commandLine().getOut().println(summary.oneLine());
+      return 0;
+    } finally {
+      if (ownSession) spark.stop();
+    }
+  }
+}

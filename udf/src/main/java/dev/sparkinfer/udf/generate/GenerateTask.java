@@ -1,0 +1,122 @@
+package dev.sparkinfer.udf.generate;
+
+import dev.sparkinfer.kernels.DeviceMemoryException;
+import dev.sparkinfer.kernels.KernelFallbackException;
+import dev.sparkinfer.models.decoder.Generator;
+import dev.sparkinfer.schemas.CorpusTable;
+import dev.sparkinfer.schemas.GenerationsTable;
+import dev.sparkinfer.schemas.RejectsTable;
+import dev.sparkinfer.udf.BatchTask;
+import dev.sparkinfer.udf.arrow.ArrowRows;
+import dev.sparkinfer.udf.model.DecoderCache;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.arrow.vector.VarCharVector;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.types.pojo.Schema;
+
+/**
+ * Corpus batch (id, prompt text) in, generations out (GenerationsTable). Null, empty and over-long prompts are rejected
+ * (stage {@code validate}); each sequence's random stream is seeded by the run's seed and a hash of its id, so the
+ * output does not depend on batching or partitioning.
+ */
+public final class GenerateTask implements BatchTask {
+  private final DecoderCache.Teacher model;
+  private final GenerateConfig config;
+  private final Generator generator;
+
+  public GenerateTask(DecoderCache.Teacher model, GenerateConfig config) {
+    this.model = model;
+    this.config = config;
+    int[] eos = eosIds(model);
+    this.generator = new Generator(model.model(), new Generator.Settings(config.maxNewTokens(), config.temperature(), config.topP(),
+        config.seed(), config.stopAtEos(), eos));
+  }
+
+  /** The model's end-of-text ids, as its tokenizer spells them. */
+  private static int[] eosIds(DecoderCache.Teacher t) {
+    List<Integer> ids = new ArrayList<>();
+    for (String name : new String[] {"<|end_of_text|>", "<|eot_id|>", "<|endoftext|>", "</s>"}) {
+      if (t.tokenizer() instanceof dev.sparkinfer.models.decoder.ByteLevelBpe b && b.id(name) >= 0) ids.add(b.id(name));
+    }
+    return ids.stream().mapToInt(Integer::intValue).toArray();
+  }
+
+  @Override public Schema inputSchema() { return CorpusTable.arrowSchema(); }
+  @Override public Schema outputSchema() { return GenerationsTable.arrowSchema(); }
+  @Override public String modelName() { return model.name(); }
+  @Override public String deviceDescription() { return model.runtime().device().toString(); }
+
+  @Override
+  public void run(VectorSchemaRoot in, VectorSchemaRoot out, RowRejects rejects) {
+    int n = in.getRowCount();
+    VarCharVector ids = (VarCharVector) in.getVector(CorpusTable.ID);
+    VarCharVector texts = (VarCharVector) in.getVector(CorpusTable.TEXT);
+    List<Integer> rows = new ArrayList<>();
+    List<int[]> prompts = new ArrayList<>();
+    List<Long> keys = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      if (texts.isNull(i)) {
+        rejects.reject(i, RejectsTable.STAGE_VALIDATE, "null text", "the prompt column is null or missing for this row");
+        continue;
+      }
+      String text = new String(texts.get(i), StandardCharsets.UTF_8);
+      if (text.isBlank()) {
+        rejects.reject(i, RejectsTable.STAGE_VALIDATE, "empty text", "the prompt is empty or only whitespace");
+        continue;
+      }
+      int[] t = model.tokenizer().encode(text);
+      if (t.length + config.maxNewTokens() > config.capacity()) {
+        rejects.reject(i, RejectsTable.STAGE_VALIDATE, "prompt too long", t.length + " prompt tokens + " + config.maxNewTokens()
+            + " new tokens exceed the context of " + config.capacity());
+        continue;
+      }
+      rows.add(i);
+      prompts.add(t);
+      keys.add(key(new String(ids.get(i), StandardCharsets.UTF_8)));
+    }
+    Generator.Output[] result = new Generator.Output[n];
+    if (!rows.isEmpty()) {
+      long[] k = keys.stream().mapToLong(Long::longValue).toArray();
+      try {
+        List<Generator.Output> g = model.runtime().admit(ops -> generator.generate(prompts, k));
+        for (int j = 0; j < rows.size(); j++) result[rows.get(j)] = g.get(j);
+      } catch (KernelFallbackException | DeviceMemoryException e) {
+        throw e;
+      } catch (RuntimeException e) {
+        for (int j = 0; j < rows.size(); j++) {
+          try {
+            int[] p = prompts.get(j);
+            long kk = k[j];
+            result[rows.get(j)] = model.runtime().admit(ops -> generator.generate(List.of(p), new long[] {kk})).get(0);
+          } catch (KernelFallbackException | DeviceMemoryException x) {
+            throw x;
+          } catch (RuntimeException x) {
+            rejects.reject(rows.get(j), RejectsTable.STAGE_LABEL, "model failed on this row", x.getClass().getSimpleName() + ": " + x.getMessage());
+          }
+        }
+      }
+    }
+    List<Object[]> outRows = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      String id = new String(ids.get(i), StandardCharsets.UTF_8);
+      Generator.Output g = result[i];
+      int row = i;
+      outRows.add(g == null ? new Object[] {id, null, null, null, null, null, null}
+          : new Object[] {id, g.tokens(), model.tokenizer().decode(g.tokens()), g.meanLogprob(),
+              prompts.get(rows.indexOf(row)).length, g.finish(), model.name()});
+    }
+    ArrowRows.fill(out, outRows);
+  }
+
+  /** A 64-bit hash of the row id (FNV-1a over its UTF-8): the row's own random stream. */
+  static long key(String id) {
+    long h = 0xcbf29ce484222325L;
+    for (byte b : id.getBytes(StandardCharsets.UTF_8)) {
+      h ^= b & 0xff;
+      h *= 0x100000001b3L;
+    }
+    return h;
+  }
+}

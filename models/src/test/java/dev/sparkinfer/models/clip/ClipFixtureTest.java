@@ -1,0 +1,60 @@
+package dev.sparkinfer.models.clip;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.sparkinfer.kernels.DeviceChoice;
+import dev.sparkinfer.kernels.Devices;
+import dev.sparkinfer.kernels.EngineConfig;
+import dev.sparkinfer.kernels.Ops;
+import dev.sparkinfer.models.Fixtures;
+import dev.sparkinfer.models.weights.SafeTensors;
+import java.nio.file.Path;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Both CLIP towers against OpenAI's clip/model.py on clip-tiny-hf (f16 weights), on every engine, from the fixture's
+ * own preprocessed pixels and token ids: image and text embeddings and logits_per_image within 1e-4 x max(1, |value|).
+ */
+class ClipFixtureTest {
+  @ParameterizedTest(name = "clip-tiny-hf on {0}")
+  @ValueSource(strings = {"java", "cpu", "opencl"}) // OpenCL last (see BertOnnxParityTest)
+  void towersMatchTheReference(String engine) {
+    Path dir = Fixtures.require("clip-tiny-hf");
+    if (engine.equals("opencl")) assumeTrue(!Devices.openclDevices().isEmpty() || Boolean.getBoolean("sparkinfer.requireOpenCL"), "no OpenCL device");
+    try (Ops ops = Devices.open(DeviceChoice.parse(engine), EngineConfig.defaults().withCpuThreads(2));
+         SafeTensors want = SafeTensors.open(dir.resolve("expected.safetensors"))) {
+      ClipModel clip = ClipModel.load(dir, ops);
+      int n = 6, size = clip.config().imageSize(), px = 3 * size * size;
+      float[] pixels = want.floats("pixel_values");
+      float[][] images = new float[n][];
+      for (int i = 0; i < n; i++) images[i] = java.util.Arrays.copyOfRange(pixels, i * px, (i + 1) * px);
+      long[] idsFlat = want.longs("input_ids");
+      int[][] ids = new int[n][77];
+      for (int i = 0; i < n; i++) for (int j = 0; j < 77; j++) ids[i][j] = (int) idsFlat[i * 77 + j];
+      float[][] img = clip.encodeImages(images), txt = clip.encodeTexts(ids);
+      compare("image_embeds on " + engine, want.floats("image_embeds"), img);
+      compare("text_embeds on " + engine, want.floats("text_embeds"), txt);
+      float[] logits = want.floats("logits_per_image");
+      float[][] ours = new float[n][n];
+      for (int i = 0; i < n; i++) for (int t = 0; t < n; t++) ours[i][t] = (float) (clip.logitScale() * ClipModel.cosine(img[i], txt[t]));
+      compare("logits_per_image on " + engine, logits, ours);
+    }
+  }
+
+  private static void compare(String what, float[] want, float[][] got) {
+    int w = got[0].length;
+    assertEquals(want.length, got.length * w, what + ": size");
+    double worst = 0;
+    for (int i = 0; i < got.length; i++) {
+      for (int j = 0; j < w; j++) {
+        double ref = want[i * w + j], err = Math.abs(ref - got[i][j]) / Math.max(1, Math.abs(ref));
+        worst = Math.max(worst, err);
+        assertTrue(err <= 1e-4, what + "[" + i + "][" + j + "]: " + got[i][j] + ", reference " + ref);
+      }
+    }
+    System.out.printf("%s: max relative |diff| %.3g%n", what, worst);
+  }
+}

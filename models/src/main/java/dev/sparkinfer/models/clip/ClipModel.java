@@ -91,10 +91,11 @@ public final class ClipModel {
 
   private Tensor vec(WeightSource w, String name, int n) { return ops.upload(Linear.vector(w, name, n)); }
 
-  /** Loads a Hugging Face CLIPModel folder onto {@code ops}. */
+  /** Loads a Hugging Face CLIPModel folder, or an OpenCLIP one (open_clip_config.json + open_clip_model.safetensors), onto {@code ops}. */
   public static ClipModel load(Path dir, Ops ops) {
-    ClipConfig c = ClipConfig.read(dir);
-    try (WeightSource w = SafeTensors.openModelDir(dir)) {
+    boolean openClip = OpenClipWeights.isOpenClip(dir);
+    ClipConfig c = openClip ? OpenClipWeights.config(dir) : ClipConfig.read(dir);
+    try (WeightSource w = openClip ? OpenClipWeights.open(dir) : SafeTensors.openModelDir(dir)) {
       return new ClipModel(c, ops, w);
     }
   }

@@ -15,14 +15,16 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Both CLIP towers against OpenAI's clip/model.py on clip-tiny-hf (f16 weights), on every engine, from the fixture's
- * own preprocessed pixels and token ids: image and text embeddings and logits_per_image within 1e-4 x max(1, |value|).
+ * Both CLIP towers against OpenAI's clip/model.py on clip-tiny-hf (HF naming) and clip-tiny-openclip (OpenCLIP naming,
+ * fused in_proj; the same f16 weights), on every engine, from each fixture's own preprocessed pixels and token ids: image and text embeddings and logits_per_image within 1e-4 x max(1, |value|).
  */
 class ClipFixtureTest {
-  @ParameterizedTest(name = "clip-tiny-hf on {0}")
-  @ValueSource(strings = {"java", "cpu", "opencl"}) // OpenCL last (see BertOnnxParityTest)
-  void towersMatchTheReference(String engine) {
-    Path dir = Fixtures.require("clip-tiny-hf");
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"clip-tiny-hf java", "clip-tiny-openclip java", "clip-tiny-hf cpu", "clip-tiny-openclip cpu",
+      "clip-tiny-hf opencl", "clip-tiny-openclip opencl"}) // OpenCL last (see BertOnnxParityTest)
+  void towersMatchTheReference(String fixtureAndEngine) {
+    String fixture = fixtureAndEngine.split(" ")[0], engine = fixtureAndEngine.split(" ")[1];
+    Path dir = Fixtures.require(fixture);
     if (engine.equals("opencl")) assumeTrue(!Devices.openclDevices().isEmpty() || Boolean.getBoolean("sparkinfer.requireOpenCL"), "no OpenCL device");
     try (Ops ops = Devices.open(DeviceChoice.parse(engine), EngineConfig.defaults().withCpuThreads(2));
          SafeTensors want = SafeTensors.open(dir.resolve("expected.safetensors"))) {
@@ -35,12 +37,12 @@ class ClipFixtureTest {
       int[][] ids = new int[n][77];
       for (int i = 0; i < n; i++) for (int j = 0; j < 77; j++) ids[i][j] = (int) idsFlat[i * 77 + j];
       float[][] img = clip.encodeImages(images), txt = clip.encodeTexts(ids);
-      compare("image_embeds on " + engine, want.floats("image_embeds"), img);
-      compare("text_embeds on " + engine, want.floats("text_embeds"), txt);
+      compare(fixture + " image_embeds on " + engine, want.floats("image_embeds"), img);
+      compare(fixture + " text_embeds on " + engine, want.floats("text_embeds"), txt);
       float[] logits = want.floats("logits_per_image");
       float[][] ours = new float[n][n];
       for (int i = 0; i < n; i++) for (int t = 0; t < n; t++) ours[i][t] = (float) (clip.logitScale() * ClipModel.cosine(img[i], txt[t]));
-      compare("logits_per_image on " + engine, logits, ours);
+      compare(fixture + " logits_per_image on " + engine, logits, ours);
     }
   }
 

@@ -1,0 +1,151 @@
+package dev.sparkinfer.models.clip;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sparkinfer.kernels.Activation;
+import dev.sparkinfer.models.weights.DType;
+import dev.sparkinfer.models.weights.SafeTensors;
+import dev.sparkinfer.models.weights.WeightSource;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+
+/**
+ * An OpenCLIP / OpenAI checkpoint ({@code open_clip_model.safetensors}, {@code open_clip_config.json}) seen under the
+ * Hugging Face CLIPModel names {@link ClipModel} reads: the fused attention {@code in_proj_weight} [3d, d] split into
+ * q, k and v rows, the projections {@code visual.proj} / {@code text_projection} ([width, embed]) transposed, the other
+ * tensors renamed (the table below, in the checkpoint's own naming).
+ */
+final class OpenClipWeights implements WeightSource {
+  private final SafeTensors w;
+
+  private OpenClipWeights(SafeTensors w) { this.w = w; }
+
+  static boolean isOpenClip(Path dir) {
+    return Files.isRegularFile(dir.resolve("open_clip_config.json")) && Files.isRegularFile(dir.resolve("open_clip_model.safetensors"));
+  }
+
+  static OpenClipWeights open(Path dir) { return new OpenClipWeights(SafeTensors.open(dir.resolve("open_clip_model.safetensors"))); }
+
+  /** The model_cfg of open_clip_config.json as a ClipConfig (vision heads = width / 64, OpenCLIP's head width). */
+  static ClipConfig config(Path dir) {
+    Path file = dir.resolve("open_clip_config.json");
+    JsonNode m;
+    try {
+      m = new ObjectMapper().readTree(Files.readAllBytes(file)).path("model_cfg");
+    } catch (IOException e) {
+      throw new IllegalArgumentException(file + ": cannot read it (" + e.getMessage() + ")", e);
+    }
+    JsonNode v = m.path("vision_cfg"), t = m.path("text_cfg");
+    Activation act = m.path("quick_gelu").asBoolean(false) ? Activation.QUICK_GELU : Activation.GELU_ERF;
+    int vw = v.path("width").asInt(768), tw = t.path("width").asInt(512);
+    double ratio = v.path("mlp_ratio").asDouble(4.0);
+    ClipConfig.Tower vision = new ClipConfig.Tower(vw, v.path("layers").asInt(12), vw / v.path("head_width").asInt(64),
+        (int) (vw * ratio), 1e-5f, act);
+    ClipConfig.Tower text = new ClipConfig.Tower(tw, t.path("layers").asInt(12), t.path("heads").asInt(8),
+        (int) (tw * t.path("mlp_ratio").asDouble(4.0)), 1e-5f, act);
+    return new ClipConfig(text, vision, m.path("embed_dim").asInt(512), t.path("vocab_size").asInt(49408),
+        t.path("context_length").asInt(77), 49407, v.path("image_size").asInt(224), v.path("patch_size").asInt(32));
+  }
+
+  /** A name ClipModel asks for, as (checkpoint tensor, rows slice of 3 (q 0, k 1, v 2) or -1, transposed). */
+  private record Source(String name, int third, boolean transposed) {}
+
+  private static Source source(String hf) {
+    if (hf.equals("logit_scale")) return new Source("logit_scale", -1, false);
+    if (hf.equals("text_projection.weight")) return new Source("text_projection", -1, true);
+    if (hf.equals("visual_projection.weight")) return new Source("visual.proj", -1, true);
+    String p = hf.startsWith(ClipModel.TEXT) ? "" : "visual.";
+    String rest = hf.substring(hf.indexOf('.') + 1);
+    String mapped = switch (rest) {
+      case "embeddings.token_embedding.weight" -> "token_embedding.weight";
+      case "embeddings.position_embedding.weight" -> p + "positional_embedding";
+      case "embeddings.class_embedding" -> "visual.class_embedding";
+      case "embeddings.patch_embedding.weight" -> "visual.conv1.weight";
+      case "final_layer_norm.weight" -> "ln_final.weight";
+      case "final_layer_norm.bias" -> "ln_final.bias";
+      case "pre_layrnorm.weight" -> "visual.ln_pre.weight";
+      case "pre_layrnorm.bias" -> "visual.ln_pre.bias";
+      case "post_layernorm.weight" -> "visual.ln_post.weight";
+      case "post_layernorm.bias" -> "visual.ln_post.bias";
+      default -> null;
+    };
+    if (mapped != null) return new Source(mapped, -1, false);
+    if (!rest.startsWith("encoder.layers.")) throw new IllegalArgumentException("no OpenCLIP tensor for " + hf);
+    String[] parts = rest.substring("encoder.layers.".length()).split("\\.", 2);
+    String block = p + "transformer.resblocks." + parts[0] + ".";
+    String what = parts[1];
+    return switch (what) {
+      case "layer_norm1.weight", "layer_norm1.bias" -> new Source(block + "ln_1." + what.substring(what.indexOf('.') + 1), -1, false);
+      case "layer_norm2.weight", "layer_norm2.bias" -> new Source(block + "ln_2." + what.substring(what.indexOf('.') + 1), -1, false);
+      case "self_attn.q_proj.weight" -> new Source(block + "attn.in_proj_weight", 0, false);
+      case "self_attn.k_proj.weight" -> new Source(block + "attn.in_proj_weight", 1, false);
+      case "self_attn.v_proj.weight" -> new Source(block + "attn.in_proj_weight", 2, false);
+      case "self_attn.q_proj.bias" -> new Source(block + "attn.in_proj_bias", 0, false);
+      case "self_attn.k_proj.bias" -> new Source(block + "attn.in_proj_bias", 1, false);
+      case "self_attn.v_proj.bias" -> new Source(block + "attn.in_proj_bias", 2, false);
+      case "self_attn.out_proj.weight", "self_attn.out_proj.bias" -> new Source(block + "attn." + what.substring("self_attn.".length()), -1, false);
+      case "mlp.fc1.weight", "mlp.fc1.bias" -> new Source(block + "mlp.c_fc." + what.substring(what.lastIndexOf('.') + 1), -1, false);
+      case "mlp.fc2.weight", "mlp.fc2.bias" -> new Source(block + "mlp.c_proj." + what.substring(what.lastIndexOf('.') + 1), -1, false);
+      default -> throw new IllegalArgumentException("no OpenCLIP tensor for " + hf);
+    };
+  }
+
+  @Override public Set<String> names() { return w.names(); }
+
+  @Override public boolean has(String name) { return w.has(source(name).name()); }
+
+  @Override
+  public long[] shape(String name) {
+    Source s = source(name);
+    long[] shape = w.shape(s.name());
+    if (s.third() >= 0) shape[0] /= 3;
+    if (s.transposed()) shape = new long[] {shape[1], shape[0]};
+    return shape;
+  }
+
+  @Override public DType dtype(String name) { return w.dtype(source(name).name()); }
+
+  @Override
+  public float[] floats(String name) {
+    Source s = source(name);
+    float[] all = w.floats(s.name());
+    long[] shape = w.shape(s.name());
+    if (s.third() >= 0) {
+      int n = all.length / 3;
+      return java.util.Arrays.copyOfRange(all, s.third() * n, (s.third() + 1) * n);
+    }
+    if (s.transposed()) {
+      int r = (int) shape[0], c = (int) shape[1];
+      float[] t = new float[all.length];
+      for (int i = 0; i < r; i++) for (int j = 0; j < c; j++) t[j * r + i] = all[i * c + j];
+      return t;
+    }
+    return all;
+  }
+
+  @Override
+  public char[] bits16(String name) {
+    Source s = source(name);
+    char[] all = w.bits16(s.name());
+    long[] shape = w.shape(s.name());
+    if (s.third() >= 0) {
+      int n = all.length / 3;
+      return java.util.Arrays.copyOfRange(all, s.third() * n, (s.third() + 1) * n);
+    }
+    if (s.transposed()) {
+      int r = (int) shape[0], c = (int) shape[1];
+      char[] t = new char[all.length];
+      for (int i = 0; i < r; i++) for (int j = 0; j < c; j++) t[j * r + i] = all[i * c + j];
+      return t;
+    }
+    return all;
+  }
+
+  @Override public long[] longs(String name) { return w.longs(source(name).name()); }
+
+  @Override public String origin() { return w.origin(); }
+
+  @Override public void close() { w.close(); }
+}

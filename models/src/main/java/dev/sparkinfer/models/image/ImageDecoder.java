@@ -118,7 +118,7 @@ public final class ImageDecoder {
       case "GrayAlpha" -> {
         if (bitDepth == 8) return DecodedImage.of(DecodedImage.Mode.LA, w, h, bytes(s));
         // Pillow opens 16-bit gray+alpha as RGBA (rawmode LA;16B), keeping the high bytes.
-        byte[] rgba = new byte[w * h * 4];
+        byte[] rgba = new byte[Math.multiplyExact(Math.multiplyExact(w, h), 4)];
         for (int i = 0; i < w * h; i++) {
           rgba[4 * i] = rgba[4 * i + 1] = rgba[4 * i + 2] = (byte) (s[2 * i] >> 8);
           rgba[4 * i + 3] = (byte) (s[2 * i + 1] >> 8);

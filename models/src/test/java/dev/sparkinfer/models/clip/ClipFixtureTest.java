@@ -37,6 +37,25 @@ class ClipFixtureTest {
       int[][] ids = new int[n][77];
       for (int i = 0; i < n; i++) for (int j = 0; j < 77; j++) ids[i][j] = (int) idsFlat[i * 77 + j];
       float[][] img = clip.encodeImages(images), txt = clip.encodeTexts(ids);
+      // the whole path too: image files, this layout's preprocessing, the tower; texts through the CLIP tokenizer
+      var pre = dev.sparkinfer.models.image.ClipImagePreprocessor.fromModelDir(dir);
+      var json = new com.fasterxml.jackson.databind.ObjectMapper();
+      com.fasterxml.jackson.databind.JsonNode meta;
+      try {
+        meta = json.readTree(java.nio.file.Files.readAllBytes(dir.resolve("expected.json")));
+        float[][] fromFiles = new float[n][];
+        for (int i = 0; i < n; i++) {
+          fromFiles[i] = pre.preprocess(java.nio.file.Files.readAllBytes(dir.resolve(meta.path("image_dir").asText()).resolve(meta.path("images").get(i).asText())));
+        }
+        compare(fixture + " image_embeds from the image files on " + engine, want.floats("image_embeds"), clip.encodeImages(fromFiles));
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+      Path tokDir = Fixtures.require("clip-tiny-hf"); // the same vocabulary in both layouts
+      ClipTokenizer tok = ClipTokenizer.fromVocabAndMerges(tokDir.resolve("vocab.json"), tokDir.resolve("merges.txt"));
+      int[][] fromText = new int[n][];
+      for (int i = 0; i < n; i++) fromText[i] = tok.context(meta.path("texts").get(i).asText(), null);
+      compare(fixture + " text_embeds from the texts on " + engine, want.floats("text_embeds"), clip.encodeTexts(fromText));
       compare(fixture + " image_embeds on " + engine, want.floats("image_embeds"), img);
       compare(fixture + " text_embeds on " + engine, want.floats("text_embeds"), txt);
       float[] logits = want.floats("logits_per_image");

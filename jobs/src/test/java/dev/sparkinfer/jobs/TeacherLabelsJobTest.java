@@ -53,6 +53,8 @@ class TeacherLabelsJobTest {
       lines.add(TestCorpus.jsonLine("t" + i, texts.get(i)));
       byId.put("t" + i, texts.get(i));
     }
+    lines.add(TestCorpus.jsonLine("one", "Hello")); // one GPT-2 token: labelled, no next-token target, noted
+    byId.put("one", "Hello");
     lines.add(TestCorpus.jsonLine("empty", ""));
     lines.add("{\"id\": \"null\", \"text\": null}");
     Path in = TestCorpus.writeLines(tmp.resolve("texts.jsonl"), lines);
@@ -65,8 +67,8 @@ class TeacherLabelsJobTest {
         "--batch-size", "64");
     assertEquals(0, status, e.toString());
     long blank = texts.stream().filter(String::isBlank).count(); // the generator's empty texts are rejected too
-    int written = (int) (texts.size() - blank);
-    assertTrue(o.toString().contains(String.format("2,002 rows in, %,d written, %d rejected", written, blank + 2)), o.toString());
+    int written = (int) (texts.size() - blank) + 1;
+    assertTrue(o.toString().contains(String.format("2,003 rows in, %,d written, %d rejected", written, blank + 2)), o.toString());
     assertTrue(o.toString().contains("stored bytes per token: " + (4 + k * 8 + 4)), o.toString());
 
     JsonNode config = new ObjectMapper().readTree(Files.readAllBytes(out.resolve(TeacherLabelsCommand.CONFIG_FILE)));
@@ -84,12 +86,17 @@ class TeacherLabelsJobTest {
     TeacherLabeler labeler = new TeacherLabeler(teacher.model(), tc.settings(), 4 * window);
     List<Row> rows = Outputs.sparkRows(TestSpark.session(), out, "parquet");
     assertEquals(written, rows.size());
+    // every text's tokens through the in-process labeler in one call (its own batching of windows)
+    List<int[]> allTokens = new ArrayList<>();
+    for (Row r : rows) allTokens.add(teacher.tokenizer().encode(byId.get((String) r.getAs(TeacherLabelsTable.ID))));
+    List<TeacherLabeler.Labels> inProcess = teacher.runtime().admit(ops -> labeler.label(allTokens));
     int longer = 0;
     long positions = 0;
     double worst = 0;
-    for (Row r : rows) {
+    for (int ri = 0; ri < rows.size(); ri++) {
+      Row r = rows.get(ri);
       String id = r.getAs(TeacherLabelsTable.ID);
-      int[] tokens = teacher.tokenizer().encode(byId.get(id));
+      int[] tokens = allTokens.get(ri);
       List<Integer> tokenIds = r.getList(r.fieldIndex(TeacherLabelsTable.TOKEN_IDS));
       int n = r.getAs(TeacherLabelsTable.N_TOKENS);
       assertEquals(tokens.length, n, id);
@@ -103,8 +110,12 @@ class TeacherLabelsJobTest {
       assertEquals(n, target.size(), id);
       assertNull(target.get(n - 1), id + ": the last position has no next token");
       if (n > window) longer++;
+      if (id.equals("one")) {
+        assertEquals(1, n);
+        assertTrue(String.valueOf((Object) r.getAs(TeacherLabelsTable.NOTE)).contains("one token"), "the one-token row is noted");
+      }
       positions += n;
-      TeacherLabeler.Labels want = teacher.runtime().admit(ops -> labeler.label(List.of(tokens))).get(0);
+      TeacherLabeler.Labels want = inProcess.get(ri);
       for (int j = 0; j < n * k; j++) {
         double d = Math.abs(want.topkLogprobs()[j] - lp[j]);
         worst = Math.max(worst, d);

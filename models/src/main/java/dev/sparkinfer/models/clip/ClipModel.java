@@ -100,6 +100,9 @@ public final class ClipModel {
     }
   }
 
+  /** From a folder's config.json and weights given separately (random-weight benchmarks, converted checkpoints). */
+  public static ClipModel load(Path dir, Ops ops, WeightSource weights) { return new ClipModel(ClipConfig.read(dir), ops, weights); }
+
   public ClipConfig config() { return c; }
 
   public float logitScale() { return logitScale; }

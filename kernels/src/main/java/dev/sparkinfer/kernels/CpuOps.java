@@ -21,7 +21,7 @@ import jdk.incubator.vector.VectorSpecies;
  * products, the 16-bit ones widened to float in registers. Sums are float (the reference sums in double): the parity
  * tolerances are those of the OpenCL kernels.
  */
-public final class CpuOps extends ArenaOps {
+public final class CpuOps extends HeapOps {
   static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
   static final int L = F.length();
   private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
@@ -74,61 +74,6 @@ public final class CpuOps extends ArenaOps {
   public void close() {
     pool.close();
     super.close();
-  }
-
-  // ---- memory: Java arrays, as the reference ----
-
-  @Override
-  protected void grow(float[] newMem, int[] newImem) {
-    if (newMem != null) {
-      System.arraycopy(mem, 0, newMem, 0, mem.length);
-      mem = newMem;
-    }
-    if (newImem != null) {
-      System.arraycopy(imem, 0, newImem, 0, imem.length);
-      imem = newImem;
-    }
-  }
-
-  @Override
-  protected void grow16(int bank, char[] newBank) {
-    System.arraycopy(banks[bank], 0, newBank, 0, banks[bank].length);
-    banks[bank] = newBank;
-  }
-
-  @Override
-  protected void write16(int bank, int offset, char[] src) { System.arraycopy(src, 0, banks[bank], offset, src.length); }
-
-  @Override
-  protected void zero(Tensor t) { Arrays.fill(mem, t.offset(), t.offset() + t.size(), 0f); }
-
-  @Override
-  protected void zero(IntTensor t) { Arrays.fill(imem, t.offset(), t.offset() + t.size(), 0); }
-
-  @Override
-  public void write(Tensor dst, float[] src) {
-    checkOpen();
-    check(dst, src.length, "write destination");
-    System.arraycopy(src, 0, mem, dst.offset(), src.length);
-  }
-
-  @Override
-  public void write(IntTensor dst, int[] src) {
-    checkOpen();
-    check(dst, src.length, "write destination");
-    System.arraycopy(src, 0, imem, dst.offset(), src.length);
-  }
-
-  @Override
-  public float[] read(Tensor src) {
-    checkOpen();
-    return Arrays.copyOfRange(mem, src.offset(), src.offset() + src.size());
-  }
-
-  @Override
-  public int[] read(IntTensor src) {
-    checkOpen();
-    return Arrays.copyOfRange(imem, src.offset(), src.offset() + src.size());
   }
 
   /** Splits {@code tasks} over the threads when the op is big enough to pay for it. */

@@ -8,7 +8,7 @@ import java.util.stream.IntStream;
  * {@link AparapiOps} kernel is tested against this class; it also runs whole models when {@code --device java} is asked
  * for explicitly.
  */
-public final class JavaOps extends ArenaOps {
+public final class JavaOps extends HeapOps {
   private final DeviceInfo info;
 
   public JavaOps() { this(DeviceInfo.JAVA); }
@@ -21,61 +21,6 @@ public final class JavaOps extends ArenaOps {
 
   @Override
   public boolean linearInMajor() { return false; }
-
-  // ---- memory ----
-
-  @Override
-  protected void grow(float[] newMem, int[] newImem) {
-    if (newMem != null) {
-      System.arraycopy(mem, 0, newMem, 0, mem.length);
-      mem = newMem;
-    }
-    if (newImem != null) {
-      System.arraycopy(imem, 0, newImem, 0, imem.length);
-      imem = newImem;
-    }
-  }
-
-  @Override
-  protected void grow16(int bank, char[] newBank) {
-    System.arraycopy(banks[bank], 0, newBank, 0, banks[bank].length);
-    banks[bank] = newBank;
-  }
-
-  @Override
-  protected void write16(int bank, int offset, char[] src) { System.arraycopy(src, 0, banks[bank], offset, src.length); }
-
-  @Override
-  protected void zero(Tensor t) { Arrays.fill(mem, t.offset(), t.offset() + t.size(), 0f); }
-
-  @Override
-  protected void zero(IntTensor t) { Arrays.fill(imem, t.offset(), t.offset() + t.size(), 0); }
-
-  @Override
-  public void write(Tensor dst, float[] src) {
-    checkOpen();
-    check(dst, src.length, "write destination");
-    System.arraycopy(src, 0, mem, dst.offset(), src.length);
-  }
-
-  @Override
-  public void write(IntTensor dst, int[] src) {
-    checkOpen();
-    check(dst, src.length, "write destination");
-    System.arraycopy(src, 0, imem, dst.offset(), src.length);
-  }
-
-  @Override
-  public float[] read(Tensor src) {
-    checkOpen();
-    return Arrays.copyOfRange(mem, src.offset(), src.offset() + src.size());
-  }
-
-  @Override
-  public int[] read(IntTensor src) {
-    checkOpen();
-    return Arrays.copyOfRange(imem, src.offset(), src.offset() + src.size());
-  }
 
   // ---- ops ----
 

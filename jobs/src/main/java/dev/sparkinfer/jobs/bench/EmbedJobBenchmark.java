@@ -86,7 +86,7 @@ public final class EmbedJobBenchmark implements Callable<Integer> {
     try {
       Path corpus = writeCorpus(dir.resolve("corpus.jsonl"), texts);
       Path warmCorpus = writeCorpus(dir.resolve("warmup.jsonl"), texts.subList(0, Math.min(texts.size(), 4 * batchSize * 8)));
-      new EmbedJob(JobConfig.of("", "").withModel(model).withDevice(dev)).checkModel();
+      new EmbedJob(JobConfig.of(corpus.toString(), dir.resolve("out").toString()).withModel(model).withDevice(dev)).checkModel();
       SparkSession spark = Sessions.start("sparkinfer bench-embed", master);
       try {
         int slots = spark.sparkContext().defaultParallelism();

@@ -199,7 +199,7 @@ public final class BpeTokenizer implements Tokenizer {
     String type = model.path("type").asText("");
     if (!type.equals("BPE") && !(type.isEmpty() && model.has("merges"))) {
       throw new IllegalArgumentException(where + ": model type '" + (type.isEmpty() ? "(none)" : type)
-          + "' is not BPE; BpeTokenizer reads byte-level BPE tokenizers (WordPiece ones: WordPieceTokenizer)");
+          + "' is not BPE, so not a byte-level BPE tokenizer; BpeTokenizer reads those only (WordPiece ones: WordPieceTokenizer)");
     }
     if (!model.path("dropout").isNull() && !model.path("dropout").isMissingNode() && model.path("dropout").asDouble() > 0) {
       throw new IllegalArgumentException(where + ": BPE dropout " + model.path("dropout") + " makes tokenization random; "

@@ -16,13 +16,11 @@ import java.util.HexFormat;
  * the files. Only a prefix is added, never a suffix: a prompt or a text to label must not end in EOS.
  */
 public final class ByteLevelBpe implements TextTokenizer {
-  private final BpeTokenizer bpe; // without template
-  private final int[] prefix;
+  private final BpeTokenizer bpe; // its template: the prefix only
   private final String fingerprint;
 
   private ByteLevelBpe(BpeTokenizer bpe, int[] prefix, String fingerprint) {
-    this.bpe = bpe;
-    this.prefix = prefix;
+    this.bpe = bpe.withTemplate(prefix, new int[0]);
     this.fingerprint = fingerprint;
   }
 
@@ -34,31 +32,26 @@ public final class ByteLevelBpe implements TextTokenizer {
   /** A Hugging Face {@code tokenizer.json} with a byte-level BPE model; the prefix is its template's, if any. */
   public static ByteLevelBpe tokenizerJson(Path file) {
     BpeTokenizer t = BpeTokenizer.fromTokenizerJson(file);
-    return new ByteLevelBpe(t.withTemplate(new int[0], new int[0]), t.prefix(), sha256(file));
+    return new ByteLevelBpe(t, t.prefix(), sha256(file));
   }
 
   /** The special tokens before the text ({@code <|begin_of_text|>} for LLaMA-3), empty for none. */
-  public int[] prefix() { return prefix.clone(); }
+  public int[] prefix() { return bpe.prefix(); }
 
   /** The same tokenizer with another prefix (when tokenizer_config.json, not tokenizer.json, says to add BOS). */
   public ByteLevelBpe withPrefix(int... ids) {
-    bpe.withTemplate(ids, new int[0]); // checks the ids
-    return new ByteLevelBpe(bpe, ids.clone(), fingerprint);
+    return new ByteLevelBpe(bpe, ids, fingerprint);
   }
 
   /** The id of a token (added tokens included), or -1. */
   public int id(String token) { return bpe.id(token); }
 
-  /** The BPE tokenizer underneath, without the prefix. */
+  /** The BPE tokenizer underneath (its template is the prefix). */
   public BpeTokenizer bpe() { return bpe; }
 
   @Override
   public int[] encode(String text) {
-    int[] ids = bpe.encode(text, false);
-    if (prefix.length == 0) return ids;
-    int[] out = Arrays.copyOf(prefix, prefix.length + ids.length);
-    System.arraycopy(ids, 0, out, prefix.length, ids.length);
-    return out;
+    return bpe.encode(text, true);
   }
 
   /** The text's tokens without the prefix (added tokens in the text are still single tokens). */
@@ -67,9 +60,7 @@ public final class ByteLevelBpe implements TextTokenizer {
   /** Ids back to text; special tokens (the prefix's, and added tokens marked special) are left out. */
   @Override
   public String decode(int[] ids) {
-    if (prefix.length == 0) return bpe.decode(ids, true);
-    int[] kept = Arrays.stream(ids).filter(id -> Arrays.stream(prefix).noneMatch(p -> p == id)).toArray();
-    return bpe.decode(kept, true);
+    return bpe.decode(ids, true);
   }
 
   @Override
@@ -91,5 +82,5 @@ public final class ByteLevelBpe implements TextTokenizer {
   }
 
   @Override
-  public String toString() { return "ByteLevelBpe[" + bpe.vocabSize() + " ids, prefix " + Arrays.toString(prefix) + "]"; }
+  public String toString() { return "ByteLevelBpe[" + bpe.vocabSize() + " ids, prefix " + Arrays.toString(bpe.prefix()) + "]"; }
 }

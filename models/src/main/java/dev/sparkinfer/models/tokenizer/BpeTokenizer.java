@@ -57,7 +57,7 @@ public final class BpeTokenizer implements Tokenizer {
   /** OpenAI's CLIP context length. */
   public static final int CLIP_CONTEXT = 77;
   /** Pre-tokens cached per tokenizer; when full, new words are tokenized but not cached (as the Rust library does). */
-  static final int CACHE_CAPACITY = 100_000;
+  private static final int CACHE_CAPACITY = 100_000;
   /** Longer pre-tokens are not cached (the Rust library's limit): long ones rarely repeat. */
   private static final int CACHE_MAX_CHARS = 256;
 

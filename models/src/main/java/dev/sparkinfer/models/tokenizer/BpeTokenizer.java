@@ -2,7 +2,10 @@ package dev.sparkinfer.models.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.sparkinfer.models.tokenizer.AddedTokenMatcher.AddedToken;
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.text.Normalizer;
@@ -14,6 +17,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.zip.GZIPInputStream;
 
 /**
  * Byte-level BPE, the tokenizer of GPT-2, LLaMA-3 and CLIP's text tower, reproducing the references id for id:
@@ -31,7 +35,8 @@ import java.util.regex.Pattern;
  * </ol>
  *
  * <p>Sources: {@link #gpt2} (OpenAI's encoder.py), {@link #fromTokenizerJson} (Hugging Face tokenizers' BPE model with a
- * ByteLevel pre-tokenizer: LLaMA-3, GPT-2, Qwen-style files), {@link #clip} (OpenAI's simple_tokenizer.py).
+ * ByteLevel pre-tokenizer: LLaMA-3, GPT-2, Qwen-style files), {@link #clip} / {@link #clipOpenAi} (OpenAI's
+ * simple_tokenizer.py).
  *
  * <p>As a {@link Tokenizer} (the interface the encoders use): {@link #encode(String, int)} adds the template and
  * truncates the text's ids, keeping the special tokens, which is exactly what OpenAI's {@code clip.tokenize} does at
@@ -162,16 +167,49 @@ public final class BpeTokenizer implements Tokenizer {
    * symbol of each word, OpenAI's text clean-up, {@code <|startoftext|>} text {@code <|endoftext|>}, pad id 0.
    */
   public static BpeTokenizer clip(Path vocabJson, Path mergesTxt) {
-    Builder b = new Builder(vocabJson + " + " + mergesTxt);
-    b.vocab = TokenizerFiles.vocab(TokenizerFiles.readJson(vocabJson, "CLIP's vocab.json (token -> id)"), vocabJson.toString());
-    b.merges = readMergesTxt(mergesTxt, CLIP_MERGES);
-    b.mergesSource = mergesTxt.toString();
+    Map<String, Integer> vocab =
+        TokenizerFiles.vocab(TokenizerFiles.readJson(vocabJson, "CLIP's vocab.json (token -> id)"), vocabJson.toString());
+    return clip(vocab, readMergesTxt(mergesTxt, CLIP_MERGES), vocabJson + " + " + mergesTxt, mergesTxt.toString());
+  }
+
+  /**
+   * OpenAI CLIP from its own {@code bpe_simple_vocab_16e6.txt.gz} (merges only): the vocabulary is built as
+   * simple_tokenizer.py builds it — the 256 byte chars, the same with {@code </w>}, one token per merge, SOT, EOT.
+   */
+  public static BpeTokenizer clipOpenAi(Path bpeSimpleVocabGz) {
+    String what = "OpenAI CLIP's bpe_simple_vocab_16e6.txt.gz (gzipped merges)";
+    List<String> lines;
+    try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(TokenizerFiles.readBytes(bpeSimpleVocabGz, what)))) {
+      lines = List.of(new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n"));
+    } catch (IOException e) {
+      throw new IllegalArgumentException(bpeSimpleVocabGz.toAbsolutePath() + " is not a readable gzip file (" + e.getMessage()
+          + "); expected " + what + " — download it again", e);
+    }
+    List<String[]> merges = parseMerges(lines, CLIP_MERGES, bpeSimpleVocabGz.toAbsolutePath().toString());
+    // list(bytes_to_unicode().values()): the printable bytes, then the others, i.e. the alphabet's chars ascending
+    List<String> alphabet = new ArrayList<>();
+    for (char c = 0; alphabet.size() < 256; c++) if (ByteLevelAlphabet.byteOf(c) >= 0) alphabet.add(String.valueOf(c));
+    List<String> tokens = new ArrayList<>(alphabet);
+    for (String c : alphabet) tokens.add(c + "</w>");
+    for (String[] m : merges) tokens.add(m[0] + m[1]);
+    tokens.add("<|startoftext|>");
+    tokens.add("<|endoftext|>");
+    Map<String, Integer> vocab = new HashMap<>();
+    for (int i = 0; i < tokens.size(); i++) vocab.put(tokens.get(i), i);
+    return clip(vocab, merges, bpeSimpleVocabGz.toString(), bpeSimpleVocabGz.toString());
+  }
+
+  private static BpeTokenizer clip(Map<String, Integer> vocab, List<String[]> merges, String source, String mergesSource) {
+    Builder b = new Builder(source);
+    b.vocab = vocab;
+    b.merges = merges;
+    b.mergesSource = mergesSource;
     b.pattern = CLIP_PATTERN;
     b.patternFlags = Pattern.CASE_INSENSITIVE | Pattern.UNICODE_CASE;
     b.clipClean = true;
     b.endOfWordSuffix = "</w>";
-    int sot = require(b.vocab, "<|startoftext|>", vocabJson);
-    int eot = require(b.vocab, "<|endoftext|>", vocabJson);
+    int sot = require(vocab, "<|startoftext|>", source);
+    int eot = require(vocab, "<|endoftext|>", source);
     // simple_tokenizer's regex matches them whole, and its bpe cache maps them to themselves
     b.wholePieces.put("<|startoftext|>", sot);
     b.wholePieces.put("<|endoftext|>", eot);
@@ -417,7 +455,11 @@ public final class BpeTokenizer implements Tokenizer {
 
   /** OpenAI's merges.txt: a "#version" line, then "left right" a line, by rank; at most {@code limit} merges. */
   private static List<String[]> readMergesTxt(Path file, int limit) {
-    List<String> lines = TokenizerFiles.readLines(file, "a BPE merges.txt (\"#version\" line, then one \"left right\" merge a line)");
+    String what = "a BPE merges.txt (\"#version\" line, then one \"left right\" merge a line)";
+    return parseMerges(TokenizerFiles.readLines(file, what), limit, file.toAbsolutePath().toString());
+  }
+
+  private static List<String[]> parseMerges(List<String> lines, int limit, String where) {
     List<String[]> merges = new ArrayList<>();
     for (int i = 0; i < lines.size() && merges.size() < limit; i++) {
       String line = lines.get(i);
@@ -425,18 +467,18 @@ public final class BpeTokenizer implements Tokenizer {
       if (line.isBlank()) continue;
       String[] pair = line.strip().split(" ", -1);
       if (pair.length != 2 || pair[0].isEmpty() || pair[1].isEmpty()) {
-        throw new IllegalArgumentException(file.toAbsolutePath() + " line " + (i + 1) + ": '" + line
-            + "' is not a merge \"left right\"; is this a merges.txt? download it again");
+        throw new IllegalArgumentException(where + " line " + (i + 1) + ": '" + line
+            + "' is not a merge \"left right\"; is this a BPE merges file? download it again");
       }
       merges.add(pair);
     }
-    if (merges.isEmpty()) throw new IllegalArgumentException(file.toAbsolutePath() + " holds no merges; is this a merges.txt?");
+    if (merges.isEmpty()) throw new IllegalArgumentException(where + " holds no merges; is this a BPE merges file?");
     return merges;
   }
 
-  private static int require(Map<String, Integer> vocab, String token, Path file) {
+  private static int require(Map<String, Integer> vocab, String token, String source) {
     Integer id = vocab.get(token);
-    if (id == null) throw new IllegalArgumentException(file.toAbsolutePath() + " lacks " + token + "; is it CLIP's vocab.json?");
+    if (id == null) throw new IllegalArgumentException(source + ": the vocabulary lacks " + token + "; is it CLIP's?");
     return id;
   }
 

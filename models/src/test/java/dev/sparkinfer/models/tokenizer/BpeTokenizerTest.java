@@ -168,6 +168,25 @@ class BpeTokenizerTest {
     assertEquals("&x; \u20AC \uFFFD &nosuch;", ClipTextCleaner.unescapeHtml("&ampx; &#128; &#0; &nosuch;"));
   }
 
+  @Test
+  void clipFromOpenAisMergesFileBuildsTheSameVocabulary(@TempDir Path tmp) throws IOException {
+    // bpe_simple_vocab_16e6.txt.gz holds the merges only; HF's merges.txt is the same list, so gzip it
+    Path gz = tmp.resolve("bpe_simple_vocab_16e6.txt.gz");
+    try (var out = new java.util.zip.GZIPOutputStream(Files.newOutputStream(gz))) {
+      out.write(Files.readAllBytes(Fixtures.require("clip-tiny-hf/merges.txt")));
+    }
+    BpeTokenizer openAi = BpeTokenizer.clipOpenAi(gz);
+    assertEquals(clip.vocabSize(), openAi.vocabSize());
+    for (int id = 0; id < clip.vocabSize(); id++) assertEquals(clip.token(id), openAi.token(id), "token " + id);
+    for (JsonNode c : cases()) {
+      String text = c.get("text").asText();
+      assertArrayEquals(JSON.convertValue(c.get("clip"), int[].class), openAi.encode(text, true), "clip " + text);
+    }
+    Path notGz = Files.writeString(tmp.resolve("plain.txt"), "#version: 0.2\ni n\n");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BpeTokenizer.clipOpenAi(notGz));
+    assertTrue(e.getMessage().contains("plain.txt") && e.getMessage().contains("gzip"), e.getMessage());
+  }
+
   // ---------------------------------------------------------------------------------------------- added tokens
 
   @Test

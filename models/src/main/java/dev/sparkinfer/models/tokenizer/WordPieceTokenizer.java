@@ -2,6 +2,7 @@ package dev.sparkinfer.models.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sparkinfer.models.tokenizer.AddedTokenMatcher.AddedToken;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -10,9 +11,7 @@ import java.nio.file.Path;
 import java.text.Normalizer;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.BitSet;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
@@ -106,21 +105,9 @@ public final class WordPieceTokenizer implements Tokenizer {
     }
 
     // ---- model
-    JsonNode vocabNode = model.get("vocab");
-    if (vocabNode == null || !vocabNode.isObject() || vocabNode.size() == 0) {
-      throw new IllegalArgumentException("WordPiece tokenizer.json has no 'vocab' object");
-    }
-    Map<String, Integer> vocab = new HashMap<>(vocabNode.size() * 2);
+    Map<String, Integer> vocab = TokenizerFiles.vocab(model.get("vocab"), "WordPiece tokenizer.json");
     int maxId = -1;
-    for (Iterator<Map.Entry<String, JsonNode>> it = vocabNode.fields(); it.hasNext(); ) {
-      Map.Entry<String, JsonNode> e = it.next();
-      int id = e.getValue().asInt(-1);
-      if (!e.getValue().canConvertToInt() || id < 0) {
-        throw new IllegalArgumentException("vocab entry '" + e.getKey() + "' has no valid id: " + e.getValue());
-      }
-      vocab.put(e.getKey(), id);
-      maxId = Math.max(maxId, id);
-    }
+    for (int id : vocab.values()) maxId = Math.max(maxId, id);
     String unkToken = textOr(model, "unk_token", "[UNK]");
     String continuingPrefix = textOr(model, "continuing_subword_prefix", "##");
     this.maxInputChars = model.path("max_input_chars_per_word").asInt(100);
@@ -141,8 +128,7 @@ public final class WordPieceTokenizer implements Tokenizer {
       int id = t.path("id").asInt(-1);
       if (content.isEmpty() || id < 0) continue;
       boolean special = t.path("special").asBoolean(false);
-      AddedToken at = new AddedToken(content, id, t.path("single_word").asBoolean(false),
-          t.path("lstrip").asBoolean(false), t.path("rstrip").asBoolean(false));
+      AddedToken at = AddedToken.fromJson(t);
       allAdded.add(at);
       // HF: a token is matched after normalization when "normalized" is true (default: true unless special)
       boolean normalized = t.has("normalized") ? t.get("normalized").asBoolean() : !special;
@@ -170,8 +156,8 @@ public final class WordPieceTokenizer implements Tokenizer {
     // normalized added tokens are matched in their normalized form (HF normalizes their content too)
     List<AddedToken> normalizedForms = new ArrayList<>();
     for (AddedToken at : normalizedTokens) {
-      String n = normalizeText(at.content);
-      if (!n.isEmpty()) normalizedForms.add(new AddedToken(n, at.id, at.singleWord, at.lstrip, at.rstrip));
+      String n = normalizeText(at.content());
+      if (!n.isEmpty()) normalizedForms.add(new AddedToken(n, at.id(), at.singleWord(), at.lstrip(), at.rstrip()));
     }
     this.rawAdded = rawTokens.isEmpty() ? null : new AddedTokenMatcher(rawTokens);
     this.normalizedAdded = normalizedForms.isEmpty() ? null : new AddedTokenMatcher(normalizedForms);
@@ -182,8 +168,8 @@ public final class WordPieceTokenizer implements Tokenizer {
     this.idToToken = new String[vocabSize];
     for (Map.Entry<String, Integer> e : vocab.entrySet()) idToToken[e.getValue()] = e.getKey();
     // the token string HF reports is the matched text: the content, or its normalized form for normalized tokens
-    for (AddedToken at : allAdded) idToToken[at.id] = at.content;
-    for (AddedToken at : normalizedForms) idToToken[at.id] = at.content;
+    for (AddedToken at : allAdded) idToToken[at.id()] = at.content();
+    for (AddedToken at : normalizedForms) idToToken[at.id()] = at.content();
 
     // ---- post-processor
     List<int[]> prefix = new ArrayList<>();
@@ -430,11 +416,7 @@ public final class WordPieceTokenizer implements Tokenizer {
   }
 
   /** The Unicode White_Space property (Rust's char::is_whitespace). */
-  static boolean isWhiteSpace(int cp) {
-    if (cp < 0x80) return cp == ' ' || (cp >= 0x09 && cp <= 0x0D);
-    return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028
-        || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
-  }
+  static boolean isWhiteSpace(int cp) { return AddedTokenMatcher.isWhiteSpace(cp); }
 
   /** ASCII punctuation (33-47, 58-64, 91-96, 123-126) or P* in the Unicode 8.0 tables the Rust pre-tokenizer uses. */
   static boolean isPunctuation(int cp) {
@@ -449,21 +431,6 @@ public final class WordPieceTokenizer implements Tokenizer {
     return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x20000 && cp <= 0x2A6DF)
         || (cp >= 0x2A700 && cp <= 0x2B73F) || (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B920 && cp <= 0x2CEAF)
         || (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
-  }
-
-  /** The Unicode {@code \w} of Rust's regex crate (single_word checks): Alphabetic, M*, Nd, Pc, Join_Control. */
-  private static boolean isWordChar(int cp) {
-    if (Character.isAlphabetic(cp) || cp == 0x200C || cp == 0x200D) return true;
-    switch (Character.getType(cp)) {
-      case Character.NON_SPACING_MARK:
-      case Character.COMBINING_SPACING_MARK:
-      case Character.ENCLOSING_MARK:
-      case Character.DECIMAL_DIGIT_NUMBER:
-      case Character.CONNECTOR_PUNCTUATION:
-        return true;
-      default:
-        return false;
-    }
   }
 
   // ------------------------------------------------------------------------------------------------ json helpers
@@ -659,79 +626,6 @@ public final class WordPieceTokenizer implements Tokenizer {
     int walk(int node, String s) {
       for (int i = 0; i < s.length() && node >= 0; i++) node = child(node, s.charAt(i));
       return node;
-    }
-  }
-
-  private record AddedToken(String content, int id, boolean singleWord, boolean lstrip, boolean rstrip) {}
-
-  /** Leftmost-longest matching of added tokens, with the single_word / lstrip / rstrip rules of the Rust library. */
-  private static final class AddedTokenMatcher {
-    private static final class Node {
-      final HashMap<Character, Node> next = new HashMap<>();
-      AddedToken token;
-    }
-
-    private final Node root = new Node();
-    private final BitSet firstChars = new BitSet();
-
-    AddedTokenMatcher(List<AddedToken> tokens) {
-      for (AddedToken t : tokens) {
-        Node n = root;
-        for (int i = 0; i < t.content.length(); i++) n = n.next.computeIfAbsent(t.content.charAt(i), k -> new Node());
-        if (n.token == null) n.token = t;
-        firstChars.set(t.content.charAt(0));
-      }
-    }
-
-    /**
-     * Finds the next usable match at or after {@code from}; fills {start, end, id} (start/end widened by lstrip/rstrip,
-     * start never below {@code from}) and returns true, or returns false when there is none.
-     */
-    boolean next(String s, int from, int[] out) {
-      int n = s.length();
-      int i = from;
-      while (i < n) {
-        if (!firstChars.get(s.charAt(i))) {
-          i++;
-          continue;
-        }
-        Node node = root;
-        AddedToken best = null;
-        int bestEnd = -1;
-        for (int j = i; j < n; j++) {
-          node = node.next.get(s.charAt(j));
-          if (node == null) break;
-          if (node.token != null) {
-            best = node.token;
-            bestEnd = j + 1;
-          }
-        }
-        if (best == null) {
-          i++;
-          continue;
-        }
-        int start = i;
-        int stop = bestEnd;
-        if (best.singleWord) {
-          boolean startOk = start == 0 || !isWordChar(s.codePointBefore(start));
-          boolean stopOk = stop == n || !isWordChar(s.codePointAt(stop));
-          if (!startOk || !stopOk) { // skipped; the search goes on after the match, as aho-corasick's iterator does
-            i = bestEnd;
-            continue;
-          }
-        }
-        if (best.lstrip) {
-          while (start > from && isWhiteSpace(s.codePointBefore(start))) start -= Character.charCount(s.codePointBefore(start));
-        }
-        if (best.rstrip) {
-          while (stop < n && isWhiteSpace(s.codePointAt(stop))) stop += Character.charCount(s.codePointAt(stop));
-        }
-        out[0] = start;
-        out[1] = stop;
-        out[2] = best.id;
-        return true;
-      }
-      return false;
     }
   }
 }

@@ -19,7 +19,7 @@ public final class DecoderBenchmark {
   public static void main(String[] args) {
     int layers = 16, prompt = 128, steps = 16;
     DType dtype = DType.BF16;
-    String device = "opencl";
+    String device = "cpu";
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--layers" -> layers = Integer.parseInt(args[++i]);

@@ -13,6 +13,12 @@ abstract class ArenaOps implements Ops {
   static final int MAX_FLOATS = 256 * 1024 * 1024 - 16;
 
   /**
+   * Most floats (and ints) one arena holds: {@link #MAX_FLOATS} for a device buffer; the heap engines' arenas are Java
+   * arrays, which hold up to 2^31 - 1 values (8 GiB of floats), within the memory budget.
+   */
+  protected int maxFloats() { return MAX_FLOATS; }
+
+  /**
    * 16-bit weights live in banks, each one Java array and one device buffer of less than 2 GiB (Aparapi sizes a buffer
    * with a 32-bit byte count: a larger array fails with CL_INVALID_BUFFER_SIZE). A tensor lies within one bank.
    * Eight banks hold 16 GiB: 8 billion 16-bit parameters.
@@ -189,12 +195,12 @@ abstract class ArenaOps implements Ops {
 
   private int bump(int size) {
     long top = (long) memTop + align(size);
-    if (top > MAX_FLOATS) {
-      throw new DeviceMemoryException("device memory arena full: " + top + " floats needed, at most " + MAX_FLOATS
+    if (top > maxFloats()) {
+      throw new DeviceMemoryException("device memory arena full: " + top + " floats needed, at most " + maxFloats()
           + " per buffer; use a smaller --batch-size or shorter max sequence length");
     }
     if (top > mem.length) {
-      long want = Math.min(MAX_FLOATS, Math.max(top, (long) mem.length * 3 / 2));
+      long want = Math.min(maxFloats(), Math.max(top, (long) mem.length * 3 / 2));
       grow(new float[(int) withinBudget(mem.length, top, want, 4, "float memory")], null);
     }
     int off = memTop;
@@ -204,9 +210,9 @@ abstract class ArenaOps implements Ops {
 
   private int ibump(int size) {
     long top = (long) imemTop + align(size);
-    if (top > MAX_FLOATS) throw new DeviceMemoryException("int arena full: " + top + " ints needed");
+    if (top > maxFloats()) throw new DeviceMemoryException("int arena full: " + top + " ints needed");
     if (top > imem.length) {
-      long want = Math.min(MAX_FLOATS, Math.max(top, (long) imem.length * 3 / 2));
+      long want = Math.min(maxFloats(), Math.max(top, (long) imem.length * 3 / 2));
       grow(null, new int[(int) withinBudget(imem.length, top, want, 4, "int memory")]);
     }
     int off = imemTop;

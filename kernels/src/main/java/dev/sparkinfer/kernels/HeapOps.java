@@ -7,6 +7,10 @@ import java.util.Arrays;
  * device, so growing copies arrays and reads and writes are array copies.
  */
 abstract class HeapOps extends ArenaOps {
+  /** Java arrays: up to 2^31 - 1 elements (the JVM's limit is a few below), not a device buffer's 1 GiB. */
+  @Override
+  protected int maxFloats() { return Integer.MAX_VALUE - 64; }
+
   @Override
   protected void grow(float[] newMem, int[] newImem) {
     if (newMem != null) {

@@ -353,4 +353,14 @@ class CpuOpsParityTest {
       });
     }
   }
+
+  /** The heap engines' arenas are Java arrays: scratch beyond one device buffer's 1 GiB (a large vocabulary's logits). */
+  @Test
+  void theHeapEngineHoldsMoreThanADeviceBuffer() {
+    try (CpuOps big = new CpuOps(1); Ops.Scope s = big.scope()) {
+      Tensor t = big.alloc(ArenaOps.MAX_FLOATS + 1024);
+      big.write(t.slice(ArenaOps.MAX_FLOATS + 1000, 3), new float[] {1, 2, 3});
+      assertArrayEquals(new float[] {1, 2, 3}, big.read(t.slice(ArenaOps.MAX_FLOATS + 1000, 3)));
+    }
+  }
 }

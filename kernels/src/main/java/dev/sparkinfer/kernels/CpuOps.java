@@ -960,19 +960,6 @@ public final class CpuOps extends HeapOps {
     return r;
   }
 
-  @Override
-  protected void cacheWriteImpl(Tensor cache, Tensor src, IntTensor positions, int batch, int qLen, int width, int srcStride, int cacheRows) {
-    for (int b = 0; b < batch; b++) {
-      int pos = imem[positions.offset() + b];
-      if (pos < 0 || pos + qLen > cacheRows) {
-        throw new IllegalArgumentException("cache write at position " + pos + " of " + qLen + " rows outside a cache of " + cacheRows + " rows");
-      }
-      for (int i = 0; i < qLen; i++) {
-        System.arraycopy(mem, src.offset() + (b * qLen + i) * srcStride, mem, cache.offset() + (b * cacheRows + pos + i) * width, width);
-      }
-    }
-  }
-
   /** Rotary embedding: the reference's arithmetic exactly (cos/sin of the float angle, rounded to float). */
   @Override
   protected void ropeImpl(Tensor t, int rows, int heads, int headDim, int rowStride, IntTensor positions, Tensor invFreq) {

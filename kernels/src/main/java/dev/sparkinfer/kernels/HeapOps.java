@@ -63,4 +63,18 @@ abstract class HeapOps extends ArenaOps {
     checkOpen();
     return Arrays.copyOfRange(imem, src.offset(), src.offset() + src.size());
   }
+
+  /** A cache write is a copy of rows within the arena. */
+  @Override
+  protected void cacheWriteImpl(Tensor cache, Tensor src, IntTensor positions, int batch, int qLen, int width, int srcStride, int cacheRows) {
+    for (int b = 0; b < batch; b++) {
+      int pos = imem[positions.offset() + b];
+      if (pos < 0 || pos + qLen > cacheRows) {
+        throw new IllegalArgumentException("cache write at position " + pos + " of " + qLen + " rows outside a cache of " + cacheRows + " rows");
+      }
+      for (int i = 0; i < qLen; i++) {
+        System.arraycopy(mem, src.offset() + (b * qLen + i) * srcStride, mem, cache.offset() + (b * cacheRows + pos + i) * width, width);
+      }
+    }
+  }
 }

@@ -7,6 +7,7 @@ import dev.sparkinfer.schemas.CorpusTable;
 import dev.sparkinfer.schemas.GenerationsTable;
 import dev.sparkinfer.schemas.RejectsTable;
 import dev.sparkinfer.udf.BatchTask;
+import dev.sparkinfer.udf.TextRows;
 import dev.sparkinfer.udf.arrow.ArrowRows;
 import dev.sparkinfer.udf.model.DecoderCache;
 import java.nio.charset.StandardCharsets;
@@ -57,15 +58,8 @@ public final class GenerateTask implements BatchTask {
     List<int[]> prompts = new ArrayList<>();
     List<Long> keys = new ArrayList<>();
     for (int i = 0; i < n; i++) {
-      if (texts.isNull(i)) {
-        rejects.reject(i, RejectsTable.STAGE_VALIDATE, "null text", "the prompt column is null or missing for this row");
-        continue;
-      }
-      String text = new String(texts.get(i), StandardCharsets.UTF_8);
-      if (text.isBlank()) {
-        rejects.reject(i, RejectsTable.STAGE_VALIDATE, "empty text", "the prompt is empty or only whitespace");
-        continue;
-      }
+      String text = TextRows.textOrReject(texts, i, rejects);
+      if (text == null) continue;
       int[] t = model.tokenizer().encode(text);
       if (t.length + config.maxNewTokens() > config.capacity()) {
         rejects.reject(i, RejectsTable.STAGE_VALIDATE, "prompt too long", t.length + " prompt tokens + " + config.maxNewTokens()
@@ -77,6 +71,8 @@ public final class GenerateTask implements BatchTask {
       keys.add(key(new String(ids.get(i), StandardCharsets.UTF_8)));
     }
     Generator.Output[] result = new Generator.Output[n];
+    int[] promptTokens = new int[n];
+    for (int j = 0; j < rows.size(); j++) promptTokens[rows.get(j)] = prompts.get(j).length;
     if (!rows.isEmpty()) {
       long[] k = keys.stream().mapToLong(Long::longValue).toArray();
       try {
@@ -102,10 +98,8 @@ public final class GenerateTask implements BatchTask {
     for (int i = 0; i < n; i++) {
       String id = new String(ids.get(i), StandardCharsets.UTF_8);
       Generator.Output g = result[i];
-      int row = i;
       outRows.add(g == null ? new Object[] {id, null, null, null, null, null, null}
-          : new Object[] {id, g.tokens(), model.tokenizer().decode(g.tokens()), g.meanLogprob(),
-              prompts.get(rows.indexOf(row)).length, g.finish(), model.name()});
+          : new Object[] {id, g.tokens(), model.tokenizer().decode(g.tokens()), g.meanLogprob(), promptTokens[i], g.finish(), model.name()});
     }
     ArrowRows.fill(out, outRows);
   }

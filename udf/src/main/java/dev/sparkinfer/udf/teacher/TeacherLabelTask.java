@@ -9,6 +9,7 @@ import dev.sparkinfer.schemas.RejectsTable;
 import dev.sparkinfer.schemas.TeacherLabelsTable;
 import dev.sparkinfer.schemas.TeacherLabelsTable.LogprobEncoding;
 import dev.sparkinfer.udf.BatchTask;
+import dev.sparkinfer.udf.TextRows;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -59,16 +60,8 @@ public final class TeacherLabelTask implements BatchTask {
     List<int[]> tokens = new ArrayList<>();
     String[] note = new String[n];
     for (int i = 0; i < n; i++) {
-      if (texts.isNull(i)) {
-        rejects.reject(i, RejectsTable.STAGE_VALIDATE, "null text", "the text column is null or missing for this row");
-        continue;
-      }
-      String text = new String(texts.get(i), StandardCharsets.UTF_8);
-      if (text.isBlank()) {
-        rejects.reject(i, RejectsTable.STAGE_VALIDATE, "empty text", text.isEmpty() ? "the text is the empty string"
-            : "the text is only whitespace (" + text.length() + " chars)");
-        continue;
-      }
+      String text = TextRows.textOrReject(texts, i, rejects);
+      if (text == null) continue;
       if (text.length() > config.maxTextChars()) {
         int end = config.maxTextChars();
         if (Character.isHighSurrogate(text.charAt(end - 1))) end--;

@@ -28,6 +28,8 @@ class ClipFixtureTest {
     if (engine.equals("opencl")) assumeTrue(!Devices.openclDevices().isEmpty() || Boolean.getBoolean("sparkinfer.requireOpenCL"), "no OpenCL device");
     try (Ops ops = Devices.open(DeviceChoice.parse(engine), EngineConfig.defaults().withCpuThreads(2));
          SafeTensors want = SafeTensors.open(dir.resolve("expected.safetensors"))) {
+      // the engine asked for is the one that runs (opencl is strict: a kernel falling back to Java threads throws)
+      assertEquals(engine.equals("java") ? "java" : engine, ops.device().kind(), "engine " + ops.device());
       ClipModel clip = ClipModel.load(dir, ops);
       int n = 6, size = clip.config().imageSize(), px = 3 * size * size;
       float[] pixels = want.floats("pixel_values");

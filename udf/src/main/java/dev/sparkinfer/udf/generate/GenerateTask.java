@@ -26,6 +26,7 @@ public final class GenerateTask implements BatchTask {
   private final DecoderCache.Teacher model;
   private final GenerateConfig config;
   private final Generator generator;
+  private int consecutiveFailures;
 
   public GenerateTask(DecoderCache.Teacher model, GenerateConfig config) {
     this.model = model;
@@ -86,10 +87,16 @@ public final class GenerateTask implements BatchTask {
             int[] p = prompts.get(j);
             long kk = k[j];
             result[rows.get(j)] = model.runtime().admit(ops -> generator.generate(List.of(p), new long[] {kk})).get(0);
+            consecutiveFailures = 0;
           } catch (KernelFallbackException | DeviceMemoryException x) {
             throw x;
           } catch (RuntimeException x) {
-            rejects.reject(rows.get(j), RejectsTable.STAGE_LABEL, "model failed on this row", x.getClass().getSimpleName() + ": " + x.getMessage());
+            String why = x.getClass().getSimpleName() + ": " + x.getMessage();
+            rejects.reject(rows.get(j), RejectsTable.STAGE_LABEL, "model failed on this row", why);
+            if (++consecutiveFailures >= dev.sparkinfer.udf.TaskConfig.DEFAULT_MAX_CONSECUTIVE_ROW_FAILURES) {
+              throw new IllegalStateException("model " + model.name() + " failed on " + consecutiveFailures + " rows in a row (last: " + why
+                  + "): this looks like a broken model or device, not bad input; check the model and --device", x);
+            }
           }
         }
       }

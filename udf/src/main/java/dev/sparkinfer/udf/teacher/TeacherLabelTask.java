@@ -92,8 +92,16 @@ public final class TeacherLabelTask implements BatchTask {
       } else {
         for (int k = 0; k < rows.size(); k++) {
           List<TeacherLabeler.Labels> one = tryLabel(List.of(tokens.get(k)));
-          if (one != null) result[rows.get(k)] = one.get(0);
-          else rejects.reject(rows.get(k), RejectsTable.STAGE_LABEL, "model failed on this row", lastFailure);
+          if (one != null) {
+            result[rows.get(k)] = one.get(0);
+            consecutiveFailures = 0;
+          } else {
+            rejects.reject(rows.get(k), RejectsTable.STAGE_LABEL, "model failed on this row", lastFailure);
+            if (++consecutiveFailures >= MAX_CONSECUTIVE_FAILURES) {
+              throw new IllegalStateException("teacher " + teacher.name() + " failed on " + consecutiveFailures + " rows in a row (last: "
+                  + lastFailure + "): this looks like a broken model or device, not bad input; check the model and --device");
+            }
+          }
         }
       }
     }
@@ -101,6 +109,9 @@ public final class TeacherLabelTask implements BatchTask {
   }
 
   private String lastFailure;
+  private int consecutiveFailures;
+  /** A model failing on this many rows in a row is broken, not fed bad rows: the task fails (as the embed task does). */
+  static final int MAX_CONSECUTIVE_FAILURES = dev.sparkinfer.udf.TaskConfig.DEFAULT_MAX_CONSECUTIVE_ROW_FAILURES;
 
   private List<TeacherLabeler.Labels> tryLabel(List<int[]> tokens) {
     try {

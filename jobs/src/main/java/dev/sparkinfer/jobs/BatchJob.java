@@ -2,6 +2,9 @@ package dev.sparkinfer.jobs;
 
 import dev.sparkinfer.jobs.io.CorpusReader;
 import dev.sparkinfer.jobs.io.CorpusReader.Corpus;
+import dev.sparkinfer.jobs.io.ImageFetcher;
+import dev.sparkinfer.jobs.write.CarriedColumns;
+import org.apache.spark.sql.types.StructType;
 import dev.sparkinfer.jobs.io.OutputFolder;
 import dev.sparkinfer.jobs.progress.ProgressDisplay;
 import dev.sparkinfer.jobs.progress.ProgressListener;
@@ -66,6 +69,7 @@ public final class BatchJob {
     Path output = outputFolder.path();
     String device = sc.isLocal() ? spec.warmUp() : null;
     PartitionRunner runner = new PartitionRunner(spec.tasks(), cfg.batchSize(), cfg.windowRows(), null, null);
+    StructType outputSchema = CarriedColumns.append(spec.outputSparkSchema(), corpus.carried());
     outputFolder.clearOldOutput(); // passed every check: absent, empty, or an output --overwrite may replace
 
     int partitions = cfg.partitions() > 0 ? cfg.partitions() : Math.max(2, sc.defaultParallelism() * JobConfig.PARTITIONS_PER_CORE);
@@ -81,7 +85,10 @@ public final class BatchJob {
         corpus.files().size(), corpus.format().name().toLowerCase(), partitions, cfg.batchSize()));
 
     // 2. run the tasks, results kept for the two writes
-    JavaRDD<ResultRecord> results = input.mapPartitions(runner.reporting(rowsDone, taskInfo)).persist(StorageLevel.MEMORY_AND_DISK());
+    // image jobs: paths become bytes here, after the spread (only paths were shuffled)
+    JavaRDD<InputRecord> ready = cfg.images() == null ? input : input.mapPartitions(new ImageFetcher(hadoop, cfg.images().maxImageBytes()));
+    JavaRDD<ResultRecord> results = ready.mapPartitions(runner.reporting(rowsDone, taskInfo)).persist(StorageLevel.MEMORY_AND_DISK());
+    JobSpec.Finish finish;
     PartitionStats stats;
     long t2;
     try {
@@ -109,10 +116,17 @@ public final class BatchJob {
       if (arrowSchema == null && cfg.format() == OutputFormat.ARROW && sc.isLocal()) {
         arrowSchema = spec.outputArrowSchema(); // no row reached the model; it is loaded here (warmUp), so this is cheap
       }
-      sc.setJobDescription(spec.name() + ": write " + cfg.output());
+      if (arrowSchema != null) arrowSchema = CarriedColumns.append(arrowSchema, corpus.carried());
       JavaRDD<ResultRecord> written = results.filter(r -> !r.isReject());
+      sc.setJobDescription(spec.name() + ": finish");
+      finish = spec.finish(spark, written, stats.written, output);
+      if (finish.keep() != null) {
+        written = written.filter(finish.keep());
+        stats.written -= finish.dropped();
+      }
+      sc.setJobDescription(spec.name() + ": write " + cfg.output());
       if (stats.written == 0) written = written.coalesce(1); // no rows: one empty file (with the schema), not one per partition
-      OutputWriter.write(spark, written.map(ResultRecord::outputRow), spec.outputSparkSchema(), arrowSchema,
+      OutputWriter.write(spark, written.map(ResultRecord::outputRow), outputSchema, arrowSchema,
           output.toString(), cfg.format());
       sc.setJobDescription(spec.name() + ": write rejects");
       JavaRDD<ResultRecord> rejects = results.filter(ResultRecord::isReject);
@@ -128,15 +142,15 @@ public final class BatchJob {
     long t3 = System.nanoTime();
 
     JobSummary summary = new JobSummary(spec.name(), cfg.input(), corpus.format().name().toLowerCase(), corpus.files().size(),
-        corpus.skipped(), cfg.output(), cfg.format().name().toLowerCase(), total, stats.written, stats.rejected,
-        new TreeMap<>(stats.rejectedByStage), (t3 - t0) / 1e9, (t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9,
+        corpus.skipped(), cfg.output(), cfg.format().name().toLowerCase(), total, stats.written, finish.dropped(), stats.rejected,
+        new TreeMap<>(stats.rejectedByStage), new TreeMap<>(stats.rejectedByReason), (t3 - t0) / 1e9, (t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9,
         modelName, device == null ? "unknown" : device, sc.master(), sc.version(), partitions, cfg.batchSize(),
-        started.toString(), Instant.now().toString());
+        started.toString(), Instant.now().toString(), finish.summary());
     summary.writeTo(output, hadoop);
     if (!summary.reconciled()) {
       // cannot happen unless a task loses rows: say so loudly rather than pass it off as success
       throw new IllegalStateException("counts do not reconcile: " + total + " rows in, " + stats.written + " written + "
-          + stats.rejected + " rejected; see " + new Path(output, JobSummary.FILE));
+          + finish.dropped() + " dropped + " + stats.rejected + " rejected; see " + new Path(output, JobSummary.FILE));
     }
     LOG.info(summary.oneLine());
     return summary;

@@ -1,5 +1,6 @@
 package dev.sparkinfer.jobs;
 
+import dev.sparkinfer.jobs.io.ImageInput;
 import dev.sparkinfer.jobs.io.InputFormat;
 import dev.sparkinfer.jobs.write.OutputFormat;
 import dev.sparkinfer.kernels.DeviceChoice;
@@ -25,11 +26,12 @@ import java.io.Serializable;
  * @param progressMillis    how often the progress line is redrawn in a terminal
  * @param logMillis         how often a progress line is logged when not in a terminal
  * @param task              tunables of the batch task itself
+ * @param images            for the image jobs (CLIP): the image column, image root and carried columns; null for text jobs
  */
 public record JobConfig(
     String input, String output, String model, OutputFormat format, InputFormat inputFormat, DeviceChoice device,
     String master, int batchSize, String idCol, String textCol, Overwrite overwrite, int partitions,
-    int sortWindowBatches, long progressMillis, long logMillis, TaskConfig task) implements Serializable {
+    int sortWindowBatches, long progressMillis, long logMillis, TaskConfig task, ImageInput images) implements Serializable {
 
   public static final String DEFAULT_MODEL = "default";
   public static final String DEFAULT_MASTER = "local[*]";
@@ -68,6 +70,7 @@ public record JobConfig(
     if (sortWindowBatches < 1) throw new IllegalArgumentException("sortWindowBatches must be at least 1, got " + sortWindowBatches);
     if (idCol == null || idCol.isBlank()) throw new IllegalArgumentException("--id-col must name a column");
     if (textCol == null || textCol.isBlank()) throw new IllegalArgumentException("--text-col must name a column");
+    if (images != null) images.check(idCol, textCol);
     if (idCol.equals(textCol)) throw new IllegalArgumentException("--id-col and --text-col are both '" + idCol + "': name two columns");
     if (master != null && !master.isBlank() && !isMasterUrl(master)) {
       throw new IllegalArgumentException("--master '" + master + "' is not a Spark master URL: use local, local[N], local[*], "
@@ -102,19 +105,20 @@ public record JobConfig(
   public static JobConfig of(String input, String output) {
     return new JobConfig(input, output, DEFAULT_MODEL, OutputFormat.PARQUET, InputFormat.AUTO, DeviceChoice.AUTO, null,
         DEFAULT_BATCH_SIZE, DEFAULT_ID_COL, DEFAULT_TEXT_COL, Overwrite.NO, 0, DEFAULT_SORT_WINDOW_BATCHES,
-        DEFAULT_PROGRESS_MILLIS, DEFAULT_LOG_MILLIS, TaskConfig.defaults());
+        DEFAULT_PROGRESS_MILLIS, DEFAULT_LOG_MILLIS, TaskConfig.defaults(), null);
   }
 
-  public JobConfig withModel(String m) { return new JobConfig(input, output, m, format, inputFormat, device, master, batchSize, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task); }
-  public JobConfig withFormat(OutputFormat f) { return new JobConfig(input, output, model, f, inputFormat, device, master, batchSize, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task); }
-  public JobConfig withInputFormat(InputFormat f) { return new JobConfig(input, output, model, format, f, device, master, batchSize, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task); }
-  public JobConfig withDevice(DeviceChoice d) { return new JobConfig(input, output, model, format, inputFormat, d, master, batchSize, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task); }
-  public JobConfig withMaster(String m) { return new JobConfig(input, output, model, format, inputFormat, device, m, batchSize, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task); }
-  public JobConfig withBatchSize(int b) { return new JobConfig(input, output, model, format, inputFormat, device, master, b, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task); }
-  public JobConfig withColumns(String id, String text) { return new JobConfig(input, output, model, format, inputFormat, device, master, batchSize, id, text, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task); }
+  public JobConfig withModel(String m) { return new JobConfig(input, output, m, format, inputFormat, device, master, batchSize, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task, images); }
+  public JobConfig withFormat(OutputFormat f) { return new JobConfig(input, output, model, f, inputFormat, device, master, batchSize, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task, images); }
+  public JobConfig withInputFormat(InputFormat f) { return new JobConfig(input, output, model, format, f, device, master, batchSize, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task, images); }
+  public JobConfig withDevice(DeviceChoice d) { return new JobConfig(input, output, model, format, inputFormat, d, master, batchSize, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task, images); }
+  public JobConfig withMaster(String m) { return new JobConfig(input, output, model, format, inputFormat, device, m, batchSize, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task, images); }
+  public JobConfig withBatchSize(int b) { return new JobConfig(input, output, model, format, inputFormat, device, master, b, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task, images); }
+  public JobConfig withColumns(String id, String text) { return new JobConfig(input, output, model, format, inputFormat, device, master, batchSize, id, text, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task, images); }
   public JobConfig withOverwrite(boolean o) { return withOverwrite(o ? Overwrite.OURS : Overwrite.NO); }
-  public JobConfig withOverwrite(Overwrite o) { return new JobConfig(input, output, model, format, inputFormat, device, master, batchSize, idCol, textCol, o, partitions, sortWindowBatches, progressMillis, logMillis, task); }
-  public JobConfig withPartitions(int p) { return new JobConfig(input, output, model, format, inputFormat, device, master, batchSize, idCol, textCol, overwrite, p, sortWindowBatches, progressMillis, logMillis, task); }
-  public JobConfig withTask(TaskConfig t) { return new JobConfig(input, output, model, format, inputFormat, device, master, batchSize, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, t); }
-  public JobConfig withPaths(String in, String out) { return new JobConfig(in, out, model, format, inputFormat, device, master, batchSize, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task); }
+  public JobConfig withOverwrite(Overwrite o) { return new JobConfig(input, output, model, format, inputFormat, device, master, batchSize, idCol, textCol, o, partitions, sortWindowBatches, progressMillis, logMillis, task, images); }
+  public JobConfig withPartitions(int p) { return new JobConfig(input, output, model, format, inputFormat, device, master, batchSize, idCol, textCol, overwrite, p, sortWindowBatches, progressMillis, logMillis, task, images); }
+  public JobConfig withTask(TaskConfig t) { return new JobConfig(input, output, model, format, inputFormat, device, master, batchSize, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, t, images); }
+  public JobConfig withImages(ImageInput i) { return new JobConfig(input, output, model, format, inputFormat, device, master, batchSize, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task, i); }
+  public JobConfig withPaths(String in, String out) { return new JobConfig(in, out, model, format, inputFormat, device, master, batchSize, idCol, textCol, overwrite, partitions, sortWindowBatches, progressMillis, logMillis, task, images); }
 }

@@ -52,4 +52,27 @@ public interface JobSpec extends Serializable {
    * @throws UsageException when the model cannot be loaded on the device
    */
   String warmUp();
+
+  /**
+   * What to do with the results before they are written, once every row has run: clip-filter keeps the rows over a
+   * threshold (an exact quantile of all scores, computed on the cluster) and draws the score histogram; clip-score
+   * draws the histogram. The default writes every output row.
+   *
+   * @param outputs the rows that were not rejected (kept in memory and on disk: several passes are fine)
+   * @param output  the output folder (for pictures beside the data)
+   */
+  default Finish finish(org.apache.spark.sql.SparkSession spark, org.apache.spark.api.java.JavaRDD<dev.sparkinfer.jobs.run.ResultRecord> outputs,
+      long written, org.apache.hadoop.fs.Path output) {
+    return Finish.ALL;
+  }
+
+  /**
+   * @param keep    the output rows to write; null: all
+   * @param dropped output rows left out on purpose (filtered, not rejected): input = written + dropped + rejected
+   * @param summary what the job adds to {@code _SUMMARY.json} (threshold, counts, picture)
+   */
+  record Finish(org.apache.spark.api.java.function.Function<dev.sparkinfer.jobs.run.ResultRecord, Boolean> keep, long dropped,
+      java.util.Map<String, Object> summary) implements Serializable {
+    public static final Finish ALL = new Finish(null, 0, java.util.Map.of());
+  }
 }

@@ -11,19 +11,20 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 
 /**
- * The {@code _SUMMARY.json} written beside the output when a job finishes: counts (input = written + rejected),
+ * The {@code _SUMMARY.json} written beside the output when a job finishes: counts (input = written + dropped +
+ * rejected, where dropped are rows a filter job left out on purpose), rejects by stage and by reason,
  * wall time, rows/s, model, device, Spark master, and the input folders that were skipped as earlier outputs. It is written last: an output without it is incomplete.
  */
 public record JobSummary(
     String job, String input, String inputFormat, int inputFiles, java.util.List<String> inputSkipped, String output, String format,
-    long inputRows, long written, long rejected, Map<String, Long> rejectedByStage,
+    long inputRows, long written, long dropped, long rejected, Map<String, Long> rejectedByStage, Map<String, Long> rejectedByReason,
     double wallSeconds, double readSeconds, double runSeconds, double writeSeconds,
     String model, String device, String master, String sparkVersion, int partitions, int batchSize,
-    String startedAt, String finishedAt) {
+    String startedAt, String finishedAt, Map<String, Object> jobSummary) {
 
   public static final String FILE = "_SUMMARY.json";
 
-  public boolean reconciled() { return inputRows == written + rejected; }
+  public boolean reconciled() { return inputRows == written + dropped + rejected; }
 
   /** Rows per second over the whole run (JVM and Spark start excluded: the clock starts with the job). */
   public double rowsPerSecond() { return wallSeconds > 0 ? inputRows / wallSeconds : 0; }
@@ -32,8 +33,10 @@ public record JobSummary(
     Map<String, Object> counts = new LinkedHashMap<>();
     counts.put("input", inputRows);
     counts.put("written", written);
+    if (dropped > 0 || jobSummary.containsKey("threshold")) counts.put("dropped", dropped);
     counts.put("rejected", rejected);
     counts.put("rejected_by_stage", rejectedByStage);
+    counts.put("rejected_by_reason", rejectedByReason);
     counts.put("reconciled", reconciled());
     Map<String, Object> timings = new LinkedHashMap<>();
     timings.put("read_and_count", round(readSeconds));
@@ -59,6 +62,7 @@ public record JobSummary(
     m.put("batch_size", batchSize);
     m.put("started_at", startedAt);
     m.put("finished_at", finishedAt);
+    if (!jobSummary.isEmpty()) m.put(job, jobSummary); // the job's own: e.g. clip-filter's threshold and histogram
     return m;
   }
 
@@ -83,8 +87,8 @@ public record JobSummary(
   /** One line for the console. */
   public String oneLine() {
     return String.format(java.util.Locale.ROOT,
-        "%s: %,d rows in, %,d written, %,d rejected%s; %.1f s, %,.0f rows/s; model %s on %s; output %s (%s)",
-        job, inputRows, written, rejected, rejected > 0 ? " " + rejectedByStage : "", wallSeconds, rowsPerSecond(), model,
+        "%s: %,d rows in, %,d written, %s%,d rejected%s; %.1f s, %,.0f rows/s; model %s on %s; output %s (%s)",
+        job, inputRows, written, dropped > 0 ? String.format(java.util.Locale.ROOT, "%,d dropped, ", dropped) : "", rejected, rejected > 0 ? " " + rejectedByStage : "", wallSeconds, rowsPerSecond(), model,
         device, output, format);
   }
 

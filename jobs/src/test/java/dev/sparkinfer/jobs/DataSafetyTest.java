@@ -110,7 +110,7 @@ class DataSafetyTest {
     assertTrue(Files.exists(out.resolve("_SUMMARY.json")), "the old output is still there");
     // the overflow itself is caught too, whatever the window: no wrapped negative window ever reaches the runner
     IllegalArgumentException overflow = assertThrows(IllegalArgumentException.class, () -> new JobConfig(in.toString(),
-        out.toString(), "test:hash", null, null, null, null, 1 << 20, "id", "text", null, 0, 1 << 12, 1, 1, null));
+        out.toString(), "test:hash", null, null, null, null, 1 << 20, "id", "text", null, 0, 1 << 12, 1, 1, null, null));
     assertTrue(overflow.getMessage().contains("--batch-size") && overflow.getMessage().contains("too large"), overflow.getMessage());
   }
 

@@ -34,7 +34,11 @@ public final class RejectsTable {
   public static final String STAGE_EMBED = "embed";
   /** The teacher model failed on this row (teacher-labels). */
   public static final String STAGE_LABEL = "label";
-  public static final List<String> STAGES = List.of(STAGE_READ, STAGE_VALIDATE, STAGE_EMBED, STAGE_LABEL);
+  /** The image could not be fetched, decoded or preprocessed (CLIP jobs): missing path, corrupt bytes, bomb. */
+  public static final String STAGE_IMAGE = "image";
+  /** The CLIP model failed on this row (clip-score, clip-classify, clip-filter). */
+  public static final String STAGE_SCORE = "score";
+  public static final List<String> STAGES = List.of(STAGE_READ, STAGE_VALIDATE, STAGE_IMAGE, STAGE_EMBED, STAGE_LABEL, STAGE_SCORE);
 
   public static Schema arrowSchema() {
     return new Schema(List.of(

@@ -34,4 +34,23 @@ class TablesTest {
     assertThrows(IllegalArgumentException.class, () -> EmbeddingsTable.arrowSchema(0));
     assertEquals(EmbeddingsTable.arrowSchema(16), Schema.fromJSON(EmbeddingsTable.arrowSchema(16).toJson()), "survives JSON");
   }
+
+  @Test
+  void clipTablesListTheSameColumnsInArrowAndSparkInEveryVariant() {
+    for (ClipScoresTable.EmbeddingDtype d : new ClipScoresTable.EmbeddingDtype[] {null, ClipScoresTable.EmbeddingDtype.FLOAT16,
+        ClipScoresTable.EmbeddingDtype.FLOAT32}) {
+      assertEquals(names(ClipScoresTable.arrowSchema(512, d)), List.of(ClipScoresTable.sparkSchema(d).fieldNames()), "embeddings " + d);
+    }
+    assertEquals(List.of("id", "cosine", "clip_score", "caption_truncated", "image_width", "image_height", "model"),
+        names(ClipScoresTable.arrowSchema(512, null)));
+    assertEquals(new ArrowType.FixedSizeList(512),
+        ClipScoresTable.arrowSchema(512, ClipScoresTable.EmbeddingDtype.FLOAT32).findField("image_embedding").getType());
+    assertEquals(ArrowType.Binary.INSTANCE,
+        ClipScoresTable.arrowSchema(512, ClipScoresTable.EmbeddingDtype.FLOAT16).findField("text_embedding").getType());
+    for (boolean soft : new boolean[] {false, true}) {
+      assertEquals(names(ClipClassesTable.arrowSchema(soft)), List.of(ClipClassesTable.sparkSchema(soft).fieldNames()));
+    }
+    assertEquals(List.of("id", "caption", "image"), names(ImageCorpusTable.arrowSchema()));
+    assertThrows(IllegalArgumentException.class, () -> ClipScoresTable.EmbeddingDtype.parse("int8"));
+  }
 }

@@ -72,6 +72,6 @@ public final class CommonOptions {
     JobConfig.Overwrite ow = overwriteAny ? JobConfig.Overwrite.ANY : overwrite ? JobConfig.Overwrite.OURS : JobConfig.Overwrite.NO;
     return new JobConfig(input, output, model, OutputFormat.parse(format), InputFormat.parse(inputFormat),
         DeviceChoice.parse(device), master, batchSize, idCol, textCol, ow, partitions,
-        JobConfig.DEFAULT_SORT_WINDOW_BATCHES, JobConfig.DEFAULT_PROGRESS_MILLIS, JobConfig.DEFAULT_LOG_MILLIS, task);
+        JobConfig.DEFAULT_SORT_WINDOW_BATCHES, JobConfig.DEFAULT_PROGRESS_MILLIS, JobConfig.DEFAULT_LOG_MILLIS, task, null);
   }
 }

@@ -67,7 +67,7 @@ public final class CorpusReader {
    * The checked input: its format, its files, the folders skipped because they are outputs of ours, and (lazily) its
    * records.
    */
-  public record Corpus(InputFormat format, List<String> files, List<String> skipped, JavaRDD<InputRecord> records) {}
+  public record Corpus(InputFormat format, List<String> files, List<String> skipped, JavaRDD<InputRecord> records, StructType carried) {}
 
   /** The files an input names, and the folders left out because they hold an earlier output of ours. */
   public record Listing(List<Path> files, List<String> skipped) {}
@@ -80,7 +80,18 @@ public final class CorpusReader {
       LOG.warn("input: skipping folder {}: it holds an earlier output of this job (_SUMMARY.json or _rejects/), not corpus", s);
     }
     InputFormat format = resolveFormat(cfg.inputFormat(), files, cfg.input());
+    ImageInput images = cfg.images();
+    if (images != null && format == InputFormat.TEXT) {
+      throw new UsageException("input '" + cfg.input() + "' is plain text, which has no image column: image jobs read JSONL, CSV or "
+          + "Parquet (an id, an image path or bytes, a caption) or WebDataset tar shards (pass --input-format if the names mislead)");
+    }
+    if (images == null && format == InputFormat.WEBDATASET) {
+      throw new UsageException("input '" + cfg.input() + "' is WebDataset tar shards, which only the image jobs (clip-score, "
+          + "clip-classify, clip-filter) read");
+    }
     List<String> names = files.stream().map(Path::toString).toList();
+    StructType carried = new StructType();
+    if (images != null) for (String k : images.keepCols()) carried = carried.add(k, org.apache.spark.sql.types.DataTypes.StringType, true);
     JavaRDD<InputRecord> records = switch (format) {
       case JSONL -> {
         checkJsonColumns(cfg, files, conf);
@@ -91,10 +102,44 @@ public final class CorpusReader {
         yield lines(spark, names, cfg, format);
       }
       case TEXT -> lines(spark, names, cfg, format);
-      case PARQUET -> parquet(spark, files, cfg);
+      case PARQUET -> {
+        Parquet p = parquet(spark, files, cfg);
+        carried = p.carried();
+        yield p.records();
+      }
+      case WEBDATASET -> WebDatasetInput.records(spark, names, cfg);
       case AUTO -> throw new IllegalStateException("format not resolved");
     };
-    return new Corpus(format, names, listing.skipped(), records);
+    return new Corpus(format, names, listing.skipped(), records, carried);
+  }
+
+  /** The columns read after the id and text (image jobs: the image, then the carried ones). */
+  static List<String> extraCols(JobConfig cfg) { return cfg.images() == null ? List.of() : cfg.images().extraCols(); }
+
+  /** Whether the text (caption) column must exist: always, but for an image job without captions. */
+  static boolean textRequired(JobConfig cfg) { return cfg.images() == null || cfg.images().captions(); }
+
+  /**
+   * An image path as the fetch step opens it: a URI or absolute path as it is, a relative one against
+   * {@code --image-root}, else against the folder of the input file that names it.
+   */
+  static String resolveImage(String image, String imageRoot, String inputFile) {
+    if (image == null || image.isBlank()) return image;
+    try {
+      Path p = new Path(image);
+      if (p.isAbsolute() || p.toUri().getScheme() != null) return p.toString();
+      return new Path(imageRoot != null ? new Path(imageRoot) : new Path(inputFile).getParent(), p).toString();
+    } catch (IllegalArgumentException e) {
+      return image; // not a path Hadoop can parse: the fetch step rejects it with the reason
+    }
+  }
+
+  /** Resolves the image path (values[2]) of a read row. */
+  static InputRecord withImagePath(InputRecord r, JobConfig cfg, String inputFile) {
+    if (cfg.images() == null || r.isRejected() || !(r.values[2] instanceof String path)) return r;
+    Object[] v = r.values.clone();
+    v[2] = resolveImage(path, cfg.images().imageRoot(), inputFile);
+    return InputRecord.row(v);
   }
 
   /** The files an input names (see {@link #list}). */
@@ -194,7 +239,9 @@ public final class CorpusReader {
     Set<String> fields = new TreeSet<>();
     int objects = 0;
     boolean hasId = false;
-    boolean hasText = false;
+    boolean hasText = !textRequired(cfg);
+    List<String> extras = extraCols(cfg);
+    Set<String> extrasSeen = new TreeSet<>();
     int looked = 0;
     for (Path f : files) {
       try (Utf8Lines lines = new Utf8Lines(f, conf)) {
@@ -207,6 +254,7 @@ public final class CorpusReader {
             n.fieldNames().forEachRemaining(fields::add);
             hasId |= n.has(cfg.idCol());
             hasText |= n.has(cfg.textCol());
+            for (String e : extras) if (n.has(e)) extrasSeen.add(e);
           } catch (IOException ignored) {
             // a bad line is the job's business (it becomes a reject), not the check's
           }
@@ -214,7 +262,7 @@ public final class CorpusReader {
       } catch (IOException e) {
         throw new UsageException("cannot read input file " + f + ": " + e.getMessage(), e);
       }
-      if (looked >= SAMPLE_LINES || (hasId && hasText)) break;
+      if (looked >= SAMPLE_LINES || (hasId && hasText && extrasSeen.size() == extras.size())) break;
     }
     if (objects == 0) {
       throw new UsageException("input '" + cfg.input() + "' has no JSON object in its first " + looked + " lines: is it JSONL? "
@@ -222,10 +270,11 @@ public final class CorpusReader {
     }
     List<String> missing = new ArrayList<>();
     if (!hasId) missing.add("id column '" + cfg.idCol() + "' (--id-col)");
-    if (!hasText) missing.add("text column '" + cfg.textCol() + "' (--text-col)");
+    if (!hasText) missing.add(textColumn(cfg));
+    for (String e : extras) if (!extrasSeen.contains(e)) missing.add(extraColumn(cfg, e));
     if (!missing.isEmpty()) {
       throw new UsageException("input '" + cfg.input() + "' has no " + String.join(" and no ", missing) + " in its first "
-          + objects + " records; the columns that exist are " + fields + ": name them with --id-col / --text-col");
+          + objects + " records; the columns that exist are " + fields + ": name them with " + flags(cfg));
     }
   }
 
@@ -234,19 +283,32 @@ public final class CorpusReader {
     for (Path f : files) {
       List<String> header;
       try (Utf8Lines lines = new Utf8Lines(f, conf)) {
-        header = new CsvRecords(lines, f.toUri().getPath(), cfg.idCol(), cfg.textCol()).header();
+        header = new CsvRecords(lines, f.toUri().getPath(), cfg.idCol(), cfg.textCol(), extraCols(cfg), textRequired(cfg)).header();
       } catch (IOException | IllegalStateException e) {
         throw new UsageException("cannot read input file " + f + ": " + e.getMessage(), e);
       }
       if (header == null) continue; // an empty file holds no rows
       List<String> missing = new ArrayList<>();
       if (!header.contains(cfg.idCol())) missing.add("id column '" + cfg.idCol() + "' (--id-col)");
-      if (!header.contains(cfg.textCol())) missing.add("text column '" + cfg.textCol() + "' (--text-col)");
+      if (textRequired(cfg) && !header.contains(cfg.textCol())) missing.add(textColumn(cfg));
+      for (String e : extraCols(cfg)) if (!header.contains(e)) missing.add(extraColumn(cfg, e));
       if (!missing.isEmpty()) {
         throw new UsageException("input file " + f + " has no " + String.join(" and no ", missing) + " in its header; the columns "
-            + "that exist are " + header + ": name them with --id-col / --text-col");
+            + "that exist are " + header + ": name them with " + flags(cfg));
       }
     }
+  }
+
+  private static String textColumn(JobConfig cfg) {
+    return cfg.images() != null ? "caption column '" + cfg.textCol() + "' (--caption-col)" : "text column '" + cfg.textCol() + "' (--text-col)";
+  }
+
+  private static String extraColumn(JobConfig cfg, String col) {
+    return col.equals(cfg.images().imageCol()) ? "image column '" + col + "' (--image-col)" : "column '" + col + "' (--keep-cols)";
+  }
+
+  private static String flags(JobConfig cfg) {
+    return cfg.images() == null ? "--id-col / --text-col" : "--id-col / --image-col / --caption-col / --keep-cols";
   }
 
   /** JSONL, CSV or text files, one task per file, lines read as bytes and decoded strictly. */
@@ -255,10 +317,12 @@ public final class CorpusReader {
     SerializableConfiguration conf = new SerializableConfiguration(spark.sparkContext().hadoopConfiguration());
     String idCol = cfg.idCol();
     String textCol = cfg.textCol();
+    List<String> extras = extraCols(cfg);
+    boolean textRequired = textRequired(cfg);
     return jsc.parallelize(files, Math.max(1, files.size())).flatMap(file -> {
       Path path = new Path(file);
       String shown = path.toUri().getPath();
-      LineRecords parser = new LineRecords(shown, idCol, textCol);
+      LineRecords parser = new LineRecords(shown, idCol, textCol, extras);
       Utf8Lines lines;
       try {
         lines = new Utf8Lines(path, conf.get());
@@ -266,7 +330,7 @@ public final class CorpusReader {
         // gone or unreadable since the checks: the file is a bad input, not a reason to fail the job
         return List.of(InputRecord.rejected(shown + ":1", STAGE_READ, "damaged file", shown + " cannot be opened: " + e)).iterator();
       }
-      CsvRecords csv = format == InputFormat.CSV ? new CsvRecords(lines, shown, idCol, textCol) : null;
+      CsvRecords csv = format == InputFormat.CSV ? new CsvRecords(lines, shown, idCol, textCol, extras, textRequired) : null;
       TaskContext ctx = TaskContext.get();
       if (ctx != null) ctx.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) c -> closeQuietly(lines));
       return new Iterator<InputRecord>() {
@@ -297,7 +361,7 @@ public final class CorpusReader {
           if (!hasNext()) throw new NoSuchElementException();
           InputRecord r = next;
           next = null;
-          return r;
+          return withImagePath(r, cfg, file);
         }
       };
     });
@@ -316,30 +380,59 @@ public final class CorpusReader {
    * (when a string) and the text are taken as bytes and decoded strictly here, so they round-trip or are rejected.
    * Rejected rows are named {@code file:row-N}.
    */
-  private static JavaRDD<InputRecord> parquet(SparkSession spark, List<Path> files, JobConfig cfg) {
+  /** A Parquet corpus: its records and the Spark types of the carried columns. */
+  record Parquet(JavaRDD<InputRecord> records, StructType carried) {}
+
+  private static Parquet parquet(SparkSession spark, List<Path> files, JobConfig cfg) {
     checkParquetFooters(cfg, files, spark.sparkContext().hadoopConfiguration());
     String[] paths = files.stream().map(Path::toString).toArray(String[]::new);
     Dataset<Row> df = spark.read().parquet(paths);
     StructType schema = df.schema();
+    boolean textRequired = textRequired(cfg);
     StructField id = field(schema, cfg.idCol(), "id", "--id-col", cfg.input());
-    StructField text = field(schema, cfg.textCol(), "text", "--text-col", cfg.input());
+    StructField text = textRequired ? field(schema, cfg.textCol(), cfg.images() != null ? "caption" : "text",
+        cfg.images() != null ? "--caption-col" : "--text-col", cfg.input()) : find(schema, cfg.textCol());
     DataType idType = id.dataType();
     if (idType instanceof StructType || idType instanceof ArrayType || idType instanceof MapType || idType instanceof BinaryType) {
       throw new UsageException("id column '" + cfg.idCol() + "' of input '" + cfg.input() + "' is " + idType.simpleString()
           + "; ids must be strings or numbers: pick another column with --id-col");
     }
-    if (!(text.dataType() instanceof StringType) && !(text.dataType() instanceof BinaryType)) {
-      throw new UsageException("text column '" + cfg.textCol() + "' of input '" + cfg.input() + "' is "
-          + text.dataType().simpleString() + ", not a string: pick the text column with --text-col");
+    if (text != null && !(text.dataType() instanceof StringType) && !(text.dataType() instanceof BinaryType)) {
+      throw new UsageException((cfg.images() != null ? "caption" : "text") + " column '" + cfg.textCol() + "' of input '" + cfg.input()
+          + "' is " + text.dataType().simpleString() + ", not a string: pick the right column with " + (cfg.images() != null ? "--caption-col" : "--text-col"));
     }
     boolean idBytes = idType instanceof StringType;
     String idCol = cfg.idCol();
-    Dataset<Row> selected = df.select(
+    List<Column> cols = new ArrayList<>(List.of(
         idBytes ? quoted(cfg.idCol()).cast("binary") : quoted(cfg.idCol()).cast("string"),
-        quoted(cfg.textCol()).cast("binary"),
+        text == null ? functions.lit(null).cast("binary") : quoted(cfg.textCol()).cast("binary"),
         functions.col("_metadata.file_path"),
-        functions.col("_metadata.row_index").plus(1).cast("string"));
-    return selected.javaRDD().mapPartitions(rows -> {
+        functions.col("_metadata.row_index").plus(1).cast("string")));
+    // image jobs: the image (a path string, or bytes), then the carried columns (atomic types kept, others as strings)
+    boolean imageIsPath = false;
+    StructType carried = new StructType();
+    if (cfg.images() != null) {
+      StructField image = field(schema, cfg.images().imageCol(), "image", "--image-col", cfg.input());
+      if (!(image.dataType() instanceof StringType) && !(image.dataType() instanceof BinaryType)) {
+        throw new UsageException("image column '" + image.name() + "' of input '" + cfg.input() + "' is " + image.dataType().simpleString()
+            + ": it must hold a path (string) or the image bytes (binary); pick it with --image-col");
+      }
+      imageIsPath = image.dataType() instanceof StringType;
+      cols.add(quoted(image.name()));
+      for (String k : cfg.images().keepCols()) {
+        StructField f = field(schema, k, "carried", "--keep-cols", cfg.input());
+        boolean atomic = f.dataType() instanceof StringType || f.dataType() instanceof org.apache.spark.sql.types.IntegerType
+            || f.dataType() instanceof org.apache.spark.sql.types.LongType || f.dataType() instanceof org.apache.spark.sql.types.DoubleType
+            || f.dataType() instanceof org.apache.spark.sql.types.FloatType || f.dataType() instanceof org.apache.spark.sql.types.BooleanType;
+        cols.add(atomic ? quoted(k) : quoted(k).cast("string"));
+        carried = carried.add(k, atomic ? f.dataType() : org.apache.spark.sql.types.DataTypes.StringType, true);
+      }
+    }
+    int extras = cols.size() - 4;
+    boolean pathImages = imageIsPath;
+    String imageRoot = cfg.images() == null ? null : cfg.images().imageRoot();
+    Dataset<Row> selected = df.select(cols.toArray(new Column[0]));
+    JavaRDD<InputRecord> records = selected.javaRDD().mapPartitions(rows -> {
       CharsetDecoder strict = StandardCharsets.UTF_8.newDecoder()
           .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
       return new Iterator<InputRecord>() {
@@ -367,16 +460,20 @@ public final class CorpusReader {
           }
           InputRecord badId = IdRule.check(rowId, where, what + ", column '" + idCol + "'");
           if (badId != null) return badId;
-          if (r.isNullAt(1)) return InputRecord.row(rowId, null);
+          Object[] extra = new Object[extras];
+          for (int k = 0; k < extras; k++) extra[k] = r.get(4 + k);
+          if (extras > 0 && pathImages && extra[0] instanceof String path) extra[0] = resolveImage(path, imageRoot, r.getString(2));
+          if (r.isNullAt(1)) return LineRecords.row(rowId, null, extra);
           byte[] bytes = (byte[]) r.get(1);
           Utf8Lines.Line decoded = Utf8Lines.decode(0, bytes, 0, bytes.length, strict);
           if (!decoded.valid()) {
             return InputRecord.rejected(rowId, STAGE_READ, "invalid UTF-8", what + ": text has " + decoded.utf8Error());
           }
-          return InputRecord.row(rowId, decoded.text());
+          return LineRecords.row(rowId, decoded.text(), extra);
         }
       };
     });
+    return new Parquet(records, carried);
   }
 
   /**
@@ -395,16 +492,28 @@ public final class CorpusReader {
         throw new UsageException("input file " + f + " is not a readable Parquet file (" + e.getMessage() + "): remove it "
             + "from --input or replace it", e);
       }
-      if (!schema.containsField(cfg.idCol()) || !schema.containsField(cfg.textCol())) {
-        throw new UsageException("input file " + f + " has no " + (schema.containsField(cfg.idCol()) ? "text column '"
-            + cfg.textCol() + "' (--text-col)" : "id column '" + cfg.idCol() + "' (--id-col)") + "; the columns that exist are "
-            + schema.getFields().stream().map(Type::getName).toList() + ": every file needs both; name them with --id-col / --text-col");
+      List<String> missing = new ArrayList<>();
+      if (!schema.containsField(cfg.idCol())) missing.add("id column '" + cfg.idCol() + "' (--id-col)");
+      if (textRequired(cfg) && !schema.containsField(cfg.textCol())) missing.add(textColumn(cfg));
+      for (String e : extraCols(cfg)) if (!schema.containsField(e)) missing.add(extraColumn(cfg, e));
+      if (!missing.isEmpty()) {
+        throw new UsageException("input file " + f + " has no " + String.join(" and no ", missing) + "; the columns that exist are "
+            + schema.getFields().stream().map(Type::getName).toList() + ": every file needs them; name them with " + flags(cfg));
       }
       Type id = schema.getType(cfg.idCol());
-      Type text = schema.getType(cfg.textCol());
-      if (!text.isPrimitive() || text.asPrimitiveType().getPrimitiveTypeName() != PrimitiveType.PrimitiveTypeName.BINARY) {
-        throw new UsageException("text column '" + cfg.textCol() + "' of input file " + f + " is " + simple(text)
-            + ", not a string: every file needs a string text column (pick it with --text-col)");
+      Type text = schema.containsField(cfg.textCol()) ? schema.getType(cfg.textCol()) : null;
+      if (text != null && (textRequired(cfg) || cfg.images() == null)
+          && (!text.isPrimitive() || text.asPrimitiveType().getPrimitiveTypeName() != PrimitiveType.PrimitiveTypeName.BINARY)) {
+        throw new UsageException(textColumn(cfg) + " of input file " + f + " is " + simple(text)
+            + ", not a string: every file needs a string column there");
+      }
+      if (cfg.images() != null) {
+        Type image = schema.getType(cfg.images().imageCol());
+        if (!image.isPrimitive() || image.isRepetition(Type.Repetition.REPEATED)
+            || image.asPrimitiveType().getPrimitiveTypeName() != PrimitiveType.PrimitiveTypeName.BINARY) {
+          throw new UsageException("image column '" + cfg.images().imageCol() + "' of input file " + f + " is " + simple(image)
+              + ": it must hold a path (string) or the image bytes (binary); pick it with --image-col");
+        }
       }
       if (!id.isPrimitive() || id.isRepetition(Type.Repetition.REPEATED)) {
         throw new UsageException("id column '" + cfg.idCol() + "' of input file " + f + " is " + simple(id)
@@ -442,6 +551,11 @@ public final class CorpusReader {
     }
     throw new UsageException("input '" + input + "' has no " + what + " column '" + name + "' (" + flag + "); the columns that "
         + "exist are " + List.of(schema.fieldNames()) + ": name the right one with " + flag);
+  }
+
+  private static StructField find(StructType schema, String name) {
+    for (StructField f : schema.fields()) if (f.name().equals(name)) return f;
+    return null;
   }
 
   private static Column quoted(String name) { return functions.col("`" + name.replace("`", "``") + "`"); }

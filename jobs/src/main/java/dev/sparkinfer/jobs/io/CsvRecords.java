@@ -24,9 +24,22 @@ public final class CsvRecords {
   private List<String> header;
   private int idIndex = -1;
   private int textIndex = -1;
+  private final List<String> extraCols;
+  private final boolean textRequired;
+  private int[] extraIndex;
   private boolean done;
 
   public CsvRecords(Utf8Lines lines, String file, String idCol, String textCol) {
+    this(lines, file, idCol, textCol, List.of(), true);
+  }
+
+  /**
+   * @param extraCols    columns read after the id and the text (the image jobs' image path and carried columns)
+   * @param textRequired whether the header must have the text column (an image job without captions: no)
+   */
+  public CsvRecords(Utf8Lines lines, String file, String idCol, String textCol, List<String> extraCols, boolean textRequired) {
+    this.extraCols = List.copyOf(extraCols);
+    this.textRequired = textRequired;
     this.lines = lines;
     this.file = file;
     this.lineIds = new LineRecords(file, idCol, textCol);
@@ -49,6 +62,7 @@ public final class CsvRecords {
       header = r.fields();
       idIndex = header.indexOf(idCol);
       textIndex = header.indexOf(textCol);
+      extraIndex = extraCols.stream().mapToInt(header::indexOf).toArray();
     }
     return header;
   }
@@ -56,7 +70,7 @@ public final class CsvRecords {
   /** The next corpus record, or null at the end of the file. */
   public InputRecord next() {
     if (header() == null) return null;
-    if (idIndex < 0 || textIndex < 0) {
+    if (idIndex < 0 || textIndex < 0 && textRequired) {
       throw new IllegalStateException(file + " has no column '" + (idIndex < 0 ? idCol : textCol) + "' in its header " + header);
     }
     Record r = nextRecord();
@@ -77,7 +91,9 @@ public final class CsvRecords {
     String id = f.get(idIndex);
     InputRecord badId = IdRule.check(id, fileLine, where + ", column '" + idCol + "'");
     if (badId != null) return badId;
-    return InputRecord.row(id, f.get(textIndex));
+    Object[] extras = new Object[extraIndex.length];
+    for (int k = 0; k < extras.length; k++) extras[k] = extraIndex[k] < 0 ? null : f.get(extraIndex[k]);
+    return LineRecords.row(id, textIndex < 0 ? null : f.get(textIndex), extras);
   }
 
   /** Parses the next record; null at the end. Blank lines between records are skipped. */

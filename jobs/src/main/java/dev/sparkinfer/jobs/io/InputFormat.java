@@ -4,13 +4,15 @@ import java.util.Locale;
 
 /** Corpus formats; AUTO tells them apart by file name (compression suffixes such as .gz are looked through). */
 public enum InputFormat {
-  AUTO, JSONL, PARQUET, CSV, TEXT;
+  AUTO, JSONL, PARQUET, CSV, TEXT,
+  /** WebDataset tar shards (KEY.jpg + KEY.txt / KEY.json), as img2dataset writes them: image jobs only. */
+  WEBDATASET;
 
   public static InputFormat parse(String s) {
     try {
       return valueOf(s.trim().toUpperCase(Locale.ROOT));
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("unknown input format '" + s + "': use auto, jsonl, parquet, csv or text");
+      throw new IllegalArgumentException("unknown input format '" + s + "': use auto, jsonl, parquet, csv, text or webdataset");
     }
   }
 
@@ -24,6 +26,7 @@ public enum InputFormat {
     if (n.endsWith(".parquet")) return PARQUET;
     if (n.endsWith(".csv")) return CSV;
     if (n.endsWith(".txt") || n.endsWith(".text")) return TEXT;
+    if (n.endsWith(".tar")) return WEBDATASET;
     return null;
   }
 }

@@ -33,12 +33,23 @@ public final class LineRecords {
   private final String file;
   private final String idCol;
   private final String textCol;
+  private final java.util.List<String> extraCols;
 
   /** @param file the file's path as ids show it */
   public LineRecords(String file, String idCol, String textCol) {
+    this(file, idCol, textCol, java.util.List.of());
+  }
+
+  /**
+   * @param extraCols columns read after the id and the text (the image jobs' image path and carried columns): a
+   *                  string as its value, a number or boolean as its literal text, an object or array as its JSON
+   *                  text, null or absent as null
+   */
+  public LineRecords(String file, String idCol, String textCol, java.util.List<String> extraCols) {
     this.file = file;
     this.idCol = idCol;
     this.textCol = textCol;
+    this.extraCols = java.util.List.copyOf(extraCols);
   }
 
   public String lineId(long line) { return file + ":" + line; }
@@ -61,7 +72,7 @@ public final class LineRecords {
   }
 
   /** What a JSON line holds of interest: the id (literal text; null when absent or null) and the text. */
-  private record Fields(boolean isObject, JsonToken first, String id, JsonToken idToken, String text, JsonToken textToken) {}
+  private record Fields(boolean isObject, JsonToken first, String id, JsonToken idToken, String text, JsonToken textToken, String[] extras) {}
 
   private Fields parse(String json) throws IOException {
     try (JsonParser p = JSON.createParser(json)) {
@@ -69,12 +80,13 @@ public final class LineRecords {
       if (first != JsonToken.START_OBJECT) {
         if (first != null && (first.isStructStart())) p.skipChildren();
         if (first != null && p.nextToken() != null) throw new JsonParseException(p, "trailing content after the JSON value");
-        return new Fields(false, first, null, null, null, null);
+        return new Fields(false, first, null, null, null, null, null);
       }
       String id = null;
       String text = null;
       JsonToken idTok = null;
       JsonToken textTok = null;
+      String[] extras = new String[extraCols.size()];
       for (JsonToken t = p.nextToken(); t != JsonToken.END_OBJECT; t = p.nextToken()) {
         String name = p.currentName();
         JsonToken v = p.nextToken();
@@ -88,10 +100,23 @@ public final class LineRecords {
           textTok = v;
           text = v == JsonToken.VALUE_STRING ? p.getText() : null;
         }
-        if (v.isStructStart()) p.skipChildren();
+        int extra = extraCols.indexOf(name);
+        if (extra >= 0) {
+          if (v.isStructStart()) {
+            java.io.StringWriter w = new java.io.StringWriter();
+            try (com.fasterxml.jackson.core.JsonGenerator g = JSON.createGenerator(w)) {
+              g.copyCurrentStructure(p);
+            }
+            extras[extra] = w.toString();
+          } else {
+            extras[extra] = v == JsonToken.VALUE_NULL ? null : p.getText();
+          }
+        } else if (v.isStructStart()) {
+          p.skipChildren();
+        }
       }
       if (p.nextToken() != null) throw new JsonParseException(p, "trailing content after the JSON object");
-      return new Fields(true, first, id, idTok, text, textTok);
+      return new Fields(true, first, id, idTok, text, textTok, extras);
     }
   }
 
@@ -131,12 +156,22 @@ public final class LineRecords {
     InputRecord badId = IdRule.check(f.id(), fileLine, where + ", field '" + idCol + "'");
     if (badId != null) return badId;
     String id = f.id();
-    if (f.textToken() == null || f.textToken() == JsonToken.VALUE_NULL) return InputRecord.row(id, null); // the task rejects it: null text
+    if (f.textToken() == null || f.textToken() == JsonToken.VALUE_NULL) return row(id, null, f.extras()); // the task rejects it: null text
     if (f.textToken() != JsonToken.VALUE_STRING) {
       return InputRecord.rejected(id, STAGE_VALIDATE, "text is not a string", where + ": field '" + textCol + "' is a JSON " + kind(f.textToken()));
     }
     InputRecord badText = IdRule.checkText(id, f.text(), where);
-    return badText != null ? badText : InputRecord.row(id, f.text());
+    return badText != null ? badText : row(id, f.text(), f.extras());
+  }
+
+  /** id, text, then the extra columns' values. */
+  static InputRecord row(String id, String text, Object[] extras) {
+    if (extras == null || extras.length == 0) return InputRecord.row(id, text);
+    Object[] v = new Object[2 + extras.length];
+    v[0] = id;
+    v[1] = text;
+    System.arraycopy(extras, 0, v, 2, extras.length);
+    return InputRecord.row(v);
   }
 
   private static String kind(JsonToken t) {

@@ -22,7 +22,8 @@ import org.apache.hadoop.fs.Path;
  */
 public final class OutputFolder {
   /** Names an output of ours holds at its top level (besides {@code part-*} files and their {@code .crc} twins). */
-  static final List<String> OUR_NAMES = List.of("_SUMMARY.json", "_SUCCESS", "_rejects", "_temporary", "_TEACHER_CONFIG.json");
+  static final List<String> OUR_NAMES = List.of("_SUMMARY.json", "_SUCCESS", "_rejects", "_temporary", "_TEACHER_CONFIG.json",
+      "_cosine_histogram.png", "_LABELS.json");
 
   private final FileSystem fs;
   private final Path path;

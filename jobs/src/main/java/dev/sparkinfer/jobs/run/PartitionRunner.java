@@ -140,19 +140,35 @@ public final class PartitionRunner implements FlatMapFunction<Iterator<InputReco
       next = 0;
     }
 
-    private ResultRecord[] runBatch(List<Object[]> batch) {
+    private ResultRecord[] runBatch(List<Object[]> rows) {
+      // values past the task's input columns are carried (--keep-cols): the task never sees them, the output gets them
+      int columns = in.getFieldVectors().size();
+      List<Object[]> batch = rows;
+      if (rows.stream().anyMatch(r -> r.length > columns)) {
+        batch = new ArrayList<>(rows.size());
+        for (Object[] r : rows) batch.add(r.length > columns ? Arrays.copyOf(r, columns) : r);
+      }
       ArrowRows.reset(in);
       ArrowRows.reset(out);
       ArrowRows.fill(in, batch);
+      List<Object[]> input = batch;
       ResultRecord[] answers = new ResultRecord[batch.size()];
       task.run(in, out, (row, stage, reason, detail) ->
-          answers[row] = ResultRecord.reject((String) batch.get(row)[0], stage, reason, detail));
+          answers[row] = ResultRecord.reject((String) input.get(row)[0], stage, reason, detail));
       if (out.getRowCount() != batch.size()) {
         throw new IllegalStateException("task " + task.getClass().getSimpleName() + " returned " + out.getRowCount()
             + " rows for a batch of " + batch.size());
       }
       for (int i = 0; i < answers.length; i++) {
-        if (answers[i] == null) answers[i] = ResultRecord.output(ArrowRows.row(out, i));
+        if (answers[i] != null) continue;
+        Object[] values = ArrowRows.row(out, i);
+        Object[] row = rows.get(i);
+        if (row.length > columns) { // the output's columns, then the carried ones
+          int outCols = values.length;
+          values = Arrays.copyOf(values, outCols + row.length - columns);
+          System.arraycopy(row, columns, values, outCols, row.length - columns);
+        }
+        answers[i] = ResultRecord.output(values);
       }
       return answers;
     }

@@ -13,6 +13,10 @@ public final class PartitionStats implements Serializable {
   public long written;
   public long rejected;
   public final Map<String, Long> rejectedByStage = new TreeMap<>();
+  /** "stage: reason" counts; at most {@link #MAX_REASONS} distinct keys, the rest counted under {@link #OTHER}. */
+  public final Map<String, Long> rejectedByReason = new TreeMap<>();
+  static final int MAX_REASONS = 200;
+  static final String OTHER = "(other reasons)";
 
   /** Drains a partition's results into one stats object (the action that runs the tasks). */
   public static Iterator<PartitionStats> of(Iterator<ResultRecord> results) {
@@ -22,6 +26,7 @@ public final class PartitionStats implements Serializable {
       if (r.isReject()) {
         s.rejected++;
         s.rejectedByStage.merge(r.stage, 1L, Long::sum);
+        s.countReason(r.stage + ": " + r.reason, 1L);
       } else {
         s.written++;
       }
@@ -33,6 +38,12 @@ public final class PartitionStats implements Serializable {
     written += o.written;
     rejected += o.rejected;
     o.rejectedByStage.forEach((k, v) -> rejectedByStage.merge(k, v, Long::sum));
+    o.rejectedByReason.forEach(this::countReason);
     return this;
+  }
+
+  private void countReason(String key, long n) {
+    if (rejectedByReason.containsKey(key) || rejectedByReason.size() < MAX_REASONS) rejectedByReason.merge(key, n, Long::sum);
+    else rejectedByReason.merge(OTHER, n, Long::sum);
   }
 }

@@ -28,6 +28,25 @@ public final class ClipTokenizer {
     return new ClipTokenizer(BpeTokenizer.clipOpenAi(gz));
   }
 
+  /**
+   * The tokenizer files of a CLIP model folder: Hugging Face's {@code vocab.json} + {@code merges.txt}, else OpenAI's
+   * {@code bpe_simple_vocab_16e6.txt.gz} (OpenCLIP folders on the Hugging Face hub carry the former).
+   *
+   * @throws IllegalArgumentException naming the files looked for
+   */
+  public static ClipTokenizer fromDir(Path dir) {
+    Path vocab = dir.resolve("vocab.json"), merges = dir.resolve("merges.txt"), openAi = dir.resolve("bpe_simple_vocab_16e6.txt.gz");
+    if (java.nio.file.Files.isRegularFile(vocab) && java.nio.file.Files.isRegularFile(merges)) return fromVocabAndMerges(vocab, merges);
+    if (java.nio.file.Files.isRegularFile(openAi)) return fromOpenAiBpe(openAi);
+    throw new IllegalArgumentException(dir + " has no CLIP tokenizer files (vocab.json + merges.txt, or bpe_simple_vocab_16e6.txt.gz)");
+  }
+
+  /** Whether {@link #fromDir} finds tokenizer files in {@code dir}. */
+  public static boolean hasTokenizer(Path dir) {
+    return java.nio.file.Files.isRegularFile(dir.resolve("vocab.json")) && java.nio.file.Files.isRegularFile(dir.resolve("merges.txt"))
+        || java.nio.file.Files.isRegularFile(dir.resolve("bpe_simple_vocab_16e6.txt.gz"));
+  }
+
   /** SOT, the text's tokens, EOT (no padding, no truncation). */
   public int[] encode(String text) { return bpe.encode(text, true); }
 

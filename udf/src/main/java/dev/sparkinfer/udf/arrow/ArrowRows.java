@@ -2,6 +2,7 @@ package dev.sparkinfer.udf.arrow;
 
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import org.apache.arrow.vector.BigIntVector;
 import org.apache.arrow.vector.BitVector;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.Float4Vector;
@@ -15,7 +16,7 @@ import org.apache.arrow.vector.complex.FixedSizeListVector;
 
 /**
  * Rows as {@code Object[]} (in schema order) to and from Arrow vectors, for the column types the tables use:
- * utf8 = String, binary = byte[], int32 = Integer, bool = Boolean, float32 = Float, float64 = Double,
+ * utf8 = String, binary = byte[], int32 = Integer, int64 = Long, bool = Boolean, float32 = Float, float64 = Double,
  * FixedSizeList&lt;float32&gt; = float[], List&lt;int32&gt; = int[], List&lt;float32&gt; = Float[] (null elements kept);
  * null stays null. Batches are reused: {@link #reset} keeps the buffers, {@code setSafe} grows them.
  */
@@ -59,6 +60,8 @@ public final class ArrowRows {
       b.setSafe(i, (byte[]) value);
     } else if (v instanceof IntVector n) {
       n.setSafe(i, ((Number) value).intValue());
+    } else if (v instanceof BigIntVector n) {
+      n.setSafe(i, ((Number) value).longValue());
     } else if (v instanceof BitVector b) {
       b.setSafe(i, ((Boolean) value) ? 1 : 0);
     } else if (v instanceof Float4Vector f) {
@@ -110,6 +113,8 @@ public final class ArrowRows {
       b.setNull(i);
     } else if (v instanceof IntVector n) {
       n.setNull(i);
+    } else if (v instanceof BigIntVector n) {
+      n.setNull(i);
     } else if (v instanceof BitVector b) {
       b.setNull(i);
     } else if (v instanceof Float4Vector f) {
@@ -125,6 +130,7 @@ public final class ArrowRows {
     if (v instanceof VarCharVector s) return new String(s.get(i), StandardCharsets.UTF_8);
     if (v instanceof VarBinaryVector b) return b.get(i);
     if (v instanceof IntVector n) return n.get(i);
+    if (v instanceof BigIntVector n) return n.get(i);
     if (v instanceof BitVector b) return b.get(i) != 0;
     if (v instanceof Float4Vector f) return f.get(i);
     if (v instanceof Float8Vector f) return f.get(i);

@@ -30,13 +30,14 @@ final class WebDatasetInput {
     SerializableConfiguration conf = new SerializableConfiguration(spark.sparkContext().hadoopConfiguration());
     checkFirstSample(files.get(0), images, conf);
     List<String> keep = images.keepCols();
+    long maxBytes = images.maxImageBytes();
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     return jsc.parallelize(files, Math.max(1, files.size())).flatMap(file -> {
       Path path = new Path(file);
       String shown = path.toUri().getPath();
       WebDatasetShard shard;
       try {
-        shard = WebDatasetShard.open(path, conf.get());
+        shard = WebDatasetShard.open(path, conf.get(), maxBytes);
       } catch (IOException e) {
         return List.of(InputRecord.rejected(shown + ":0", STAGE_READ, "damaged file", shown + " cannot be opened: " + e)).iterator();
       }

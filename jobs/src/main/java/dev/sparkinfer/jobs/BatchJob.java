@@ -133,6 +133,7 @@ public final class BatchJob {
       if (stats.rejected < REJECTS_PER_FILE) rejects = rejects.coalesce(1); // usually few: one file, not one per partition
       OutputWriter.write(spark, rejects.map(ResultRecord::rejectRow), RejectsTable.sparkSchema(),
           RejectsTable.arrowSchema(), new Path(output, REJECTS_DIR).toString(), cfg.format());
+      if (finish.files() != null) finish.files().run();
     } catch (IOException e) {
       throw new IllegalStateException("task output schema unreadable: " + e.getMessage(), e);
     } finally {

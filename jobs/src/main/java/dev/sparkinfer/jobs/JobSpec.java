@@ -70,9 +70,11 @@ public interface JobSpec extends Serializable {
    * @param keep    the output rows to write; null: all
    * @param dropped output rows left out on purpose (filtered, not rejected): input = written + dropped + rejected
    * @param summary what the job adds to {@code _SUMMARY.json} (threshold, counts, picture)
+   * @param files   writes the job's own files beside the output (pictures, label lists) once the output is written
+   *                (the writers need a folder that does not exist yet); null: none
    */
   record Finish(org.apache.spark.api.java.function.Function<dev.sparkinfer.jobs.run.ResultRecord, Boolean> keep, long dropped,
-      java.util.Map<String, Object> summary) implements Serializable {
-    public static final Finish ALL = new Finish(null, 0, java.util.Map.of());
+      java.util.Map<String, Object> summary, Runnable files) {
+    public static final Finish ALL = new Finish(null, 0, java.util.Map.of(), null);
   }
 }

@@ -119,14 +119,16 @@ public record ClipJob(String name, ClipTaskConfig config, DeviceChoice device, E
       }
     }
     org.apache.hadoop.fs.Path png = new org.apache.hadoop.fs.Path(output, ScoreHistogram.FILE);
-    histogram.writePng(png, spark.sparkContext().hadoopConfiguration(), name + ": cosine of image and caption, " + config.modelDir(),
-        threshold == null ? null : ScoreHistogram.Marker.threshold(threshold), null);
+    Double marked = threshold;
+    Runnable picture = () -> histogram.writePng(png, spark.sparkContext().hadoopConfiguration(),
+        name + ": cosine of image and caption, " + Path.of(config.modelDir()).getFileName(),
+        marked == null ? null : ScoreHistogram.Marker.threshold(marked), null);
     summary.put("histogram_png", ScoreHistogram.FILE);
     summary.put("cosine_histogram", histogram.toMap());
-    if (filter == null) return new Finish(null, 0, summary);
+    if (filter == null) return new Finish(null, 0, summary, picture);
     if (threshold == null) { // nothing scored: nothing to keep
       summary.put("rule", "no row was scored");
-      return new Finish(null, 0, summary);
+      return new Finish(null, 0, summary, picture);
     }
     double t = threshold;
     ScoreQuantile.KeepCounts counts = ScoreQuantile.countKept(cosines, t);
@@ -134,7 +136,7 @@ public record ClipJob(String name, ClipTaskConfig config, DeviceChoice device, E
     summary.put("rule", rule);
     summary.put("kept", counts.kept());
     summary.put("dropped", counts.dropped());
-    return new Finish(r -> (double) (Float) r.values[COSINE] >= t, counts.dropped(), summary);
+    return new Finish(r -> (double) (Float) r.values[COSINE] >= t, counts.dropped(), summary, picture);
   }
 
   public static final String LABELS_FILE = "_LABELS.json";
@@ -158,7 +160,6 @@ public record ClipJob(String name, ClipTaskConfig config, DeviceChoice device, E
 
   /** clip-classify's summary: how many images each label won. */
   private Finish classifyFinish(SparkSession spark, JavaRDD<ResultRecord> outputs, org.apache.hadoop.fs.Path output) {
-    writeLabels(spark, output);
     Map<Integer, Long> won = outputs.map(r -> (Integer) r.values[2]).countByValue();
     Map<String, Long> byLabel = new LinkedHashMap<>();
     List<String> labels = config.labels();
@@ -168,6 +169,7 @@ public record ClipJob(String name, ClipTaskConfig config, DeviceChoice device, E
     summary.put("template", config.template());
     summary.put("temperature", config.temperature());
     summary.put("top1_counts", byLabel);
-    return new Finish(null, 0, summary);
+    summary.put("labels_file", LABELS_FILE);
+    return new Finish(null, 0, summary, () -> writeLabels(spark, output));
   }
 }

@@ -38,7 +38,7 @@ public record ImageInput(String imageCol, String imageRoot, boolean captions, Li
   public ImageInput withMaxImageBytes(long b) { return new ImageInput(imageCol, imageRoot, captions, keepCols, b); }
 
   /** Checks the columns against the id and caption columns; messages name the flags. */
-  void check(String idCol, String captionCol) {
+  public void check(String idCol, String captionCol) {
     if (imageCol.equals(idCol)) throw new IllegalArgumentException("--image-col and --id-col are both '" + idCol + "': name two columns");
     if (captions && imageCol.equals(captionCol)) {
       throw new IllegalArgumentException("--image-col and --caption-col are both '" + imageCol + "': name two columns");

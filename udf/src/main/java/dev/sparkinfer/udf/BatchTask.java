@@ -24,6 +24,22 @@ public interface BatchTask extends AutoCloseable {
   /** Processes one batch; see the class comment. {@code out} is allocated and reset by the caller. */
   void run(VectorSchemaRoot in, VectorSchemaRoot out, RowRejects rejects);
 
+  /**
+   * Whether the task runs in two steps the partition runner may overlap: {@link #prepare} (CPU work on the input batch:
+   * decoding, preprocessing; it must copy what it needs out of {@code in}, which is refilled afterwards) and
+   * {@link #complete} (the model, into {@code out}). The runner prepares batch b + 1 on another thread while batch b
+   * completes. {@link #run} must equal {@code complete(prepare(in, rejects), out, rejects)}.
+   */
+  default boolean pipelined() { return false; }
+
+  /** The first step of a pipelined task; see {@link #pipelined}. */
+  default Object prepare(VectorSchemaRoot in, RowRejects rejects) { throw new UnsupportedOperationException("not pipelined"); }
+
+  /** The second step of a pipelined task; see {@link #pipelined}. */
+  default void complete(Object prepared, VectorSchemaRoot out, RowRejects rejects) {
+    throw new UnsupportedOperationException("not pipelined");
+  }
+
   /** The model's short name, for the summary, e.g. {@code all-MiniLM-L6-v2}. */
   String modelName();
 

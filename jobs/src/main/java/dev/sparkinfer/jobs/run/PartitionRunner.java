@@ -9,6 +9,10 @@ import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.function.Supplier;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
@@ -23,10 +27,18 @@ import org.apache.spark.util.LongAccumulator;
  * the window's rows by {@link BatchTaskFactory#sortLength} so a batch holds rows of similar length (less padding), fills one
  * reused input {@link VectorSchemaRoot} per {@code batchSize} rows, runs the task into one reused output root, turns
  * the output back into records, and emits the window in its original order. Rows rejected while reading pass
- * through. The task (and so the model, from the JVM's cache) is only made when a row needs it.
+ * through. A pipelined task ({@link BatchTask#pipelined}: the CLIP tasks, whose decode and preprocessing are CPU work)
+ * prepares the next batch on another thread while the current one runs on the device. The task (and so the model, from the JVM's cache) is only made when a row needs it.
  */
 public final class PartitionRunner implements FlatMapFunction<Iterator<InputRecord>, ResultRecord> {
   private static final long serialVersionUID = 1L;
+
+  /** Where pipelined tasks prepare the next batch (daemon threads, made as needed, shared by the JVM's partitions). */
+  private static final ExecutorService AHEAD = Executors.newCachedThreadPool(r -> {
+    Thread t = new Thread(r, "sparkinfer-prepare");
+    t.setDaemon(true);
+    return t;
+  });
 
   private final BatchTaskFactory tasks;
   private final int batchSize;
@@ -127,20 +139,43 @@ public final class PartitionRunner implements FlatMapFunction<Iterator<InputReco
         Integer[] order = new Integer[batchable.size()];
         for (int i = 0; i < order.length; i++) order[i] = i;
         Arrays.sort(order, Comparator.comparingInt(i -> tasks.sortLength(batchable.get(i).values)));
+        List<List<Object[]>> batches = new ArrayList<>();
         for (int start = 0; start < order.length; start += batchSize) {
           int end = Math.min(order.length, start + batchSize);
           List<Object[]> batch = new ArrayList<>(end - start);
           for (int k = start; k < end; k++) batch.add(batchable.get(order[k]).values);
-          ResultRecord[] answers = runBatch(batch);
-          for (int k = start; k < end; k++) results.set(positions.get(order[k]), answers[k - start]);
-          if (rowsDone != null) rowsDone.add(end - start);
+          batches.add(batch);
+        }
+        // a pipelined task prepares batch b + 1 (decode, preprocess: CPU) while batch b runs on the device
+        Future<Prepared> ahead = null;
+        for (int b = 0; b < batches.size(); b++) {
+          Prepared p = ahead != null ? await(ahead) : prepare(batches.get(b));
+          ahead = null;
+          if (task.pipelined() && b + 1 < batches.size()) {
+            List<Object[]> following = batches.get(b + 1);
+            ahead = AHEAD.submit(() -> prepare(following));
+          }
+          ResultRecord[] answers;
+          try {
+            answers = complete(p);
+          } catch (RuntimeException e) {
+            if (ahead != null) await(ahead); // the next batch's preparation uses the input root: let it end first
+            throw e;
+          }
+          int start = b * batchSize;
+          for (int k = 0; k < answers.length; k++) results.set(positions.get(order[start + k]), answers[k]);
+          if (rowsDone != null) rowsDone.add(answers.length);
         }
       }
       window = results.toArray(new ResultRecord[0]);
       next = 0;
     }
 
-    private ResultRecord[] runBatch(List<Object[]> rows) {
+    /** A batch ready for the model: its rows, the answers so far (rejects), and what a pipelined task prepared. */
+    private record Prepared(List<Object[]> rows, List<Object[]> input, ResultRecord[] answers, Object prepared) {}
+
+    /** Fills the input root with the batch (carried values cut off) and, for a pipelined task, prepares it. */
+    private Prepared prepare(List<Object[]> rows) {
       // values past the task's input columns are carried (--keep-cols): the task never sees them, the output gets them
       int columns = in.getFieldVectors().size();
       List<Object[]> batch = rows;
@@ -149,20 +184,32 @@ public final class PartitionRunner implements FlatMapFunction<Iterator<InputReco
         for (Object[] r : rows) batch.add(r.length > columns ? Arrays.copyOf(r, columns) : r);
       }
       ArrowRows.reset(in);
-      ArrowRows.reset(out);
       ArrowRows.fill(in, batch);
       List<Object[]> input = batch;
       ResultRecord[] answers = new ResultRecord[batch.size()];
-      task.run(in, out, (row, stage, reason, detail) ->
-          answers[row] = ResultRecord.reject((String) input.get(row)[0], stage, reason, detail));
-      if (out.getRowCount() != batch.size()) {
+      Object prepared = task.pipelined() ? task.prepare(in, rejectsInto(answers, input)) : null;
+      return new Prepared(rows, input, answers, prepared);
+    }
+
+    private static BatchTask.RowRejects rejectsInto(ResultRecord[] answers, List<Object[]> input) {
+      return (row, stage, reason, detail) -> answers[row] = ResultRecord.reject((String) input.get(row)[0], stage, reason, detail);
+    }
+
+    /** Runs the model on a prepared batch; output values followed by the carried ones, or rejects. */
+    private ResultRecord[] complete(Prepared p) {
+      ArrowRows.reset(out);
+      ResultRecord[] answers = p.answers();
+      if (task.pipelined()) task.complete(p.prepared(), out, rejectsInto(answers, p.input()));
+      else task.run(in, out, rejectsInto(answers, p.input()));
+      if (out.getRowCount() != answers.length) {
         throw new IllegalStateException("task " + task.getClass().getSimpleName() + " returned " + out.getRowCount()
-            + " rows for a batch of " + batch.size());
+            + " rows for a batch of " + answers.length);
       }
+      int columns = in.getFieldVectors().size();
       for (int i = 0; i < answers.length; i++) {
         if (answers[i] != null) continue;
         Object[] values = ArrowRows.row(out, i);
-        Object[] row = rows.get(i);
+        Object[] row = p.rows().get(i);
         if (row.length > columns) { // the output's columns, then the carried ones
           int outCols = values.length;
           values = Arrays.copyOf(values, outCols + row.length - columns);
@@ -171,6 +218,19 @@ public final class PartitionRunner implements FlatMapFunction<Iterator<InputReco
         answers[i] = ResultRecord.output(values);
       }
       return answers;
+    }
+
+    private Prepared await(Future<Prepared> f) {
+      try {
+        return f.get();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while preparing a batch", e);
+      } catch (ExecutionException e) {
+        if (e.getCause() instanceof RuntimeException r) throw r;
+        if (e.getCause() instanceof Error err) throw err;
+        throw new IllegalStateException("preparing a batch failed: " + e.getCause(), e.getCause());
+      }
     }
 
     private void ensureTask() {

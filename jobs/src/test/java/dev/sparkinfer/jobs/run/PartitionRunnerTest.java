@@ -118,4 +118,67 @@ class PartitionRunnerTest {
     assertEquals(1, info.value().size());
     assertEquals("opencl: X PARTLY ON JAVA THREADS", TaskInfo.decode(info.value().get(0)).device());
   }
+
+  /** Echo in two steps: prepare (upper-cases, rejects "bad" texts, records its thread) and complete (writes the output). */
+  static class PipelinedEcho extends EchoTask {
+    final List<String> prepareThreads = java.util.Collections.synchronizedList(new ArrayList<>());
+    final java.util.concurrent.atomic.AtomicInteger overlaps = new java.util.concurrent.atomic.AtomicInteger();
+    volatile boolean completing;
+
+    @Override public boolean pipelined() { return true; }
+
+    @Override
+    public Object prepare(VectorSchemaRoot in, RowRejects rejects) {
+      prepareThreads.add(Thread.currentThread().getName());
+      if (completing) overlaps.incrementAndGet();
+      List<Object[]> rows = new ArrayList<>();
+      for (int i = 0; i < in.getRowCount(); i++) {
+        Object[] r = ArrowRows.row(in, i); // copied out: the runner refills the input root
+        if (((String) r[1]).startsWith("bad")) rejects.reject(i, "image", "bad row", null);
+        rows.add(new Object[] {r[0], ((String) r[1]).toUpperCase()});
+      }
+      return rows;
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public void complete(Object prepared, VectorSchemaRoot out, RowRejects rejects) {
+      completing = true;
+      try {
+        Thread.sleep(20); // the device: long enough for the next batch's preparation to start
+      } catch (InterruptedException e) {
+        throw new IllegalStateException(e);
+      }
+      ArrowRows.fill(out, (List<Object[]>) prepared);
+      completing = false;
+    }
+  }
+
+  @Test
+  void aPipelinedTaskPreparesTheNextBatchWhileOneCompletesAndCarriedValuesFollowTheOutput() {
+    PipelinedEcho task = new PipelinedEcho();
+    List<InputRecord> input = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      String text = i % 9 == 4 ? "bad" + i : "t" + i;
+      input.add(InputRecord.row("r" + i, text, "carried" + i, (long) i)); // two values past the task's columns
+    }
+    PartitionRunner runner = new PartitionRunner(() -> task, 4, 40, null, null);
+    List<ResultRecord> out = new ArrayList<>();
+    try (StrictAllocator allocator = new StrictAllocator()) {
+      runner.run(input.iterator(), () -> allocator.newChildAllocator("partition", 0, Long.MAX_VALUE)).forEachRemaining(out::add);
+    }
+    assertEquals(40, out.size());
+    for (int i = 0; i < 40; i++) {
+      ResultRecord r = out.get(i);
+      assertEquals("r" + i, r.id);
+      if (i % 9 == 4) {
+        assertEquals("image", r.stage, "a prepare-time reject at " + i);
+      } else {
+        assertArrayEquals(new Object[] {"r" + i, ("t" + i).toUpperCase(), "carried" + i, (long) i}, r.values);
+      }
+    }
+    assertEquals(10, task.prepareThreads.size());
+    assertTrue(task.prepareThreads.stream().filter(t -> t.equals("sparkinfer-prepare")).count() >= 9, "batches 2..10 prepared ahead");
+    assertTrue(task.overlaps.get() >= 1, "some preparation overlapped a completion");
+  }
 }

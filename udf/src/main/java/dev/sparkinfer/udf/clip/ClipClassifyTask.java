@@ -46,35 +46,52 @@ public final class ClipClassifyTask implements BatchTask {
   @Override public String modelName() { return clip.name(); }
   @Override public String deviceDescription() { return clip.runtime().device().toString(); }
 
+  /** A batch's ids and preprocessed images (copied out of the input root). */
+  record Prepared(byte[][] ids, ImageBatch images, boolean[] ok) {}
+
   @Override
-  public void run(VectorSchemaRoot in, VectorSchemaRoot out, RowRejects rejects) {
-    int n = in.getRowCount();
-    VarCharVector ids = (VarCharVector) in.getVector(ImageCorpusTable.ID);
-    boolean[] wanted = new boolean[n];
+  public boolean pipelined() { return true; }
+
+  @Override
+  public void run(VectorSchemaRoot in, VectorSchemaRoot out, RowRejects rejects) { complete(prepare(in, rejects), out, rejects); }
+
+  /** Decodes and preprocesses the images on the executor's cores. */
+  @Override
+  public Prepared prepare(VectorSchemaRoot in, RowRejects rejects) {
+    boolean[] wanted = new boolean[in.getRowCount()];
     Arrays.fill(wanted, true);
     ImageBatch images = ImageBatch.of((VarBinaryVector) in.getVector(ImageCorpusTable.IMAGE), wanted, decoder, clip.preprocessor());
-    ClipPass.Result r = pass.run(images.pixels, null, images.reject(rejects), rejects);
+    return new Prepared(ClipPass.ids(in), images, images.reject(rejects));
+  }
+
+  /** The vision tower on the device, then the probabilities. */
+  @Override
+  public void complete(Object prepared, VectorSchemaRoot out, RowRejects rejects) {
+    Prepared p = (Prepared) prepared;
+    int n = p.ids().length;
+    ImageBatch images = p.images();
+    ClipPass.Result r = pass.run(images.pixels, null, p.ok(), rejects);
 
     VarCharVector outIds = (VarCharVector) out.getVector(ClipClassesTable.ID);
     byte[] modelName = clip.name().getBytes(StandardCharsets.UTF_8);
     int k = Math.min(config.topK(), prompts.length);
     for (int i = 0; i < n; i++) {
-      outIds.setSafe(i, ids.get(i));
+      outIds.setSafe(i, p.ids()[i]);
       if (r.image()[i] == null) {
         for (FieldVector v : out.getFieldVectors()) if (v != outIds) ArrowRows.set(v, i, null);
         continue;
       }
-      double[] p = probabilities(r.image()[i], prompts, clip.model().logitScale(), config.temperature());
-      int[] top = topK(p, k);
+      double[] probs = probabilities(r.image()[i], prompts, clip.model().logitScale(), config.temperature());
+      int[] top = topK(probs, k);
       Float[] topP = new Float[k];
-      for (int j = 0; j < k; j++) topP[j] = (float) p[top[j]];
+      for (int j = 0; j < k; j++) topP[j] = (float) probs[top[j]];
       ((VarCharVector) out.getVector(ClipClassesTable.LABEL)).setSafe(i, labelBytes[top[0]]);
       ((IntVector) out.getVector(ClipClassesTable.LABEL_INDEX)).setSafe(i, top[0]);
       ArrowRows.set(out.getVector(ClipClassesTable.TOP_INDICES), i, top);
       ArrowRows.set(out.getVector(ClipClassesTable.TOP_PROBS), i, topP);
       if (config.softLabels()) {
-        Float[] all = new Float[p.length];
-        for (int j = 0; j < p.length; j++) all[j] = (float) p[j];
+        Float[] all = new Float[probs.length];
+        for (int j = 0; j < probs.length; j++) all[j] = (float) probs[j];
         ArrowRows.set(out.getVector(ClipClassesTable.PROBS), i, all);
       }
       ArrowRows.set(out.getVector(ClipClassesTable.IMAGE_WIDTH), i, images.width[i]);

@@ -25,6 +25,14 @@ final class ClipPass {
 
   ClipPass(ClipCache.Clip clip) { this.clip = clip; }
 
+  /** The batch's ids, copied out of the input root (a pipelined task's root is refilled while the model runs). */
+  static byte[][] ids(org.apache.arrow.vector.VectorSchemaRoot in) {
+    var v = (org.apache.arrow.vector.VarCharVector) in.getVector(dev.sparkinfer.schemas.ImageCorpusTable.ID);
+    byte[][] ids = new byte[in.getRowCount()][];
+    for (int i = 0; i < ids.length; i++) ids[i] = v.get(i);
+    return ids;
+  }
+
   /**
    * @param pixels preprocessed images per row (null: row not run)
    * @param tokens CLIP contexts per row; null array: images only (clip-classify)

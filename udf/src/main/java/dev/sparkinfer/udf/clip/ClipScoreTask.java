@@ -50,10 +50,20 @@ public final class ClipScoreTask implements BatchTask {
   @Override public String modelName() { return clip.name(); }
   @Override public String deviceDescription() { return clip.runtime().device().toString(); }
 
+  /** A batch with its captions tokenized and its images preprocessed (copied out of the input root). */
+  record Prepared(byte[][] ids, int[][] tokens, boolean[] truncated, ImageBatch images, boolean[] ok) {}
+
   @Override
-  public void run(VectorSchemaRoot in, VectorSchemaRoot out, RowRejects rejects) {
+  public boolean pipelined() { return true; }
+
+  @Override
+  public void run(VectorSchemaRoot in, VectorSchemaRoot out, RowRejects rejects) { complete(prepare(in, rejects), out, rejects); }
+
+  /** Validates and tokenizes the captions, decodes and preprocesses the images (on the executor's cores). */
+  @Override
+  public Prepared prepare(VectorSchemaRoot in, RowRejects rejects) {
     int n = in.getRowCount();
-    VarCharVector ids = (VarCharVector) in.getVector(ImageCorpusTable.ID);
+    byte[][] ids = ClipPass.ids(in);
     VarCharVector captions = (VarCharVector) in.getVector(ImageCorpusTable.CAPTION);
     int[][] tokens = new int[n][];
     boolean[] truncated = new boolean[n];
@@ -72,8 +82,17 @@ public final class ClipScoreTask implements BatchTask {
       wanted[i] = true;
     }
     ImageBatch images = ImageBatch.of((VarBinaryVector) in.getVector(ImageCorpusTable.IMAGE), wanted, decoder, clip.preprocessor());
-    boolean[] ok = images.reject(rejects);
-    ClipPass.Result r = pass.run(images.pixels, tokens, ok, rejects);
+    return new Prepared(ids, tokens, truncated, images, images.reject(rejects));
+  }
+
+  /** Both towers on the device, then the scores. */
+  @Override
+  public void complete(Object prepared, VectorSchemaRoot out, RowRejects rejects) {
+    Prepared p = (Prepared) prepared;
+    int n = p.ids().length;
+    ImageBatch images = p.images();
+    boolean[] truncated = p.truncated();
+    ClipPass.Result r = pass.run(images.pixels, p.tokens(), p.ok(), rejects);
 
     VarCharVector outIds = (VarCharVector) out.getVector(ClipScoresTable.ID);
     Float4Vector cosine = (Float4Vector) out.getVector(ClipScoresTable.COSINE);
@@ -86,7 +105,7 @@ public final class ClipScoreTask implements BatchTask {
     FieldVector textEmb = config.embeddings() == null ? null : out.getVector(ClipScoresTable.TEXT_EMBEDDING);
     byte[] modelName = clip.name().getBytes(StandardCharsets.UTF_8);
     for (int i = 0; i < n; i++) {
-      outIds.setSafe(i, ids.get(i));
+      outIds.setSafe(i, p.ids()[i]);
       if (r.image()[i] == null) {
         for (FieldVector v : out.getFieldVectors()) if (v != outIds) ArrowRows.set(v, i, null);
         continue;

@@ -134,6 +134,29 @@ class ClipJobsTest {
   }
 
   @Test
+  void clipScoreRunsTheOpenClipLayoutWithItsOwnPreprocessingFromCsv() throws Exception {
+    Path openClip = fixture.resolveSibling("clip-tiny-openclip");
+    float[] want;
+    try (SafeTensors t = SafeTensors.open(openClip.resolve("expected.safetensors"))) {
+      want = t.floats("logits_per_image");
+    }
+    float scale = (float) new ObjectMapper().readTree(openClip.resolve("expected.json").toFile()).path("logit_scale").asDouble();
+    List<Object> lines = new ArrayList<>(List.of("id,image,caption"));
+    for (int i = 0; i < 5; i++) lines.add("c" + i + "," + images.resolve(image(i)) + ",\"" + text(i).replace("\"", "\"\"") + "\"");
+    Path in = TestCorpus.writeLines(tmp.resolve("pairs.csv"), lines);
+    Path out = tmp.resolve("openclip");
+    StringWriter o = new StringWriter(), e = new StringWriter();
+    // OpenCLIP folders on the hub carry the tokenizer files; the fixture does not: --tokenizer names them
+    assertEquals(0, run(o, e, "clip-score", "--model", openClip.toString(), "--tokenizer", fixture.toString(), "--input", in.toString(),
+        "--output", out.toString(), "--device", "cpu", "--master", "local[2]"), e.toString());
+    Map<String, Row> rows = byId(Outputs.sparkRows(TestSpark.session(), out, "parquet"));
+    for (int i = 0; i < 5; i++) {
+      Row r = rows.get("c" + i);
+      assertEquals(want[i * 6 + i] / scale, r.getFloat(r.fieldIndex("cosine")), 1e-4, "OpenCLIP pair " + i);
+    }
+  }
+
+  @Test
   void clipScoreReadsParquetImageBytesAndWebDatasetShardsAlike() throws Exception {
     SparkSession spark = TestSpark.session();
     // Parquet with the image bytes in a binary column, a long id, a typed carried column

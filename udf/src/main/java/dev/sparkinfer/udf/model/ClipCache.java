@@ -8,19 +8,13 @@ import dev.sparkinfer.models.clip.ClipTokenizer;
 import dev.sparkinfer.models.image.ClipImagePreprocessor;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * One CLIP model per executor JVM per (model folder, tokenizer folder, device, engine config), on the JVM's shared
- * engine for the device ({@link DeviceRuntime}): weights uploaded once, every forward pass admitted in turn with the
+ * The CLIP family of the JVM's {@link ModelCache}: one CLIP per (model folder, tokenizer folder, device, engine
+ * config), on the JVM's shared engine for the device ({@link DeviceRuntime}): weights uploaded once, every forward pass admitted in turn with the
  * executor's other tasks. The prompts' text embeddings of clip-classify are computed once per executor too.
  */
 public final class ClipCache {
-  private static final Logger LOG = LoggerFactory.getLogger(ClipCache.class);
-
   public record Key(String modelDir, String tokenizerDir, DeviceChoice device, EngineConfig engine) {}
 
   /**
@@ -29,35 +23,52 @@ public final class ClipCache {
    */
   public record Clip(ClipModel model, ClipTokenizer tokenizer, ClipImagePreprocessor preprocessor, DeviceRuntime runtime, String name) {}
 
-  private static final Map<Key, Clip> LOADED = new ConcurrentHashMap<>();
-  private static final Map<List<Object>, float[][]> PROMPTS = new ConcurrentHashMap<>();
+  /** The CLIP family: tokenizer, the layout's preprocessing, the shared engine for the device, both towers. */
+  static final ModelCache.Family<Key, Clip> FAMILY = new ModelCache.Family<>() {
+    @Override public String name() { return "clip"; }
+
+    @Override
+    public Clip load(Key k) {
+      Path dir = Path.of(k.modelDir());
+      ClipTokenizer tok = ClipTokenizer.fromDir(Path.of(k.tokenizerDir()));
+      ClipImagePreprocessor pre = ClipImagePreprocessor.fromModelDir(dir);
+      DeviceRuntime rt = DeviceRuntime.get(k.device(), k.engine());
+      ClipModel m = rt.admit(ops -> ClipModel.load(dir, ops));
+      if (pre.imageSize() != m.config().imageSize()) {
+        throw new IllegalArgumentException(dir + ": the preprocessing crops to " + pre.imageSize() + " pixels but the vision tower takes "
+            + m.config().imageSize());
+      }
+      return new Clip(m, tok, pre, rt, dir.getFileName().toString());
+    }
+
+    @Override
+    public String describe(Clip c) { return c.name() + " (" + c.preprocessor().layout() + " preprocessing) on " + c.runtime().device(); }
+  };
+
+  /** The prompts' embeddings of clip-classify: derived from a loaded CLIP, kept as long as it. */
+  private record Prompts(Clip clip, List<String> prompts) {}
+
+  private static final ModelCache.Family<Prompts, float[][]> PROMPTS = new ModelCache.Family<>() {
+    @Override public String name() { return "clip-prompts"; }
+
+    @Override
+    public float[][] load(Prompts p) { return embed(p.clip(), p.prompts()); }
+
+    @Override
+    public String describe(float[][] e) { return e.length + " prompt embeddings"; }
+  };
 
   public static Clip get(String modelDir, String tokenizerDir, DeviceChoice device, EngineConfig engine) {
-    Key key = new Key(modelDir, tokenizerDir == null ? modelDir : tokenizerDir, device, ExecutorCores.apply(engine));
-    Clip c = LOADED.get(key);
-    if (c != null) return c;
-    synchronized (ClipCache.class) {
-      return LOADED.computeIfAbsent(key, k -> {
-        long t0 = System.nanoTime();
-        Path dir = Path.of(k.modelDir());
-        ClipTokenizer tok = ClipTokenizer.fromDir(Path.of(k.tokenizerDir()));
-        ClipImagePreprocessor pre = ClipImagePreprocessor.fromModelDir(dir);
-        DeviceRuntime rt = DeviceRuntime.get(k.device(), k.engine());
-        ClipModel m = rt.admit(ops -> ClipModel.load(dir, ops));
-        if (pre.imageSize() != m.config().imageSize()) {
-          throw new IllegalArgumentException(dir + ": the preprocessing crops to " + pre.imageSize() + " pixels but the vision tower takes "
-              + m.config().imageSize());
-        }
-        String name = dir.getFileName().toString();
-        LOG.info(String.format("loaded CLIP %s (%s preprocessing) on %s in %.1f s", name, pre.layout(), rt.device(), (System.nanoTime() - t0) / 1e9));
-        return new Clip(m, tok, pre, rt, name);
-      });
-    }
+    return ModelCache.get(FAMILY, new Key(modelDir, tokenizerDir == null ? modelDir : tokenizerDir, device, ExecutorCores.apply(engine)));
   }
 
   /** The normalised text embeddings of {@code prompts}, computed once per executor per (model, prompts). */
   public static float[][] promptEmbeddings(Clip clip, List<String> prompts) {
-    return PROMPTS.computeIfAbsent(List.of(clip, prompts), k -> {
+    return ModelCache.get(PROMPTS, new Prompts(clip, List.copyOf(prompts)));
+  }
+
+  private static float[][] embed(Clip clip, List<String> prompts) {
+    {
       int[][] ids = new int[prompts.size()][];
       for (int i = 0; i < ids.length; i++) ids[i] = clip.tokenizer().context(prompts.get(i), null);
       float[][] e = new float[ids.length][];
@@ -69,7 +80,7 @@ public final class ClipCache {
       }
       for (float[] v : e) normalize(v);
       return e;
-    });
+    }
   }
 
   /** Scales {@code v} to unit L2 norm in place (as the references do: x / ||x||, in float). */

@@ -3,22 +3,13 @@ package dev.sparkinfer.udf.model;
 import dev.sparkinfer.kernels.DeviceChoice;
 import dev.sparkinfer.kernels.EngineConfig;
 import dev.sparkinfer.models.Embedder;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * One model per executor JVM per (model spec, device, engine config), shared by all tasks of that JVM ({@link Embedder}
- * is thread-safe); the models of a JVM share its one engine per device ({@code DeviceRuntime}). Loaded on first use; a failed load is not cached, so the next task tries again and the error reaches
- * the driver through the failed task.
+ * The embedder family of the JVM's {@link ModelCache}: one model per (model spec, device, engine config), shared by all
+ * tasks of that JVM ({@link Embedder} is thread-safe), loaded by the spec's {@link EmbedderProvider}.
  */
 public final class EmbedderCache {
   private EmbedderCache() {}
-
-  private static final Logger LOG = LoggerFactory.getLogger(EmbedderCache.class);
 
   /** Cache key; specs are normalised first; the engine config is the driver's (it travelled with the job). */
   public record Key(String modelSpec, DeviceChoice device, EngineConfig engine) {
@@ -32,7 +23,16 @@ public final class EmbedderCache {
     public Key(String modelSpec, DeviceChoice device) { this(modelSpec, device, null); }
   }
 
-  private static final Map<Key, Embedder> MODELS = new ConcurrentHashMap<>();
+  /** The embedder family: a spec's provider loads it onto the executor's engine for the device. */
+  static final ModelCache.Family<Key, Embedder> FAMILY = new ModelCache.Family<>() {
+    @Override public String name() { return "embedder"; }
+
+    @Override
+    public Embedder load(Key k) { return EmbedderProviders.forSpec(k.modelSpec()).load(k.modelSpec(), k.device(), k.engine()); }
+
+    @Override
+    public String describe(Embedder e) { return e.modelName() + " (" + e.dimension() + " dims) on " + e.deviceDescription(); }
+  };
 
   public static Embedder get(String modelSpec, DeviceChoice device) {
     return get(new Key(modelSpec, device));
@@ -42,33 +42,11 @@ public final class EmbedderCache {
     return get(new Key(modelSpec, device, engine));
   }
 
-  public static Embedder get(Key key) {
-    Embedder e = MODELS.get(key);
-    if (e != null) return e;
-    synchronized (EmbedderCache.class) { // one load at a time: two models at once would double peak memory
-      return MODELS.computeIfAbsent(key, k -> {
-        long t0 = System.nanoTime();
-        Embedder loaded = EmbedderProviders.forSpec(k.modelSpec()).load(k.modelSpec(), k.device(), k.engine());
-        LOG.info(String.format("loaded model %s (%d dims) on %s in %.1f s", loaded.modelName(), loaded.dimension(),
-            loaded.deviceDescription(), (System.nanoTime() - t0) / 1e9));
-        return loaded;
-      });
-    }
-  }
+  public static Embedder get(Key key) { return ModelCache.get(FAMILY, key); }
 
   /** True when this JVM already holds the model. */
-  public static boolean isLoaded(Key key) { return MODELS.containsKey(key); }
+  public static boolean isLoaded(Key key) { return ModelCache.isLoaded(FAMILY, key); }
 
-  /** Closes and forgets every model of this JVM (tests, benchmarks). */
-  public static synchronized void closeAll() {
-    List<Embedder> all = new ArrayList<>(MODELS.values());
-    MODELS.clear();
-    for (Embedder e : all) {
-      try {
-        e.close();
-      } catch (Exception ex) {
-        LOG.warn("closing model {} failed: {}", e.modelName(), ex.toString());
-      }
-    }
-  }
+  /** Closes and forgets every embedder of this JVM (tests, benchmarks). */
+  public static void closeAll() { ModelCache.closeAll(FAMILY.name()); }
 }

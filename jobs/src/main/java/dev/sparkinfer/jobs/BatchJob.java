@@ -163,9 +163,11 @@ public final class BatchJob {
    * batches pad about as little as a global sort by length would (a round-robin spread leaves every partition with
    * the whole length mix and pads more); the longest, slowest partitions are scheduled first, so they do not trail
    * at the end. Ties are broken by a hash of the id, so rows of one length still spread evenly. Costs one sampling
-   * pass over the input (Spark's range partitioner) and the shuffle a plain repartition would make anyway.
+   * pass over the input (Spark's range partitioner) and the shuffle a plain repartition would make anyway. A task
+   * without a cost proxy ({@link BatchTaskFactory#hasSortLength}: images) gets the plain round-robin repartition.
    */
   static JavaRDD<InputRecord> spread(JavaRDD<InputRecord> records, BatchTaskFactory tasks, int partitions) {
+    if (!tasks.hasSortLength()) return records.repartition(partitions); // no order helps: round-robin, no sampling pass
     return records.mapToPair(r -> new Tuple2<>(lengthKey(tasks, r), r)).sortByKey(false, partitions).values();
   }
 

@@ -16,4 +16,11 @@ public interface BatchTaskFactory extends Serializable {
    * similar length and pads little. Text tasks return the text length; 0 (the default) means "no order helps".
    */
   default int sortLength(Object[] inputRow) { return 0; }
+
+  /**
+   * Whether {@link #sortLength} orders anything. Without a cost proxy (the image tasks: every image is resized to the
+   * same size) the job spreads the corpus round-robin, skipping the range partitioner's sampling pass over the input
+   * (which would read every image or shard twice).
+   */
+  default boolean hasSortLength() { return false; }
 }

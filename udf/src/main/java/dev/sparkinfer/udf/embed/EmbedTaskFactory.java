@@ -23,6 +23,9 @@ public record EmbedTaskFactory(String modelSpec, DeviceChoice device, TaskConfig
     return new EmbedTask(EmbedderCache.get(modelSpec, device, engine), config);
   }
 
+  @Override
+  public boolean hasSortLength() { return true; }
+
   /** The text's length in chars (a proxy of its token count). */
   @Override
   public int sortLength(Object[] inputRow) {

@@ -14,5 +14,8 @@ public record GenerateTaskFactory(GenerateConfig config, DeviceChoice device, En
   }
 
   @Override
+  public boolean hasSortLength() { return true; }
+
+  @Override
   public int sortLength(Object[] inputRow) { return inputRow[1] instanceof String s ? s.length() : 0; }
 }

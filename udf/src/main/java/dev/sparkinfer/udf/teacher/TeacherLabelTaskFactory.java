@@ -11,6 +11,9 @@ public record TeacherLabelTaskFactory(TeacherConfig config, DeviceChoice device,
   @Override
   public BatchTask create() { return new TeacherLabelTask(DecoderCache.get(config.modelDir(), config.loraDir(), config.windowsPerPass(), config.maxLength(), device, engine), config); }
 
+  @Override
+  public boolean hasSortLength() { return true; }
+
   /** The text's length in chars (a proxy of its token count). */
   @Override
   public int sortLength(Object[] inputRow) { return inputRow[1] instanceof String s ? s.length() : 0; }

@@ -207,6 +207,20 @@ class ClipJobsTest {
       assertEquals(cosine(i, i), (Float) r[names.indexOf("cosine")], 1e-4, "webdataset pair " + i);
       assertEquals("https://example.com/" + i, r[names.indexOf("url")]);
     }
+
+    // a shard cut in the middle (a copy that never finished): its samples before the cut are scored, the rest is one reject
+    byte[] whole = Files.readAllBytes(shards.resolve("00000.tar"));
+    Files.write(shards.resolve("00002.tar"), Arrays.copyOf(whole, whole.length * 2 / 3));
+    Path cutOut = tmp.resolve("from-wds-cut");
+    o = new StringWriter();
+    e = new StringWriter();
+    assertEquals(0, run(o, e, "clip-score", "--model", fixture.toString(), "--input", shards.toString(), "--output", cutOut.toString(),
+        "--device", "cpu", "--master", "local[2]"), e.toString());
+    JsonNode counts = Outputs.summary(cutOut).path("counts");
+    assertTrue(counts.path("reconciled").asBoolean(), counts.toString());
+    assertEquals(1, counts.path("rejected").asLong(), counts.toString());
+    assertTrue(counts.path("rejected_by_reason").path("read: truncated tar").asLong() == 1, counts.toString());
+    assertTrue(counts.path("written").asLong() >= 5, counts.toString());
   }
 
   static void put(TarArchiveOutputStream tar, String name, byte[] bytes) throws Exception {

@@ -61,6 +61,11 @@ public final class LlavaModel implements AutoCloseable {
     }
   }
 
+  /** From a folder's config.json and weights given separately (converted or renamed checkpoints). */
+  public static LlavaModel load(Path dir, Ops ops, WeightSource weights, int entries, int capacity) {
+    return new LlavaModel(LlavaConfig.read(dir), ops, weights, entries, capacity);
+  }
+
   public LlavaConfig config() { return c; }
 
   /** The language model (its KV cache holds the prompts run here). */

@@ -91,6 +91,27 @@ class LlavaFixtureTest {
     }
   }
 
+  /** The same checkpoint as current transformers saves it (model.vision_tower.*, model.language_model.*, ...) gives the same. */
+  @Test
+  void currentTransformersLayoutGivesTheSame() throws Exception {
+    Path dir = Fixtures.require("llava-tiny");
+    JsonNode meta = new ObjectMapper().readTree(Files.readAllBytes(dir.resolve("expected.json")));
+    int[] prompt = ids(meta.path("input_ids"));
+    int steps = meta.path("greedy_new_tokens").asInt();
+    float[] pixels = ClipImagePreprocessor.fromModelDir(dir).preprocess(
+        Files.readAllBytes(dir.resolve(meta.path("image_dir").asText()).resolve(meta.path("images").get(0).asText())));
+    try (Ops ops = Devices.open(DeviceChoice.parse("java"), EngineConfig.defaults());
+         SafeTensors released = SafeTensors.open(dir.resolve("model.safetensors"));
+         SafeTensors want = SafeTensors.open(dir.resolve("expected.safetensors"))) {
+      var current = dev.sparkinfer.models.weights.RenamedWeights.of(released, "model.vision_tower.", "vision_tower.",
+          "model.multi_modal_projector.", "multi_modal_projector.", "model.language_model.", "language_model.model.");
+      assertTrue(current.has("model.language_model.embed_tokens.weight") && !current.has("language_model.model.embed_tokens.weight"));
+      LlavaModel llava = LlavaModel.load(dir, ops, current, 1, prompt.length + steps);
+      compare("image0_features (current layout)", want.floats("image0_features"), llava.features(new float[][] {pixels})[0]);
+      assertArrayEquals(ids(want.longs("image0_greedy_ids")), llava.greedy(new int[][] {prompt}, new float[][][] {{pixels}}, steps)[0]);
+    }
+  }
+
   private static int[] ids(JsonNode a) {
     int[] out = new int[a.size()];
     for (int i = 0; i < out.length; i++) out[i] = a.get(i).asInt();

@@ -14,7 +14,8 @@ import java.nio.file.Path;
  * positions, pre-LayerNorm, pre-LN blocks, post-LayerNorm of the class token, projection) and a causal text tower (token
  * and position embeddings, pre-LN blocks, final LayerNorm, the EOT token's state, projection). Both towers' blocks are
  * the same: x + attn(ln1(x)), x + mlp(ln2(x)), quick-GELU MLP. Embeddings are returned projected, not normalised;
- * {@link #logitScale()} is the learned temperature (exp of the checkpoint's logit_scale).
+ * {@link #logitScale()} is the learned temperature (exp of the checkpoint's logit_scale). The image tower is
+ * {@link ClipVisionTower} (LLaVA reads its inner layers), the blocks {@link ClipEncoder}.
  */
 public final class ClipModel {
   static final String TEXT = "text_model.", VISION = "vision_model.";

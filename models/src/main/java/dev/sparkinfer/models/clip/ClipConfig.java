@@ -33,6 +33,12 @@ public record ClipConfig(Tower text, Tower vision, int projection, int vocabSize
         v.path("patch_size").asInt(32));
   }
 
+  /**
+   * The vision tower of a {@code vision_config} on its own (LLaVA nests one): HF CLIPVisionConfig's defaults (ViT-B/32)
+   * for what it leaves out.
+   */
+  public static Tower visionTower(Path file, JsonNode visionConfig) { return tower(file, visionConfig, 768, 12, 12); }
+
   private static Tower tower(Path file, JsonNode n, int width, int heads, int layers) {
     int w = n.path("hidden_size").asInt(width), h = n.path("num_attention_heads").asInt(heads);
     if (w % h != 0) throw new IllegalArgumentException(file + ": hidden_size " + w + " is not a multiple of num_attention_heads " + h);

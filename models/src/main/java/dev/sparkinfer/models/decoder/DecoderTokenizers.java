@@ -27,7 +27,10 @@ public final class DecoderTokenizers {
     try {
       var c = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Files.readAllBytes(cfg));
       String bos = c.path("bos_token").isObject() ? c.path("bos_token").path("content").asText(null) : c.path("bos_token").asText(null);
-      boolean llama = !DecoderModels.modelType(dir).equals("gpt2");
+      // the LLaMA family and models built on it (LLaVA's text side) add BOS by default; GPT-2 does not
+      var cfgJson = dir.resolve("config.json");
+      String type = Files.isRegularFile(cfgJson) ? new com.fasterxml.jackson.databind.ObjectMapper().readTree(Files.readAllBytes(cfgJson)).path("model_type").asText() : "";
+      boolean llama = !type.equals("gpt2");
       boolean add = c.has("add_bos_token") ? c.path("add_bos_token").asBoolean() : llama;
       if (!add || bos == null) return t;
       int id = t.id(bos);

@@ -30,6 +30,11 @@ public record LlamaConfig(String type, int vocabSize, int dim, int ffn, int laye
     } catch (IOException e) {
       throw new IllegalArgumentException(file + ": cannot read the model's config.json (" + e.getMessage() + ")", e);
     }
+    return of(c, file.toString());
+  }
+
+  /** From a parsed config ({@code origin} names it in errors), e.g. the {@code text_config} a LLaVA config nests. */
+  public static LlamaConfig of(JsonNode c, String file) {
     String type = c.path("model_type").asText();
     if (!type.equals("llama") && !type.equals("mistral") && !type.equals("mixtral")) {
       throw new IllegalArgumentException(file + ": model_type is '" + type + "', not llama, mistral or mixtral");

@@ -102,6 +102,14 @@ public final class LlamaModel implements CausalLm {
     }
   }
 
+  /**
+   * From a config and weights given separately (a LLaVA checkpoint's language model, its names seen as LLaMA's), with
+   * a KV cache for {@code entries} x {@code capacity} tokens.
+   */
+  public static LlamaModel load(LlamaConfig c, WeightSource w, Ops ops, int entries, int capacity) {
+    return new LlamaModel(c, ops, w, null, entries, capacity);
+  }
+
   public LlamaConfig config() { return c; }
 
   @Override public int vocabSize() { return c.vocabSize(); }
@@ -109,8 +117,20 @@ public final class LlamaModel implements CausalLm {
   @Override public int capacity() { return capacity; }
   @Override public String deviceDescription() { return ops.ranOn(); }
 
+  /**
+   * Input embeddings given for some tokens instead of the embedding table's rows (LLaVA's projected image features):
+   * {@code rows} [count][dim] on this model's engine, taken in order by entry e's tokens at indices {@code at[e]}
+   * (ascending), entry by entry.
+   */
+  public record InputEmbeddings(Tensor rows, int count, int[][] at) {}
+
   @Override
   public <T> T forward(int first, int[][] tokens, int[] positions, boolean everyPosition, LogitsUse<T> use) {
+    return forward(first, tokens, positions, null, everyPosition, use);
+  }
+
+  /** As {@link #forward(int, int[][], int[], boolean, LogitsUse)}, with {@code given} embeddings at some tokens (or null). */
+  public <T> T forward(int first, int[][] tokens, int[] positions, InputEmbeddings given, boolean everyPosition, LogitsUse<T> use) {
     Batch bt = Batch.of(tokens, positions, capacity);
     if (first < 0 || first + bt.entries() > entries) throw new IllegalArgumentException("cache entries " + first + ".." + (first + bt.entries() - 1) + " of " + entries);
     int b = bt.entries(), q = bt.maxLen(), rows = bt.rows(), d = c.dim(), kv = c.kvDim(), qd = c.qDim(), hd = c.headDim();
@@ -121,7 +141,9 @@ public final class LlamaModel implements CausalLm {
       Tensor x = ops.alloc(rows * d), h = ops.alloc(rows * d), qt = ops.alloc(rows * qd), att = ops.alloc(rows * qd);
       Tensor kt = ops.alloc(rows * kv), vt = ops.alloc(rows * kv), scores = ops.alloc(Math.toIntExact(sp.scoresSize()));
       Tensor ffnOut = ops.alloc(rows * d);
+      // token embeddings; the given rows replace those of the tokens they stand for
       embed.gather(ops, x, ids, rows);
+      if (given != null) place(given, x, tokens, bt.maxLen());
       for (Layer l : layers) {
         // attention: RMSNorm, q/k/v projections, rotary at each token's position, keys and values into the cache,
         // causal grouped-query attention over the cache (sliding window if any), output projection, residual
@@ -157,6 +179,30 @@ public final class LlamaModel implements CausalLm {
       else head.apply(ops, logits, sel, n);
       return use.apply(ops, logits, n, bt);
     }
+  }
+
+  /**
+   * Copies the given embeddings over the gathered ones at their tokens' rows (entry e's token i: row e * maxLen + i),
+   * a run of consecutive tokens (an image's positions) in one copy.
+   */
+  private void place(InputEmbeddings given, Tensor x, int[][] tokens, int maxLen) {
+    int d = c.dim(), next = 0;
+    if (given.at().length != tokens.length) throw new IllegalArgumentException("embeddings for " + given.at().length + " entries, the batch has " + tokens.length);
+    for (int e = 0; e < tokens.length; e++) {
+      int[] at = given.at()[e];
+      for (int j = 0; j < at.length; ) {
+        int run = 1;
+        while (j + run < at.length && at[j + run] == at[j] + run) run++;
+        if (at[j] < 0 || at[j] + run > tokens[e].length || (j > 0 && at[j] <= at[j - 1])) {
+          throw new IllegalArgumentException("entry " + e + ": embeddings at tokens " + java.util.Arrays.toString(at) + " of " + tokens[e].length + " (ascending, in range)");
+        }
+        if (next + run > given.count()) throw new IllegalArgumentException("more tokens to replace than the " + given.count() + " embeddings given");
+        ops.copy(x.slice((e * maxLen + at[j]) * d, run * d), given.rows().slice(next * d, run * d), run * d);
+        next += run;
+        j += run;
+      }
+    }
+    if (next != given.count()) throw new IllegalArgumentException(given.count() + " embeddings given for " + next + " tokens");
   }
 
   /** out = down(silu(gate x) * up x) over n rows. */

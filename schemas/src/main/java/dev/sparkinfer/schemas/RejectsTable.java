@@ -38,7 +38,10 @@ public final class RejectsTable {
   public static final String STAGE_IMAGE = "image";
   /** The CLIP model failed on this row (clip-score, clip-classify, clip-filter). */
   public static final String STAGE_SCORE = "score";
-  public static final List<String> STAGES = List.of(STAGE_READ, STAGE_VALIDATE, STAGE_IMAGE, STAGE_EMBED, STAGE_LABEL, STAGE_SCORE);
+  /** The captioning model failed on this row (caption). */
+  public static final String STAGE_CAPTION = "caption";
+  public static final List<String> STAGES = List.of(STAGE_READ, STAGE_VALIDATE, STAGE_IMAGE, STAGE_EMBED, STAGE_LABEL, STAGE_SCORE,
+      STAGE_CAPTION);
 
   public static Schema arrowSchema() {
     return new Schema(List.of(

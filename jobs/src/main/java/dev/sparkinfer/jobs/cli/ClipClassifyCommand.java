@@ -29,6 +29,7 @@ import picocli.CommandLine.Spec;
         "", "Exit status: 0 done, 1 the job failed, 2 bad arguments, paths or model (nothing was run)."})
 public final class ClipClassifyCommand implements Callable<Integer> {
   @Mixin CommonOptions options;
+  @Mixin ImageOptions images;
   @Mixin ClipOptions clip;
   @Spec CommandSpec spec;
 
@@ -50,10 +51,10 @@ public final class ClipClassifyCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    JobConfig cfg = clip.apply(options.toConfig(), false);
+    JobConfig cfg = images.apply(options.toConfig(), null);
     String dir = ClipOptions.modelDir(cfg);
     List<String> names = readLabels(labels);
-    ClipTaskConfig tc = ClipTaskConfig.classify(dir, clip.tokenizerDir(dir), clip.maxPixels, names, template, topK, temperature, softLabels);
+    ClipTaskConfig tc = ClipTaskConfig.classify(dir, clip.tokenizerDir(dir), images.maxPixels, names, template, topK, temperature, softLabels);
     return ClipScoreCommand.run(cfg, ClipJob.classify(tc, cfg.device(), EngineConfig.fromSystemProperties()), spec);
   }
 

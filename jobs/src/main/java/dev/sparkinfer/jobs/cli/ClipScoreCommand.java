@@ -30,6 +30,7 @@ import picocli.CommandLine.Spec;
         "", "Exit status: 0 done, 1 the job failed, 2 bad arguments, paths or model (nothing was run)."})
 public class ClipScoreCommand implements Callable<Integer> {
   @Mixin CommonOptions options;
+  @Mixin ImageOptions images;
   @Mixin ClipOptions clip;
   @Spec CommandSpec spec;
 
@@ -45,10 +46,10 @@ public class ClipScoreCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    JobConfig cfg = clip.apply(options.toConfig(), true);
+    JobConfig cfg = images.apply(options.toConfig(), clip.captionCol);
     String dir = ClipOptions.modelDir(cfg);
     EmbeddingDtype dtype = EmbeddingDtype.parse(embeddingDtype);
-    ClipTaskConfig tc = ClipTaskConfig.score(dir, clip.tokenizerDir(dir), clip.maxPixels, emitEmbeddings ? dtype : null);
+    ClipTaskConfig tc = ClipTaskConfig.score(dir, clip.tokenizerDir(dir), images.maxPixels, emitEmbeddings ? dtype : null);
     ClipJob.Filter f = filter();
     ClipJob job = f == null ? ClipJob.score(tc, cfg.device(), EngineConfig.fromSystemProperties())
         : ClipJob.filter(tc, cfg.device(), EngineConfig.fromSystemProperties(), f);

@@ -39,17 +39,30 @@ public final class Generator {
     this.s = settings;
   }
 
+  /**
+   * How a batch of prompts fills the cache and gives the logits at each prompt's last position [b × vocab]: the
+   * model's forward over the tokens for text, or a multimodal prefill (LLaVA puts image features at the image
+   * positions). {@code from} is the index of the batch's first prompt.
+   */
+  @FunctionalInterface
+  public interface Prefill {
+    float[] logits(int from, int[][] prompts);
+  }
+
   /** Generates for each prompt; {@code keys[i]} (e.g. the row id's hash) seeds prompt i's random stream. */
-  public List<Output> generate(List<int[]> prompts, long[] keys) {
+  public List<Output> generate(List<int[]> prompts, long[] keys) { return generate(prompts, keys, null); }
+
+  /** The same with the batches' prefill done by {@code prefill} (null: the model's forward over the prompt tokens). */
+  public List<Output> generate(List<int[]> prompts, long[] keys, Prefill prefill) {
     List<Output> out = new ArrayList<>(prompts.size());
     for (int i = 0; i < prompts.size(); i += model.entries()) {
       int end = Math.min(prompts.size(), i + model.entries());
-      out.addAll(batch(prompts.subList(i, end), Arrays.copyOfRange(keys, i, end)));
+      out.addAll(batch(i, prompts.subList(i, end), Arrays.copyOfRange(keys, i, end), prefill));
     }
     return out;
   }
 
-  private List<Output> batch(List<int[]> prompts, long[] keys) {
+  private List<Output> batch(int from, List<int[]> prompts, long[] keys, Prefill prefill) {
     int b = prompts.size(), vocab = model.vocabSize();
     for (int[] p : prompts) {
       if (p.length == 0) throw new IllegalArgumentException("an empty prompt");
@@ -64,7 +77,8 @@ public final class Generator {
     int[] count = new int[b], pos = new int[b];
     double[] lp = new double[b];
     String[] finish = new String[b];
-    float[] logits = model.forward(0, prompts.toArray(new int[0][]), new int[b], false);
+    float[] logits = prefill != null ? prefill.logits(from, prompts.toArray(new int[0][]))
+        : model.forward(0, prompts.toArray(new int[0][]), new int[b], false);
     for (int e = 0; e < b; e++) pos[e] = prompts.get(e).length;
     while (true) {
       int[][] step = new int[b][];

@@ -5,6 +5,7 @@ import dev.sparkinfer.schemas.ClipClassesTable;
 import dev.sparkinfer.schemas.ImageCorpusTable;
 import dev.sparkinfer.udf.BatchTask;
 import dev.sparkinfer.udf.arrow.ArrowRows;
+import dev.sparkinfer.udf.image.ImageBatch;
 import dev.sparkinfer.udf.model.ClipCache;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;

@@ -8,6 +8,7 @@ import dev.sparkinfer.schemas.ImageCorpusTable;
 import dev.sparkinfer.schemas.RejectsTable;
 import dev.sparkinfer.udf.BatchTask;
 import dev.sparkinfer.udf.arrow.ArrowRows;
+import dev.sparkinfer.udf.image.ImageBatch;
 import dev.sparkinfer.udf.model.ClipCache;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

@@ -1,4 +1,4 @@
-package dev.sparkinfer.udf.clip;
+package dev.sparkinfer.udf.image;
 
 import dev.sparkinfer.models.image.ClipImagePreprocessor;
 import dev.sparkinfer.models.image.DecodedImage;
@@ -13,16 +13,17 @@ import java.util.stream.IntStream;
 import org.apache.arrow.vector.VarBinaryVector;
 
 /**
- * Decodes and preprocesses a batch's images on the executor's cores, in parallel (decode is what bounds CLIP scoring
- * on a GPU: clip-retrieval reaches ~2,500 img/s per A100 for this reason). An image that cannot be used is rejected
+ * Where a batch's images are decoded and preprocessed (CLIP jobs, captioning): on the executor's cores, in parallel
+ * (decode is what bounds CLIP scoring on a GPU: clip-retrieval reaches ~2,500 img/s per A100 for this reason). An image that cannot be used is rejected
  * (stage {@code image}) with the decoder's short reason and its detail; it never reaches the model.
  */
-final class ImageBatch {
+public final class ImageBatch {
   /** One pool per JVM, as many threads as the executor has cores (the CPU engine waits while images decode). */
   private static volatile ForkJoinPool pool;
 
-  final float[][] pixels;
-  final int[] width, height;
+  /** Per row: the preprocessed image [3][size][size] (null: not wanted, or rejected), its decoded width and height. */
+  public final float[][] pixels;
+  public final int[] width, height;
   private final String[] reason, detail;
 
   private ImageBatch(int n) {
@@ -34,7 +35,7 @@ final class ImageBatch {
   }
 
   /** Decodes and preprocesses the rows where {@code wanted[i]}; others stay null. */
-  static ImageBatch of(VarBinaryVector images, boolean[] wanted, ImageDecoder decoder, ClipImagePreprocessor pre) {
+  public static ImageBatch of(VarBinaryVector images, boolean[] wanted, ImageDecoder decoder, ClipImagePreprocessor pre) {
     int n = wanted.length;
     ImageBatch b = new ImageBatch(n);
     byte[][] bytes = new byte[n][];
@@ -73,7 +74,7 @@ final class ImageBatch {
   }
 
   /** Sends the rows whose image failed to rejects; true for the rows that have pixels. */
-  boolean[] reject(BatchTask.RowRejects rejects) {
+  public boolean[] reject(BatchTask.RowRejects rejects) {
     boolean[] ok = new boolean[pixels.length];
     for (int i = 0; i < ok.length; i++) {
       if (pixels[i] != null) ok[i] = true;

@@ -1,0 +1,30 @@
+package dev.sparkinfer.udf.caption;
+
+import dev.sparkinfer.models.decoder.Generator;
+import java.io.Serializable;
+
+/**
+ * A caption run's settings, shipped with the task factory.
+ *
+ * @param prompt       the prompt, {@code <image>} where the image goes, e.g. {@code USER: <image>\nDescribe this image. ASSISTANT:}
+ * @param promptTokens the prompt's length in tokens, image positions included (the KV cache holds it plus the new tokens)
+ * @param batch        images captioned together (the KV cache entries)
+ * @param maxPixels    images with more pixels (from the header) are rejected before decoding
+ */
+public record CaptionConfig(String modelDir, String prompt, int promptTokens, int maxNewTokens, float temperature, float topP,
+    long seed, boolean stopAtEos, int batch, long maxPixels) implements Serializable {
+  public CaptionConfig {
+    new Generator.Settings(maxNewTokens, temperature, topP, seed, stopAtEos, new int[0]); // the same checks, up front
+    if (batch < 1) throw new IllegalArgumentException("--captions-per-pass must be at least 1, got " + batch);
+    if (maxPixels < 1) throw new IllegalArgumentException("--max-pixels must be positive, got " + maxPixels);
+    if (prompt == null || !prompt.contains("<image>")) {
+      throw new IllegalArgumentException("--prompt must hold <image> where the image goes, e.g. \"USER: <image>\\nDescribe this image. ASSISTANT:\"");
+    }
+    if (prompt.indexOf("<image>") != prompt.lastIndexOf("<image>")) {
+      throw new IllegalArgumentException("--prompt holds <image> more than once: one image per row");
+    }
+  }
+
+  /** KV cache positions per sequence. */
+  public int capacity() { return promptTokens + maxNewTokens; }
+}

@@ -12,7 +12,7 @@ Per image, cases.json holds Pillow's format, mode and size, and
   - a few images: the CLIP preprocessing of both layouts at 16 px, as uint8 RGB (base64) before /255 and normalise:
     "hf" = convert("RGB"), bicubic resize of the short side, crop with floor offsets (CLIPImageProcessor);
     "openai" = bicubic resize of the image as decoded, crop with round() offsets, then convert("RGB") (clip._transform).
-Samples are np.asarray(im) in C order: bytes for 8-bit modes ("1" as 0/255), little-endian uint16 for "I;16".
+Samples are np.asarray(im) in C order: bytes for 8-bit modes ("1" as 0/255), little-endian uint16 for "I" / "I;16".
 Files Pillow refuses (decompression bombs, truncated or non-image bytes) are recorded with its exception.
 
 What could not be made with Pillow: it cannot write YCCK JPEGs (JpegEncode writes 4-component JPEGs as Adobe CMYK,
@@ -56,7 +56,7 @@ def samples_of(im):
     a = np.asarray(im)
     if im.mode == "1":
         return (a.astype(np.uint8) * 255).tobytes()
-    if im.mode in ("I;16", "I"):  # 16-bit gray PNG: "I" before Pillow 10.3, "I;16" since
+    if im.mode in ("I;16", "I"):  # 16-bit gray PNG: "I" in Pillow 9.4, "I;16" in later versions
         return a.astype("<u2").tobytes()
     return a.astype(np.uint8).tobytes()
 
@@ -100,7 +100,7 @@ def record(path, lossy, clip=False, note=None):
     except Exception as e:  # what Pillow refuses, with its reason
         for k in ("format", "mode", "size"):
             entry.pop(k, None)
-        entry["pillow_error"] = type(e).__name__ + ": " + str(e)
+        entry["pillow_error"] = type(e).__name__ + ": " + str(e).replace(path, name)
         return entry
     s = samples_of(im)
     rgb = im.convert("RGB").tobytes()

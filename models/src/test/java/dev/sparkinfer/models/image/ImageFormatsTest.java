@@ -57,7 +57,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  *       normalising); 43 for the OpenAI layout on RGBA, where Pillow's premultiplied resize divides by small alphas.
  *   <li>Lossless WebP, PNG, GIF, BMP: 0.
  * </ul>
- * Pillow 9.4 opens 16-bit gray PNGs as "I" (32-bit), Pillow 10.3 and later as "I;16", which ImageDecoder mirrors;
+ * Pillow 9.4 opens 16-bit gray PNGs as "I" (32-bit), later versions as "I;16", which ImageDecoder mirrors;
  * the samples, the RGB conversion and the CLIP preprocessing are the same either way, so "I" is accepted for I16.
  */
 class ImageFormatsTest {

@@ -13,15 +13,17 @@ import java.nio.file.Path;
  * <ul>
  *   <li>{@link Layout#OPENAI} — OpenAI {@code clip._transform} / OpenCLIP {@code image_transform} (torchvision on PIL):
  *       bicubic resize of the shortest side on the image <em>as decoded</em> (so Pillow resizes palette images with
- *       nearest neighbour and RGBA with premultiplied alpha), {@code CenterCrop} with offsets
+ *       nearest neighbour, RGBA with premultiplied alpha and CMYK per ink channel), {@code CenterCrop} with offsets
  *       {@code round((h - size) / 2)} (Python rounds halves to even), then convert to RGB, /255, normalise.
- *   <li>{@link Layout#HF} — Hugging Face {@code CLIPImageProcessor}: convert to RGB first, bicubic resize of the
+ *   <li>{@link Layout#HF} — Hugging Face {@code CLIPImageProcessor}: convert to RGB first (CMYK by Pillow's
+ *       formula, see {@link DecodedImage#toRgb()}), bicubic resize of the
  *       shortest edge with Pillow, {@code center_crop} with floor offsets {@code (h - size) // 2}, rescale, normalise.
  * </ul>
  *
  * <p>Both compute the new long side as {@code int(size * long / short)} and resize with {@link PillowResize}, which
- * reproduces Pillow's fixed-point arithmetic, so results equal the references except where javax.imageio's JPEG decoder
- * differs from libjpeg-turbo (at most a uint8 step here and there). Instances are immutable and thread-safe.
+ * reproduces Pillow's fixed-point arithmetic, so results equal the references wherever {@link ImageDecoder} decodes
+ * exactly what Pillow does (every JPEG and lossless format tested; lossy WebP differs, see ImageFormatsTest).
+ * Instances are immutable and thread-safe.
  */
 public final class ClipImagePreprocessor {
   /** Which reference the preprocessing reproduces; see the class comment. */

@@ -7,7 +7,8 @@ import java.util.Arrays;
  *
  * <p>The mode matters because the two CLIP preprocessing layouts differ in <em>when</em> they convert to RGB: OpenAI /
  * OpenCLIP resize the image as decoded (Pillow resizes palette images with nearest neighbour and RGBA with premultiplied
- * alpha), Hugging Face converts to RGB first. So the decoder keeps gray, gray+alpha, palette and 16-bit gray apart.
+ * alpha), Hugging Face converts to RGB first. So the decoder keeps gray, gray+alpha, palette, 16-bit gray and CMYK
+ * apart.
  */
 public final class DecodedImage {
   /** Pillow's image modes that the decoders produce; {@code bands} samples per pixel. */
@@ -22,6 +23,11 @@ public final class DecodedImage {
     P(1),
     RGB(3),
     RGBA(4),
+    /**
+     * 8-bit CMYK ("CMYK"), ink amounts (0 = no ink): 4-component JPEGs, which Pillow opens with Adobe's inverted
+     * convention whether or not the file has an Adobe marker. Resized per channel like any 8-bit mode.
+     */
+    CMYK(4),
     /** 16-bit gray ("I;16"), samples in {@link #samples16()}. */
     I16(1);
 
@@ -125,8 +131,9 @@ public final class DecodedImage {
 
   /**
    * {@code Image.convert("RGB")}: gray is replicated, alpha is dropped (no compositing onto a background), palette
-   * indices are looked up, and 16-bit gray saturates at 255 (Pillow's I16_RGB keeps the low byte when the high byte is
-   * zero, else 255). Returns [height][width][3].
+   * indices are looked up, 16-bit gray saturates at 255 (Pillow's I16_RGB keeps the low byte when the high byte is
+   * zero, else 255), and CMYK uses Pillow's {@code cmyk2rgb}: {@code R = (255 - K) - C × (255 - K) / 255} with
+   * Pillow's MULDIV255 rounding, no colour profile. Returns [height][width][3].
    */
   public byte[] toRgb() {
     int n = width * height;
@@ -158,8 +165,20 @@ public final class DecodedImage {
       case I16 -> {
         for (int i = 0; i < n; i++) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = (byte) Math.min(samples16[i], 255);
       }
+      case CMYK -> {
+        for (int i = 0; i < n; i++) {
+          int nk = 255 - (samples[4 * i + 3] & 0xff);
+          for (int c = 0; c < 3; c++) rgb[3 * i + c] = (byte) (nk - mulDiv255(samples[4 * i + c] & 0xff, nk));
+        }
+      }
     }
     return rgb;
+  }
+
+  /** Pillow's MULDIV255: a × b / 255 rounded, as {@code ((t >> 8) + t) >> 8} with {@code t = a × b + 128}. */
+  private static int mulDiv255(int a, int b) {
+    int t = a * b + 128;
+    return ((t >> 8) + t) >> 8;
   }
 
   /** {@link #toRgb()} as an RGB image. */

@@ -132,8 +132,10 @@ class ClipImagePreprocessorTest {
     ClipImagePreprocessor pre = ClipImagePreprocessor.of(ClipImagePreprocessor.Layout.OPENAI, 64);
     ImageRejectedException e = assertThrows(ImageRejectedException.class,
         () -> pre.preprocess("<html>404</html>".getBytes()));
-    assertTrue(e.getMessage().contains("not a JPEG, PNG, GIF or BMP"), e.getMessage());
-    assertThrows(ImageRejectedException.class, () -> pre.preprocess(new byte[0]));
+    assertEquals(ImageRejectedException.NOT_AN_IMAGE, e.reason());
+    assertTrue(e.getMessage().contains("not a JPEG, PNG, GIF, BMP or WebP"), e.getMessage());
+    assertEquals(ImageRejectedException.EMPTY,
+        assertThrows(ImageRejectedException.class, () -> pre.preprocess(new byte[0])).reason());
   }
 
   @Test
@@ -142,7 +144,7 @@ class ClipImagePreprocessorTest {
     byte[] cut = java.util.Arrays.copyOf(png, 40);
     ImageRejectedException e = assertThrows(ImageRejectedException.class,
         () -> ClipImagePreprocessor.of(ClipImagePreprocessor.Layout.HF, 64).preprocess(cut));
-    assertTrue(e.getMessage().contains("cannot be decoded"), e.getMessage());
+    assertEquals(ImageRejectedException.TRUNCATED, e.reason(), e.getMessage());
   }
 
   @Test
@@ -150,6 +152,7 @@ class ClipImagePreprocessorTest {
     byte[] png = encode(new BufferedImage(300, 200, BufferedImage.TYPE_INT_RGB), "png");
     ClipImagePreprocessor pre = ClipImagePreprocessor.of(ClipImagePreprocessor.Layout.HF, 64).withMaxPixels(50_000);
     ImageRejectedException e = assertThrows(ImageRejectedException.class, () -> pre.preprocess(png));
+    assertEquals(ImageRejectedException.TOO_LARGE, e.reason());
     assertTrue(e.getMessage().contains("300x200 = 60000 pixels, over the limit of 50000"), e.getMessage());
     assertEquals(3 * 64 * 64, ClipImagePreprocessor.of(ClipImagePreprocessor.Layout.HF, 64).preprocess(png).length);
   }

@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
 @Command(name = "pipeline", mixinStandardHelpOptions = true, version = "sparkinfer 0.1.0",
     customSynopsis = {"bin/pipeline <job> --input PATH --output DIR [options]", "bin/pipeline <job> --help"},
     description = "Batch inference on Spark: jobs read a corpus, run a model over it in Arrow batches and write the results.",
-    subcommands = {EmbedCommand.class, dev.sparkinfer.jobs.cli.TeacherLabelsCommand.class, dev.sparkinfer.jobs.cli.GenerateCommand.class, dev.sparkinfer.jobs.cli.ClipScoreCommand.class, dev.sparkinfer.jobs.cli.ClipFilterCommand.class, dev.sparkinfer.jobs.cli.ClipClassifyCommand.class, EmbedJobBenchmark.class, CommandLine.HelpCommand.class})
+    subcommands = {EmbedCommand.class, dev.sparkinfer.jobs.cli.TeacherLabelsCommand.class, dev.sparkinfer.jobs.cli.GenerateCommand.class, dev.sparkinfer.jobs.cli.ClipScoreCommand.class, dev.sparkinfer.jobs.cli.ClipFilterCommand.class, dev.sparkinfer.jobs.cli.ClipClassifyCommand.class, dev.sparkinfer.jobs.cli.CaptionCommand.class, EmbedJobBenchmark.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   public static final int EXIT_FAILED = 1;
   public static final int EXIT_USAGE = 2;

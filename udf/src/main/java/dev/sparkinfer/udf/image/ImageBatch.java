@@ -54,7 +54,7 @@ public final class ImageBatch {
         b.height[i] = img.height();
         b.pixels[i] = pre.preprocess(img);
       } catch (ImageRejectedException e) {
-        b.reason[i] = reasonOf(e); // TODO after merge: e.reason()
+        b.reason[i] = e.reason();
         b.detail[i] = e.getMessage();
       } catch (RuntimeException | OutOfMemoryError e) {
         // a decoder bug or a huge image that passed the header check: this row, not the job
@@ -81,14 +81,6 @@ public final class ImageBatch {
       else if (reason[i] != null) rejects.reject(i, RejectsTable.STAGE_IMAGE, reason[i], detail[i]);
     }
     return ok;
-  }
-
-  static String reasonOf(ImageRejectedException e) {
-    String m = String.valueOf(e.getMessage());
-    if (m.contains("empty")) return "image bytes are empty";
-    if (m.contains("over the limit")) return "over the pixel limit";
-    if (m.contains("is not a")) return "not an image";
-    return "cannot be decoded";
   }
 
   private static ForkJoinPool pool() {

@@ -40,30 +40,29 @@ public final class Generator {
   }
 
   /**
-   * How a batch of prompts fills the cache and gives the logits at each prompt's last position [b × vocab]: the
-   * model's forward over the tokens for text, or a multimodal prefill (LLaVA puts image features at the image
-   * positions). {@code from} is the index of the batch's first prompt.
+   * How prompts fill cache entries and give the logits at each one's last position [k × vocab]: prompts
+   * {@code which[0..k)} (indices into the generate call's list) go to entries {@code first .. first + k - 1}. The
+   * default is the model's forward over the tokens; a multimodal model puts image features at the image positions
+   * (LLaVA).
    */
   @FunctionalInterface
   public interface Prefill {
-    float[] logits(int from, int[][] prompts);
+    float[] logits(int first, int[] which, int[][] prompts);
   }
 
   /** Generates for each prompt; {@code keys[i]} (e.g. the row id's hash) seeds prompt i's random stream. */
   public List<Output> generate(List<int[]> prompts, long[] keys) { return generate(prompts, keys, null); }
 
-  /** The same with the batches' prefill done by {@code prefill} (null: the model's forward over the prompt tokens). */
+  /**
+   * Generates for each prompt with continuous batching: the cache's entries are slots; a sequence that ends (EOS or
+   * the length limit) leaves its slot at once and the next prompt is prefilled into it, so the engine never decodes for
+   * finished sequences while prompts wait. Each step decodes one token for every running sequence in one forward pass.
+   * Results do not depend on which slot or beside which others a prompt ran (each row's random stream is its own).
+   *
+   * @param prefill how prompts fill their entries; null: the model's forward over the prompt tokens
+   */
   public List<Output> generate(List<int[]> prompts, long[] keys, Prefill prefill) {
-    List<Output> out = new ArrayList<>(prompts.size());
-    for (int i = 0; i < prompts.size(); i += model.entries()) {
-      int end = Math.min(prompts.size(), i + model.entries());
-      out.addAll(batch(i, prompts.subList(i, end), Arrays.copyOfRange(keys, i, end), prefill));
-    }
-    return out;
-  }
-
-  private List<Output> batch(int from, List<int[]> prompts, long[] keys, Prefill prefill) {
-    int b = prompts.size(), vocab = model.vocabSize();
+    int n = prompts.size(), slots = model.entries(), vocab = model.vocabSize();
     for (int[] p : prompts) {
       if (p.length == 0) throw new IllegalArgumentException("an empty prompt");
       if (p.length + s.maxNewTokens() > model.capacity()) {
@@ -71,39 +70,80 @@ public final class Generator {
             + model.capacity() + " positions the model was loaded for");
       }
     }
-    SplittableRandom[] rnd = new SplittableRandom[b];
-    for (int e = 0; e < b; e++) rnd[e] = new SplittableRandom(s.seed() * 0x9E3779B97F4A7C15L + keys[e]);
-    int[][] made = new int[b][s.maxNewTokens()];
-    int[] count = new int[b], pos = new int[b];
-    double[] lp = new double[b];
-    String[] finish = new String[b];
-    float[] logits = prefill != null ? prefill.logits(from, prompts.toArray(new int[0][]))
-        : model.forward(0, prompts.toArray(new int[0][]), new int[b], false);
-    for (int e = 0; e < b; e++) pos[e] = prompts.get(e).length;
+    Prefill fill = prefill != null ? prefill : (first, which, ps) -> model.forward(first, ps, new int[ps.length], false);
+    Output[] out = new Output[n];
+    int[] prompt = new int[slots]; // the prompt each slot runs, -1: free
+    java.util.Arrays.fill(prompt, -1);
+    int[][] made = new int[slots][s.maxNewTokens()];
+    int[] count = new int[slots], pos = new int[slots];
+    double[] lp = new double[slots];
+    SplittableRandom[] rnd = new SplittableRandom[slots];
+    float[] logits = new float[slots * vocab]; // each running slot's next-token logits
+    int next = 0;
     while (true) {
-      int[][] step = new int[b][];
-      boolean any = false;
-      for (int e = 0; e < b; e++) {
-        if (finish[e] != null) {
-          step[e] = new int[] {made[e][Math.max(0, count[e] - 1)]}; // a finished entry idles (its output is ignored)
+      // free slots take the next prompts; a run of consecutive new slots is prefilled in one pass
+      int s0 = 0;
+      while (s0 < slots && next < n) {
+        if (prompt[s0] >= 0) {
+          s0++;
           continue;
         }
-        int t = choose(logits, e, vocab, rnd[e]);
-        lp[e] += logProb(logits, e, vocab, t);
-        made[e][count[e]++] = t;
-        if (s.stopAtEos() && isEos(t)) finish[e] = "eos";
-        else if (count[e] == s.maxNewTokens()) finish[e] = "length";
-        step[e] = new int[] {t};
-        any |= finish[e] == null;
+        int s1 = s0;
+        while (s1 < slots && prompt[s1] < 0 && next + (s1 - s0) < n) s1++;
+        int k = s1 - s0;
+        int[] which = new int[k];
+        int[][] ps = new int[k][];
+        for (int j = 0; j < k; j++) {
+          int p = next++;
+          which[j] = p;
+          ps[j] = prompts.get(p);
+          int slot = s0 + j;
+          prompt[slot] = p;
+          count[slot] = 0;
+          lp[slot] = 0;
+          pos[slot] = ps[j].length;
+          rnd[slot] = new SplittableRandom(this.s.seed() * 0x9E3779B97F4A7C15L + keys[p]);
+        }
+        float[] first = fill.logits(s0, which, ps);
+        System.arraycopy(first, 0, logits, s0 * vocab, k * vocab);
+        s0 = s1;
       }
-      if (!any) break;
-      int[] at = new int[b];
-      for (int e = 0; e < b; e++) at[e] = finish[e] == null ? pos[e] + count[e] - 1 : Math.min(model.capacity() - 1, pos[e] + count[e] - 1);
-      logits = model.forward(0, step, at, false);
+      // one token for every running sequence; the ones that end leave their slot
+      int lo = slots, hi = -1;
+      int[] token = new int[slots];
+      for (int slot = 0; slot < slots; slot++) {
+        int p = prompt[slot];
+        if (p < 0) continue;
+        int t = choose(logits, slot, vocab, rnd[slot]);
+        lp[slot] += logProb(logits, slot, vocab, t);
+        made[slot][count[slot]++] = t;
+        String finish = this.s.stopAtEos() && isEos(t) ? "eos" : count[slot] == this.s.maxNewTokens() ? "length" : null;
+        if (finish != null) {
+          out[p] = new Output(java.util.Arrays.copyOf(made[slot], count[slot]), lp[slot] / count[slot], finish);
+          prompt[slot] = -1;
+        } else {
+          token[slot] = t;
+          lo = Math.min(lo, slot);
+          hi = Math.max(hi, slot);
+        }
+      }
+      if (hi < 0) {
+        if (next >= n) break; // nothing running, nothing waiting
+        continue; // every running sequence ended this step: fill the slots again
+      }
+      // decode the running slots lo..hi in one pass (a free slot inside the range idles at position 0: its entry is
+      // rewritten by the next prefill)
+      int[][] step = new int[hi - lo + 1][];
+      int[] at = new int[hi - lo + 1];
+      for (int slot = lo; slot <= hi; slot++) {
+        boolean running = prompt[slot] >= 0;
+        step[slot - lo] = new int[] {running ? token[slot] : 0};
+        at[slot - lo] = running ? pos[slot] + count[slot] - 1 : 0;
+      }
+      float[] got = model.forward(lo, step, at, false);
+      System.arraycopy(got, 0, logits, lo * vocab, got.length);
     }
-    List<Output> out = new ArrayList<>(b);
-    for (int e = 0; e < b; e++) out.add(new Output(Arrays.copyOf(made[e], count[e]), lp[e] / count[e], finish[e]));
-    return out;
+    return java.util.Arrays.asList(out);
   }
 
   private boolean isEos(int t) {

@@ -116,10 +116,15 @@ public final class LlavaModel implements AutoCloseable {
    * entries 0 .. b-1, {@code images[e]} the preprocessed images of prompt e in order (its image positions number
    * images[e].length x tokens per image). Returns the logits at each prompt's last position, [b * vocab].
    */
-  public float[] prefill(int[][] prompts, float[][][] images) {
+  public float[] prefill(int[][] prompts, float[][][] images) { return prefill(0, prompts, images); }
+
+  /** {@link #prefill(int[][], float[][][])} into cache entries {@code first .. first + b - 1}. */
+  public float[] prefill(int first, int[][] prompts, float[][][] images) {
     int b = prompts.length, perImage = c.tokensPerImage();
     if (images.length != b) throw new IllegalArgumentException(b + " prompts but images for " + images.length);
-    if (b > lm.entries()) throw new IllegalArgumentException(b + " prompts at once, the model was loaded for " + lm.entries());
+    if (first < 0 || first + b > lm.entries()) {
+      throw new IllegalArgumentException(b + " prompts into entries from " + first + ", the model was loaded for " + lm.entries());
+    }
     int[][] at = new int[b][];
     List<float[]> all = new ArrayList<>();
     for (int e = 0; e < b; e++) {
@@ -135,7 +140,7 @@ public final class LlavaModel implements AutoCloseable {
       // image features of every prompt's images, in order, then the language model with them at the image positions
       LlamaModel.InputEmbeddings given = all.isEmpty() ? null
           : new LlamaModel.InputEmbeddings(imageFeatures(all.toArray(new float[0][])), all.size() * perImage, at);
-      return lm.forward(0, prompts, new int[b], given, false, (o, logits, rows, batch) -> o.read(logits));
+      return lm.forward(first, prompts, new int[b], given, false, (o, logits, rows, batch) -> o.read(logits));
     }
   }
 

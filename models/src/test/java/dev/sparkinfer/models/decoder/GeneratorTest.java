@@ -63,4 +63,47 @@ class GeneratorTest {
           () -> new Generator(model, new Generator.Settings(40, 0f, 1f, 0, false, new int[0])).generate(prompts, keys));
     }
   }
+
+  /**
+   * Continuous batching: 11 prompts through a 3-entry cache, sequences ending at different steps (a stop token picked
+   * to end some early, the length limit the rest), slots refilled as they free up: every output equals the prompt
+   * generated alone.
+   */
+  @Test
+  void slotsRefilledAsSequencesEndGiveWhatEachPromptGivesAlone() throws Exception {
+    Path dir = Fixtures.require("llama-tiny");
+    JsonNode expected = new ObjectMapper().readTree(Files.readAllBytes(dir.resolve("expected.json")));
+    List<int[]> base = new ArrayList<>();
+    for (JsonNode p : expected.path("input_ids")) {
+      int[] ids = new int[p.size()];
+      for (int i = 0; i < ids.length; i++) ids[i] = p.get(i).asInt();
+      base.add(ids);
+    }
+    List<int[]> prompts = new ArrayList<>();
+    long[] keys = new long[11];
+    for (int i = 0; i < 11; i++) {
+      int[] b = base.get(i % base.size());
+      prompts.add(java.util.Arrays.copyOf(b, Math.max(2, b.length - i % 3))); // ragged lengths
+      keys[i] = 100 + i;
+    }
+    try (Ops ops = new CpuOps(2)) {
+      CausalLm model = LlamaModel.load(dir, null, ops, 3, 48);
+      // a stop token that some sampled sequences meet early: the most frequent token of a first run
+      Generator.Settings probe = new Generator.Settings(10, 1.2f, 0.95f, 3, false, new int[0]);
+      java.util.Map<Integer, Integer> freq = new java.util.HashMap<>();
+      for (Generator.Output o : new Generator(model, probe).generate(prompts, keys)) for (int t : o.tokens()) freq.merge(t, 1, Integer::sum);
+      int stop = freq.entrySet().stream().max(java.util.Map.Entry.comparingByValue()).orElseThrow().getKey();
+      Generator.Settings settings = new Generator.Settings(10, 1.2f, 0.95f, 3, true, new int[] {stop});
+      List<Generator.Output> together = new Generator(model, settings).generate(prompts, keys);
+      int early = 0;
+      for (int p = 0; p < prompts.size(); p++) {
+        Generator.Output alone = new Generator(model, settings).generate(List.of(prompts.get(p)), new long[] {keys[p]}).get(0);
+        assertArrayEquals(alone.tokens(), together.get(p).tokens(), "prompt " + p + " in a refilled slot vs alone");
+        assertEquals(alone.finish(), together.get(p).finish());
+        assertEquals(alone.meanLogprob(), together.get(p).meanLogprob(), 1e-9);
+        if (together.get(p).finish().equals("eos")) early++;
+      }
+      assertTrue(early >= 1 && early < prompts.size(), "some sequences end early, some run to the limit: " + early);
+    }
+  }
 }

@@ -129,8 +129,11 @@ public final class CaptionTask implements BatchTask {
       images[k] = new float[][] {p.images().pixels[rows[k]]};
     }
     try {
-      List<Generator.Output> g = llava.runtime().admit(ops -> generator.generate(prompts, keys,
-          (from, batch) -> llava.model().prefill(batch, Arrays.copyOfRange(images, from, from + batch.length))));
+      List<Generator.Output> g = llava.runtime().admit(ops -> generator.generate(prompts, keys, (first, which, batch) -> {
+        float[][][] its = new float[which.length][][];
+        for (int j = 0; j < which.length; j++) its[j] = images[which[j]];
+        return llava.model().prefill(first, batch, its);
+      }));
       for (int k = 0; k < rows.length; k++) result[rows[k]] = g.get(k);
       return true;
     } catch (KernelFallbackException | DeviceMemoryException e) {

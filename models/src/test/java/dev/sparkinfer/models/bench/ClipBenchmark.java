@@ -101,18 +101,51 @@ public final class ClipBenchmark {
     return out;
   }
 
-  /** A CLIP of openai/clip-vit-base-patch32's shapes with random f16 weights, made here (no download). */
-  static final class RandomClip {
+  /**
+   * A CLIP of openai/clip-vit-base-patch32's shapes with random f16 weights, made here (no download): in memory, or as a
+   * Hugging Face CLIPModel folder that the jobs and transformers' {@code CLIPModel.from_pretrained} both load.
+   */
+  public static final class RandomClip {
+    /** openai/clip-vit-base-patch32's config.json, less what the shapes do not need. */
+    public static final String VIT_B32_CONFIG = """
+        {"model_type": "clip", "architectures": ["CLIPModel"], "projection_dim": 512,
+         "text_config": {"hidden_size": 512, "intermediate_size": 2048, "num_attention_heads": 8, "num_hidden_layers": 12,
+                         "max_position_embeddings": 77, "vocab_size": 49408, "hidden_act": "quick_gelu", "layer_norm_eps": 1e-5,
+                         "bos_token_id": 49406, "eos_token_id": 49407, "pad_token_id": 1},
+         "vision_config": {"hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12, "num_hidden_layers": 12,
+                           "image_size": 224, "patch_size": 32, "num_channels": 3, "hidden_act": "quick_gelu", "layer_norm_eps": 1e-5}}
+        """;
+
+    /** openai/clip-vit-base-patch32's preprocessor_config.json (bicubic resize of the short side to 224, centre crop). */
+    public static final String VIT_B32_PREPROCESSOR = """
+        {"image_processor_type": "CLIPImageProcessor", "do_resize": true, "size": {"shortest_edge": 224}, "resample": 3,
+         "do_center_crop": true, "crop_size": {"height": 224, "width": 224}, "do_rescale": true, "rescale_factor": 0.00392156862745098,
+         "do_normalize": true, "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_std": [0.26862954, 0.26130258, 0.27577711],
+         "do_convert_rgb": true}
+        """;
+
     static ClipModel vitB32(Ops ops, Path anyClipFolder) throws Exception {
       Path dir = Files.createTempDirectory("vit-b32-");
-      Files.writeString(dir.resolve("config.json"), """
-          {"model_type": "clip", "projection_dim": 512,
-           "text_config": {"hidden_size": 512, "intermediate_size": 2048, "num_attention_heads": 8, "num_hidden_layers": 12,
-                           "max_position_embeddings": 77, "vocab_size": 49408, "hidden_act": "quick_gelu", "layer_norm_eps": 1e-5},
-           "vision_config": {"hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12, "num_hidden_layers": 12,
-                             "image_size": 224, "patch_size": 32, "hidden_act": "quick_gelu", "layer_norm_eps": 1e-5}}
-          """);
+      Files.writeString(dir.resolve("config.json"), VIT_B32_CONFIG);
       return ClipModel.load(dir, ops, new Random16(dir));
+    }
+
+    /**
+     * Writes a ViT-B/32-shaped CLIPModel folder into {@code dir}: config.json, model.safetensors (random F16, about
+     * 300 MB), preprocessor_config.json, and the tokenizer files (vocab.json, merges.txt, tokenizer_config.json) copied
+     * from {@code tokenizerFrom}, a Hugging Face CLIP folder (every CLIP shares the vocabulary of 49,408).
+     */
+    public static Path writeVitB32(Path dir, Path tokenizerFrom) throws java.io.IOException {
+      Files.createDirectories(dir);
+      Files.writeString(dir.resolve("config.json"), VIT_B32_CONFIG);
+      Files.writeString(dir.resolve("preprocessor_config.json"), VIT_B32_PREPROCESSOR);
+      for (String f : new String[] {"vocab.json", "merges.txt", "tokenizer_config.json"}) {
+        Path from = tokenizerFrom.resolve(f);
+        if (Files.isRegularFile(from)) Files.copy(from, dir.resolve(f), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        else if (!f.equals("tokenizer_config.json")) throw new IllegalArgumentException(tokenizerFrom + " has no " + f + " to copy");
+      }
+      dev.sparkinfer.models.weights.SafeTensorsWriter.writeF16(dir.resolve("model.safetensors"), new Random16(dir));
+      return dir;
     }
   }
 

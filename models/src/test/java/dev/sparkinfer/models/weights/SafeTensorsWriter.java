@@ -76,6 +76,49 @@ public final class SafeTensorsWriter {
     return Files.write(file, bytes());
   }
 
+  /**
+   * Every tensor of {@code weights} as F16, in name order, streamed to {@code file} one tensor at a time: a whole
+   * model's weights (ViT-B/32's 300 MB) need not be held twice in memory, as {@link #write} would hold them. The
+   * header is padded with spaces to a multiple of 8 bytes, as the reference writer pads it.
+   */
+  public static Path writeF16(Path file, WeightSource weights) throws IOException {
+    java.util.List<String> names = new java.util.ArrayList<>(weights.names());
+    java.util.Collections.sort(names);
+    ObjectNode h = JSON.createObjectNode();
+    long offset = 0;
+    for (String name : names) {
+      long[] shape = weights.shape(name);
+      long bytes = 2;
+      for (long d : shape) bytes = Math.multiplyExact(bytes, d);
+      ObjectNode e = h.putObject(name);
+      e.put("dtype", "F16");
+      ArrayNode s = e.putArray("shape");
+      for (long d : shape) s.add(d);
+      e.putArray("data_offsets").add(offset).add(offset + bytes);
+      offset += bytes;
+    }
+    byte[] json = JSON.writeValueAsString(h).getBytes(StandardCharsets.UTF_8);
+    byte[] header = java.util.Arrays.copyOf(json, (json.length + 7) / 8 * 8);
+    java.util.Arrays.fill(header, json.length, header.length, (byte) ' ');
+    try (java.io.OutputStream out = new java.io.BufferedOutputStream(Files.newOutputStream(file), 1 << 20)) {
+      out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).array());
+      out.write(header);
+      for (String name : names) {
+        char[] bits = weights.dtype(name) == DType.F16 ? weights.bits16(name) : toF16(weights.floats(name));
+        ByteBuffer b = ByteBuffer.allocate(2 * bits.length).order(ByteOrder.LITTLE_ENDIAN);
+        for (char c : bits) b.putChar(c);
+        out.write(b.array());
+      }
+    }
+    return file;
+  }
+
+  private static char[] toF16(float[] f) {
+    char[] h = new char[f.length];
+    for (int i = 0; i < f.length; i++) h[i] = dev.sparkinfer.kernels.DType.F16.fromFloat(f[i]);
+    return h;
+  }
+
   /** A file with the given header text (any bytes, valid or not) and data. */
   static byte[] raw(String headerText, byte[] data) {
     byte[] h = headerText.getBytes(StandardCharsets.UTF_8);

@@ -100,7 +100,7 @@ class GeneratorTest {
         Generator.Output alone = new Generator(model, settings).generate(List.of(prompts.get(p)), new long[] {keys[p]}).get(0);
         assertArrayEquals(alone.tokens(), together.get(p).tokens(), "prompt " + p + " in a refilled slot vs alone");
         assertEquals(alone.finish(), together.get(p).finish());
-        assertEquals(alone.meanLogprob(), together.get(p).meanLogprob(), 1e-9);
+        assertEquals(alone.meanLogprob(), together.get(p).meanLogprob(), 1e-4); // logits differ in the last bits with the batch's shape
         if (together.get(p).finish().equals("eos")) early++;
       }
       assertTrue(early >= 1 && early < prompts.size(), "some sequences end early, some run to the limit: " + early);

@@ -52,7 +52,7 @@ public record CaptionJob(CaptionConfig config, DeviceChoice device, EngineConfig
   @Override
   public String warmUp() {
     try {
-      return LlavaCache.get(config.modelDir(), config.batch(), config.capacity(), device, engine).runtime().device().toString();
+      return LlavaCache.get(config.modelDir(), config.entries(), config.capacity(), device, engine).runtime().device().toString();
     } catch (RuntimeException e) {
       throw new UsageException("cannot load LLaVA '" + config.modelDir() + "' on device " + device.name().toLowerCase(Locale.ROOT) + ": " + e.getMessage(), e);
     }

@@ -18,7 +18,7 @@ import picocli.CommandLine.Spec;
 /** {@code pipeline caption}: a caption for every image, by a LLaVA model. */
 @Command(name = "caption", mixinStandardHelpOptions = true, sortOptions = false,
     customSynopsis = "bin/pipeline caption --model DIR --input PATH --output DIR [--prompt \"USER: <image>\\nDescribe this image. ASSISTANT:\"] "
-        + "[--max-new-tokens 64] [--greedy | --temperature T --top-p P --seed S] [--image-col image] [--image-root DIR] [--keep-cols a,b] ...",
+        + "[--max-new-tokens 64] [--greedy | --temperature T --top-p P --seed S | --beams N] [--image-col image] [--image-root DIR] [--keep-cols a,b] ...",
     description = {"Captions every image with a LLaVA model (Hugging Face LlavaForConditionalGeneration) on Spark: the vision tower once "
         + "per image, its projected features at the prompt's <image> positions, then generation on the KV cache, batched over images.",
         "Output rows: id, caption, token_ids (new tokens), mean_logprob, finish_reason (eos or length), image_width, image_height, model, "
@@ -56,6 +56,14 @@ public final class CaptionCommand implements Callable<Integer> {
       description = "end a caption at the end-of-text token (default: ${DEFAULT-VALUE})")
   boolean stopAtEos;
 
+  @Option(names = "--beams", paramLabel = "N", defaultValue = "1",
+      description = "beam search width (transformers' beam search, early_stopping=False); 1 = greedy or sampling (default: ${DEFAULT-VALUE})")
+  int beams;
+
+  @Option(names = "--length-penalty", paramLabel = "X", defaultValue = "1.0",
+      description = "beam search: a finished caption scores log-prob sum / length^X (default: ${DEFAULT-VALUE})")
+  float lengthPenalty;
+
   @Option(names = "--captions-per-pass", paramLabel = "N", defaultValue = "8",
       description = "images captioned together on the KV cache (default: ${DEFAULT-VALUE})")
   int batch;
@@ -66,7 +74,8 @@ public final class CaptionCommand implements Callable<Integer> {
     String dir = ImageOptions.modelDir(cfg, "a LLaVA folder (Hugging Face LlavaForConditionalGeneration, e.g. llava-hf/llava-1.5-7b-hf)");
     if (greedy && temperature != 0) throw new IllegalArgumentException("--greedy and --temperature " + temperature + " contradict each other");
     int promptTokens = CaptionJob.promptTokens(Path.of(dir), prompt);
-    CaptionConfig cc = new CaptionConfig(dir, prompt, promptTokens, maxNewTokens, temperature, topP, seed, stopAtEos, batch, images.maxPixels);
+    CaptionConfig cc = new CaptionConfig(dir, prompt, promptTokens, maxNewTokens, temperature, topP, seed, stopAtEos, batch, images.maxPixels,
+        beams, lengthPenalty);
     CaptionJob job = new CaptionJob(cc, cfg.device(), EngineConfig.fromSystemProperties());
     job.checkModel();
     boolean ownSession = SparkSession.getDefaultSession().isEmpty();

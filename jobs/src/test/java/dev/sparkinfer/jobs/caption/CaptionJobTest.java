@@ -150,4 +150,35 @@ class CaptionJobTest {
       else assertEquals(first, got, "the same seed, other batching");
     }
   }
+
+  @Test
+  void beamSearchCaptionsEqualTheInProcessModels() throws Exception {
+    List<Object> lines = new ArrayList<>();
+    for (int i = 0; i < greedy.length; i++) lines.add("{\"id\": \"img" + i + "\", \"image\": " + TestCorpus.quote(images.resolve(image(i)).toString()) + "}");
+    Path in = TestCorpus.writeLines(tmp.resolve("beam.jsonl"), lines);
+    Path out = tmp.resolve("beam-captions");
+    StringWriter o = new StringWriter(), e = new StringWriter();
+    int beams = 3, steps = 8;
+    assertEquals(0, run(o, e, "caption", "--model", fixture.toString(), "--input", in.toString(), "--output", out.toString(),
+        "--max-new-tokens", "" + steps, "--beams", "" + beams, "--device", "cpu", "--master", "local[2]"), e.toString());
+    Map<String, Row> rows = byId(Outputs.sparkRows(TestSpark.session(), out, "parquet"));
+    String prompt = dev.sparkinfer.jobs.cli.CaptionCommand.DEFAULT_PROMPT;
+    try (var ops = dev.sparkinfer.kernels.Devices.open(dev.sparkinfer.kernels.DeviceChoice.CPU, dev.sparkinfer.kernels.EngineConfig.defaults().withCpuThreads(2))) {
+      var c = dev.sparkinfer.models.llava.LlavaConfig.read(fixture);
+      var encoder = dev.sparkinfer.models.llava.LlavaPrompt.load(fixture, c);
+      int[] ids = encoder.encode(prompt);
+      var llava = dev.sparkinfer.models.llava.LlavaModel.load(fixture, ops, beams, ids.length + steps);
+      var pre = dev.sparkinfer.models.image.ClipImagePreprocessor.fromModelDir(fixture);
+      int[] eos = {((dev.sparkinfer.models.decoder.ByteLevelBpe) encoder.tokenizer()).id("<|end_of_text|>"),
+          ((dev.sparkinfer.models.decoder.ByteLevelBpe) encoder.tokenizer()).id("<|eot_id|>")};
+      eos = Arrays.stream(eos).filter(x -> x >= 0).toArray();
+      var gen = new dev.sparkinfer.models.decoder.Generator(llava.languageModel(),
+          new dev.sparkinfer.models.decoder.Generator.Settings(steps, 0f, 1f, 0, true, eos, beams, 1f));
+      for (int i = 0; i < greedy.length; i++) {
+        float[] px = pre.preprocess(Files.readAllBytes(images.resolve(image(i))));
+        var want = gen.generate(List.of(ids), new long[] {0}, (first, which, ps) -> llava.prefill(first, ps, new float[][][] {{px}})).get(0);
+        assertArrayEquals(want.tokens(), ints(rows.get("img" + i), "token_ids"), "image " + i + " beam search");
+      }
+    }
+  }
 }

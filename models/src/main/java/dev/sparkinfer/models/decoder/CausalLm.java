@@ -37,6 +37,31 @@ public interface CausalLm extends AutoCloseable {
     T apply(dev.sparkinfer.kernels.Ops ops, dev.sparkinfer.kernels.Tensor logits, int rows, Batch batch);
   }
 
+  /**
+   * Copies cache entries: after the call, entry {@code to[i]} holds what entry {@code from[i]} held at positions
+   * 0 .. positions-1 (all sources are read before any destination is written, so a permutation is fine). Beam search
+   * reorders its beams with it.
+   */
+  default void copyEntries(int[] from, int[] to, int positions) {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot copy cache entries (beam search)");
+  }
+
+  /** Copies entries as {@link #copyEntries} does, for caches laid out [entries][capacity][width] per layer. */
+  static void copyCacheEntries(dev.sparkinfer.kernels.Ops ops, java.util.List<dev.sparkinfer.kernels.Tensor> caches, int capacity, int width,
+      int[] from, int[] to, int positions) {
+    if (from.length != to.length) throw new IllegalArgumentException(from.length + " sources for " + to.length + " destinations");
+    if (positions < 0 || positions > capacity) throw new IllegalArgumentException(positions + " positions of a cache of " + capacity);
+    int n = positions * width;
+    if (n == 0 || from.length == 0) return;
+    try (dev.sparkinfer.kernels.Ops.Scope s = ops.scope()) {
+      dev.sparkinfer.kernels.Tensor tmp = ops.alloc(Math.multiplyExact(from.length, n));
+      for (dev.sparkinfer.kernels.Tensor cache : caches) {
+        for (int i = 0; i < from.length; i++) ops.copy(tmp.slice(i * n, n), cache.slice(from[i] * capacity * width, n), n);
+        for (int i = 0; i < to.length; i++) ops.copy(cache.slice(to[i] * capacity * width, n), tmp.slice(i * n, n), n);
+      }
+    }
+  }
+
   /** The engine that runs it, as logs and summaries name it. */
   String deviceDescription();
 

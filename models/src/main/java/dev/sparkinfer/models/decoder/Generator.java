@@ -14,15 +14,25 @@ import java.util.SplittableRandom;
  */
 public final class Generator {
   /**
-   * @param temperature 0 for greedy
-   * @param topP        nucleus mass (1 = the whole distribution)
-   * @param eos         token ids that end a sequence when {@code stopAtEos}
+   * @param temperature   0 for greedy
+   * @param topP          nucleus mass (1 = the whole distribution)
+   * @param eos           token ids that end a sequence when {@code stopAtEos}
+   * @param beams         beam search width; 1: greedy or sampling
+   * @param lengthPenalty beam search: a finished beam's score is its summed log-prob / length^lengthPenalty
    */
-  public record Settings(int maxNewTokens, float temperature, float topP, long seed, boolean stopAtEos, int[] eos) {
+  public record Settings(int maxNewTokens, float temperature, float topP, long seed, boolean stopAtEos, int[] eos, int beams,
+                         float lengthPenalty) {
     public Settings {
       if (maxNewTokens < 1) throw new IllegalArgumentException("--max-new-tokens must be at least 1, got " + maxNewTokens);
       if (!(temperature >= 0) || Float.isInfinite(temperature)) throw new IllegalArgumentException("--temperature must be >= 0, got " + temperature);
       if (!(topP > 0 && topP <= 1)) throw new IllegalArgumentException("--top-p must be in (0, 1], got " + topP);
+      if (beams < 1) throw new IllegalArgumentException("--beams must be at least 1, got " + beams);
+      if (beams > 1 && temperature != 0) throw new IllegalArgumentException("beam search is deterministic: --beams " + beams + " with --temperature " + temperature);
+      if (!Float.isFinite(lengthPenalty)) throw new IllegalArgumentException("--length-penalty must be a number, got " + lengthPenalty);
+    }
+
+    public Settings(int maxNewTokens, float temperature, float topP, long seed, boolean stopAtEos, int[] eos) {
+      this(maxNewTokens, temperature, topP, seed, stopAtEos, eos, 1, 1f);
     }
 
     public boolean greedy() { return temperature == 0; }
@@ -62,6 +72,12 @@ public final class Generator {
    * @param prefill how prompts fill their entries; null: the model's forward over the prompt tokens
    */
   public List<Output> generate(List<int[]> prompts, long[] keys, Prefill prefill) {
+    if (s.beams() > 1) {
+      Prefill fill = prefill != null ? prefill : (first, which, ps) -> model.forward(first, ps, new int[ps.length], false);
+      List<Output> out = new ArrayList<>(prompts.size());
+      for (int p = 0; p < prompts.size(); p++) out.add(beamSearch(prompts.get(p), p, fill));
+      return out;
+    }
     int n = prompts.size(), slots = model.entries(), vocab = model.vocabSize();
     for (int[] p : prompts) {
       if (p.length == 0) throw new IllegalArgumentException("an empty prompt");
@@ -144,6 +160,155 @@ public final class Generator {
       System.arraycopy(got, 0, logits, lo * vocab, got.length);
     }
     return java.util.Arrays.asList(out);
+  }
+
+  /**
+   * Beam search for one prompt over {@code beams} cache entries, as transformers' {@code BeamSearchScorer} does it
+   * (v4.3x–4.4x, {@code early_stopping=False}): each step scores every beam's next tokens as its summed log-prob plus
+   * log_softmax(logits); the best 2·beams candidates (best first) are walked: an EOS candidate among the first
+   * {@code beams} becomes a finished hypothesis scored sum / length^lengthPenalty (length: prompt + new tokens, EOS
+   * not counted), the others continue, until {@code beams} continue; the search ends when {@code beams} hypotheses
+   * are finished and none running could beat the worst ({@code best candidate / cur_len^penalty}), or at the token
+   * limit, where the running beams join the hypotheses. The best hypothesis is returned (EOS appended when it ended
+   * by EOS). Beams start from the prompt's one prefill; the cache follows each step's parents
+   * ({@link CausalLm#copyEntries}). Without {@code stopAtEos} there is no EOS: the most probable sequence of exactly
+   * maxNewTokens tokens under the beam.
+   */
+  private Output beamSearch(int[] prompt, int index, Prefill fill) {
+    int beams = s.beams(), vocab = model.vocabSize(), len = prompt.length;
+    if (beams > model.entries()) {
+      throw new IllegalArgumentException("--beams " + beams + " needs " + beams + " cache entries; the model was loaded with " + model.entries());
+    }
+    if (len + s.maxNewTokens() > model.capacity()) {
+      throw new IllegalArgumentException("a prompt of " + len + " tokens plus " + s.maxNewTokens() + " new tokens exceeds the "
+          + model.capacity() + " positions the model was loaded for");
+    }
+    int[] eos = s.stopAtEos() ? s.eos() : new int[0];
+    int keep = Math.max(2, 1 + eos.length) * beams;
+    // running beams: new tokens so far, summed log-probs; at first only beam 0 is live (the others score -1e9)
+    int[][] seq = new int[beams][0];
+    double[] score = new double[beams];
+    java.util.Arrays.fill(score, 1, beams, -1e9);
+    float[] logits = new float[beams * vocab];
+    float[] first = fill.logits(0, new int[] {index}, new int[][] {prompt});
+    for (int b = 0; b < beams; b++) System.arraycopy(first, 0, logits, b * vocab, vocab);
+    List<double[]> hyps = new ArrayList<>(); // {score, sumLogprob, hypIndex}
+    List<int[]> hypTokens = new ArrayList<>();
+    double worst = 1e9;
+    boolean done = false;
+    int cached = len; // positions in entry 0 (the prefill); after the first reorder, in every beam's entry
+    for (int step = 0; ; step++) {
+      int curLen = len + step;
+      // candidates: beam score + log_softmax(logits), the best `keep`, best first (ties: lower flat index)
+      double[] cand = new double[beams * vocab];
+      for (int b = 0; b < beams; b++) {
+        int base = b * vocab;
+        double mx = Double.NEGATIVE_INFINITY;
+        for (int v = 0; v < vocab; v++) mx = Math.max(mx, logits[base + v]);
+        double sum = 0;
+        for (int v = 0; v < vocab; v++) sum += Math.exp(logits[base + v] - mx);
+        double lse = mx + Math.log(sum);
+        for (int v = 0; v < vocab; v++) cand[base + v] = score[b] + (logits[base + v] - lse);
+      }
+      int[] top = topIndices(cand, keep);
+      int[] parent = new int[beams], token = new int[beams];
+      double[] next = new double[beams];
+      int taken = 0;
+      for (int rank = 0; rank < top.length && taken < beams; rank++) {
+        int b = top[rank] / vocab, t = top[rank] % vocab;
+        if (contains(eos, t)) {
+          if (rank >= beams) continue; // an EOS outside the best `beams` does not finish a hypothesis
+          double h = cand[top[rank]] / Math.pow(curLen, s.lengthPenalty());
+          if (hyps.size() < beams || h > worst) {
+            int[] withEos = java.util.Arrays.copyOf(seq[b], seq[b].length + 1);
+            withEos[seq[b].length] = t;
+            hyps.add(new double[] {h, cand[top[rank]], hypTokens.size()});
+            hypTokens.add(withEos);
+            if (hyps.size() > beams) {
+              hyps.sort(java.util.Comparator.comparingDouble(x -> x[0]));
+              hyps.remove(0);
+              worst = hyps.get(0)[0];
+            } else {
+              worst = Math.min(worst, h);
+            }
+          }
+        } else {
+          parent[taken] = b;
+          token[taken] = t;
+          next[taken] = cand[top[rank]];
+          taken++;
+        }
+      }
+      // done: enough finished hypotheses and none running can beat the worst of them
+      done = hyps.size() >= beams && worst >= cand[top[0]] / Math.pow(curLen, s.lengthPenalty());
+      int[][] nseq = new int[beams][];
+      for (int j = 0; j < beams; j++) {
+        nseq[j] = java.util.Arrays.copyOf(seq[parent[j]], seq[parent[j]].length + 1);
+        nseq[j][seq[parent[j]].length] = token[j];
+      }
+      seq = nseq;
+      score = next;
+      if (done || step + 1 == s.maxNewTokens()) break;
+      // the cache follows the parents, then one token for every beam
+      int[] to = new int[beams];
+      for (int j = 0; j < beams; j++) to[j] = j;
+      model.copyEntries(parent, to, cached);
+      int[][] stepTokens = new int[beams][];
+      int[] at = new int[beams];
+      for (int j = 0; j < beams; j++) {
+        stepTokens[j] = new int[] {token[j]};
+        at[j] = curLen;
+      }
+      logits = model.forward(0, stepTokens, at, false);
+      cached = curLen + 1;
+    }
+    if (!done) { // the running beams join the finished ones (their length: prompt + all new tokens)
+      for (int j = 0; j < beams; j++) {
+        double h = score[j] / Math.pow(len + seq[j].length, s.lengthPenalty());
+        if (hyps.size() < beams || h > worst) {
+          hyps.add(new double[] {h, score[j], hypTokens.size()});
+          hypTokens.add(seq[j]);
+          if (hyps.size() > beams) {
+            hyps.sort(java.util.Comparator.comparingDouble(x -> x[0]));
+            hyps.remove(0);
+            worst = hyps.get(0)[0];
+          } else {
+            worst = Math.min(worst, h);
+          }
+        }
+      }
+    }
+    double[] best = hyps.get(0);
+    for (double[] h : hyps) if (h[0] > best[0]) best = h;
+    int[] tokens = hypTokens.get((int) best[2]);
+    boolean endedByEos = tokens.length > 0 && contains(eos, tokens[tokens.length - 1]) && tokens.length <= s.maxNewTokens();
+    return new Output(tokens, best[1] / tokens.length, endedByEos ? "eos" : "length");
+  }
+
+  private static boolean contains(int[] a, int t) {
+    for (int x : a) if (x == t) return true;
+    return false;
+  }
+
+  /** Indices of the k largest values, largest first (ties: lower index), by partial selection. */
+  static int[] topIndices(double[] x, int k) {
+    k = Math.min(k, x.length);
+    int[] idx = new int[k];
+    double[] val = new double[k];
+    int n = 0;
+    for (int i = 0; i < x.length; i++) {
+      double v = x[i];
+      if (n == k && v <= val[k - 1]) continue;
+      int p = n < k ? n++ : k - 1;
+      while (p > 0 && val[p - 1] < v) {
+        val[p] = val[p - 1];
+        idx[p] = idx[p - 1];
+        p--;
+      }
+      val[p] = v;
+      idx[p] = i;
+    }
+    return idx;
   }
 
   private boolean isEos(int t) {

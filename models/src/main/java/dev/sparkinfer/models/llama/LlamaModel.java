@@ -125,6 +125,18 @@ public final class LlamaModel implements CausalLm {
   public record InputEmbeddings(Tensor rows, int count, int[][] at) {}
 
   @Override
+  public void copyEntries(int[] from, int[] to, int positions) {
+    for (int e : from) if (e < 0 || e >= entries) throw new IllegalArgumentException("cache entry " + e + " of " + entries);
+    for (int e : to) if (e < 0 || e >= entries) throw new IllegalArgumentException("cache entry " + e + " of " + entries);
+    java.util.List<Tensor> caches = new java.util.ArrayList<>();
+    for (Layer l : layers) {
+      caches.add(l.kCache());
+      caches.add(l.vCache());
+    }
+    CausalLm.copyCacheEntries(ops, caches, capacity, c.kvDim(), from, to, positions);
+  }
+
+  @Override
   public <T> T forward(int first, int[][] tokens, int[] positions, boolean everyPosition, LogitsUse<T> use) {
     return forward(first, tokens, positions, null, everyPosition, use);
   }

@@ -106,4 +106,79 @@ class GeneratorTest {
       assertTrue(early >= 1 && early < prompts.size(), "some sequences end early, some run to the limit: " + early);
     }
   }
+
+  /**
+   * Beam search on the KV cache (beams reordered by copying cache entries) equals the same search written plainly here:
+   * every candidate sequence run from scratch through the model (no cache reuse), hypotheses kept as transformers'
+   * BeamHypotheses keeps them; with and without an end token.
+   */
+  @Test
+  void beamSearchOnTheCacheEqualsAPlainRecomputation() throws Exception {
+    Path dir = Fixtures.require("llama-tiny");
+    JsonNode expected = new ObjectMapper().readTree(Files.readAllBytes(dir.resolve("expected.json")));
+    JsonNode p0 = expected.path("input_ids").get(0);
+    int[] prompt = new int[p0.size()];
+    for (int i = 0; i < prompt.length; i++) prompt[i] = p0.get(i).asInt();
+    try (Ops ops = new CpuOps(2)) {
+      CausalLm model = LlamaModel.load(dir, null, ops, 4, 48);
+      int beams = 3, steps = 8;
+      Generator.Output greedy = new Generator(model, new Generator.Settings(steps, 0f, 1f, 0, false, new int[0])).generate(List.of(prompt), new long[] {1}).get(0);
+      // an end token the search meets: a token of the greedy continuation
+      int stop = greedy.tokens()[3];
+      for (boolean stopAtEos : new boolean[] {false, true}) {
+        Generator.Settings beam = new Generator.Settings(steps, 0f, 1f, 0, stopAtEos, new int[] {stop}, beams, 1f);
+        Generator.Output got = new Generator(model, beam).generate(List.of(prompt), new long[] {1}).get(0);
+        int[] want = plainBeamSearch(model, prompt, beams, steps, stopAtEos ? stop : -1);
+        assertArrayEquals(want, got.tokens(), "beam search, stop at eos " + stopAtEos);
+      }
+    }
+  }
+
+  /** Beam search with every sequence recomputed from position 0 in cache entry 0 (slow, plain). */
+  static int[] plainBeamSearch(CausalLm model, int[] prompt, int beams, int steps, int eos) {
+    int vocab = model.vocabSize();
+    List<int[]> running = new ArrayList<>(List.of(new int[0]));
+    List<Double> scores = new ArrayList<>(List.of(0.0));
+    List<Object[]> finished = new ArrayList<>(); // {normalised score, tokens}
+    for (int step = 0; step < steps; step++) {
+      int curLen = prompt.length + step;
+      List<double[]> cand = new ArrayList<>(); // {score, beam, token}
+      for (int b = 0; b < running.size(); b++) {
+        int[] seq = new int[prompt.length + running.get(b).length];
+        System.arraycopy(prompt, 0, seq, 0, prompt.length);
+        System.arraycopy(running.get(b), 0, seq, prompt.length, running.get(b).length);
+        float[] logits = model.forward(0, new int[][] {seq}, new int[] {0}, false);
+        double mx = Double.NEGATIVE_INFINITY, sum = 0;
+        for (float v : logits) mx = Math.max(mx, v);
+        for (float v : logits) sum += Math.exp(v - mx);
+        for (int v = 0; v < vocab; v++) cand.add(new double[] {scores.get(b) + logits[v] - mx - Math.log(sum), b, v});
+      }
+      cand.sort((x, y) -> x[0] != y[0] ? Double.compare(y[0], x[0]) : Double.compare(x[1] * vocab + x[2], y[1] * vocab + y[2]));
+      List<int[]> next = new ArrayList<>();
+      List<Double> nextScores = new ArrayList<>();
+      for (int rank = 0; rank < 2 * beams && next.size() < beams; rank++) {
+        double[] c = cand.get(rank);
+        int[] base = running.get((int) c[1]);
+        int[] seq = java.util.Arrays.copyOf(base, base.length + 1);
+        seq[base.length] = (int) c[2];
+        if ((int) c[2] == eos) {
+          if (rank < beams) finished.add(new Object[] {c[0] / curLen, seq});
+        } else {
+          next.add(seq);
+          nextScores.add(c[0]);
+        }
+      }
+      finished.sort((x, y) -> Double.compare((Double) y[0], (Double) x[0]));
+      while (finished.size() > beams) finished.remove(finished.size() - 1);
+      running = next;
+      scores = nextScores;
+      boolean done = finished.size() >= beams && (Double) finished.get(beams - 1)[0] >= cand.get(0)[0] / curLen;
+      if (done) break;
+      if (step == steps - 1) {
+        for (int b = 0; b < running.size(); b++) finished.add(new Object[] {scores.get(b) / (prompt.length + running.get(b).length), running.get(b)});
+        finished.sort((x, y) -> Double.compare((Double) y[0], (Double) x[0]));
+      }
+    }
+    return (int[]) finished.get(0)[1];
+  }
 }

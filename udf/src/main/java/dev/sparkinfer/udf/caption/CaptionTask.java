@@ -29,7 +29,7 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * stage {@code image}) — the partition runner does this for the next batch while the current one generates; then on
  * the device: the prompt with the image's projected features at its image positions (the vision tower runs once per
  * image), and generation on the KV cache ({@link Generator}: greedy, or sampling at a temperature with top-p, each
- * row's random stream seeded by --seed and its id), stopping at EOS or --max-new-tokens. A batch the model fails on is
+ * row's random stream seeded by --seed and its id, or beam search), stopping at EOS or --max-new-tokens. A batch the model fails on is
  * retried row by row (stage {@code caption}); engine failures fail the task.
  */
 public final class CaptionTask implements BatchTask {
@@ -48,8 +48,7 @@ public final class CaptionTask implements BatchTask {
     if (prompt.length != config.promptTokens()) {
       throw new IllegalStateException("the prompt has " + prompt.length + " tokens here but " + config.promptTokens() + " on the driver");
     }
-    this.generator = new Generator(llava.model().languageModel(), new Generator.Settings(config.maxNewTokens(), config.temperature(),
-        config.topP(), config.seed(), config.stopAtEos(), eosIds(llava)));
+    this.generator = new Generator(llava.model().languageModel(), config.settings(eosIds(llava)));
   }
 
   /** The language model's end-of-text ids, as its tokenizer spells them. */

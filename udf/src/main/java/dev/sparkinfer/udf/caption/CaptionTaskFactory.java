@@ -10,6 +10,6 @@ import dev.sparkinfer.udf.model.LlavaCache;
 public record CaptionTaskFactory(CaptionConfig config, DeviceChoice device, EngineConfig engine) implements BatchTaskFactory {
   @Override
   public BatchTask create() {
-    return new CaptionTask(LlavaCache.get(config.modelDir(), config.batch(), config.capacity(), device, engine), config);
+    return new CaptionTask(LlavaCache.get(config.modelDir(), config.entries(), config.capacity(), device, engine), config);
   }
 }

@@ -192,9 +192,7 @@ public final class Generator {
     float[] logits = new float[beams * vocab];
     float[] first = fill.logits(0, new int[] {index}, new int[][] {prompt});
     for (int b = 0; b < beams; b++) System.arraycopy(first, 0, logits, b * vocab, vocab);
-    List<double[]> hyps = new ArrayList<>(); // {score, sumLogprob, hypIndex}
-    List<int[]> hypTokens = new ArrayList<>();
-    double worst = 1e9;
+    Hypotheses hyps = new Hypotheses(beams, s.lengthPenalty());
     boolean done = false;
     int cached = len; // positions in entry 0 (the prefill); after the first reorder, in every beam's entry
     for (int step = 0; ; step++) {
@@ -218,20 +216,9 @@ public final class Generator {
         int b = top[rank] / vocab, t = top[rank] % vocab;
         if (contains(eos, t)) {
           if (rank >= beams) continue; // an EOS outside the best `beams` does not finish a hypothesis
-          double h = cand[top[rank]] / Math.pow(curLen, s.lengthPenalty());
-          if (hyps.size() < beams || h > worst) {
-            int[] withEos = java.util.Arrays.copyOf(seq[b], seq[b].length + 1);
-            withEos[seq[b].length] = t;
-            hyps.add(new double[] {h, cand[top[rank]], hypTokens.size()});
-            hypTokens.add(withEos);
-            if (hyps.size() > beams) {
-              hyps.sort(java.util.Comparator.comparingDouble(x -> x[0]));
-              hyps.remove(0);
-              worst = hyps.get(0)[0];
-            } else {
-              worst = Math.min(worst, h);
-            }
-          }
+          int[] withEos = java.util.Arrays.copyOf(seq[b], seq[b].length + 1);
+          withEos[seq[b].length] = t;
+          hyps.add(withEos, cand[top[rank]], curLen); // its length: the prompt and new tokens, EOS not counted
         } else {
           parent[taken] = b;
           token[taken] = t;
@@ -240,7 +227,7 @@ public final class Generator {
         }
       }
       // done: enough finished hypotheses and none running can beat the worst of them
-      done = hyps.size() >= beams && worst >= cand[top[0]] / Math.pow(curLen, s.lengthPenalty());
+      done = hyps.isDone(cand[top[0]], curLen);
       int[][] nseq = new int[beams][];
       for (int j = 0; j < beams; j++) {
         nseq[j] = java.util.Arrays.copyOf(seq[parent[j]], seq[parent[j]].length + 1);
@@ -263,26 +250,64 @@ public final class Generator {
       cached = curLen + 1;
     }
     if (!done) { // the running beams join the finished ones (their length: prompt + all new tokens)
-      for (int j = 0; j < beams; j++) {
-        double h = score[j] / Math.pow(len + seq[j].length, s.lengthPenalty());
-        if (hyps.size() < beams || h > worst) {
-          hyps.add(new double[] {h, score[j], hypTokens.size()});
-          hypTokens.add(seq[j]);
-          if (hyps.size() > beams) {
-            hyps.sort(java.util.Comparator.comparingDouble(x -> x[0]));
-            hyps.remove(0);
-            worst = hyps.get(0)[0];
-          } else {
-            worst = Math.min(worst, h);
-          }
-        }
+      for (int j = 0; j < beams; j++) hyps.add(seq[j], score[j], len + seq[j].length);
+    }
+    Hypotheses.Hyp best = hyps.best();
+    int[] tokens = best.tokens();
+    boolean endedByEos = tokens.length > 0 && contains(eos, tokens[tokens.length - 1]);
+    return new Output(tokens, best.sumLogprob() / tokens.length, endedByEos ? "eos" : "length");
+  }
+
+  /** The n best finished beams (transformers' BeamHypotheses): score = summed log-prob / length^penalty. */
+  private static final class Hypotheses {
+    record Hyp(double score, double sumLogprob, int[] tokens) {}
+
+    private final int n;
+    private final float penalty;
+    private final List<Hyp> kept = new ArrayList<>();
+    private double worst = 1e9;
+
+    Hypotheses(int n, float penalty) {
+      this.n = n;
+      this.penalty = penalty;
+    }
+
+    void add(int[] tokens, double sumLogprob, int length) {
+      double score = sumLogprob / Math.pow(length, penalty);
+      if (kept.size() >= n && score <= worst) return;
+      kept.add(new Hyp(score, sumLogprob, tokens));
+      if (kept.size() > n) {
+        kept.sort(java.util.Comparator.comparingDouble(Hyp::score));
+        kept.remove(0);
+        worst = kept.get(0).score();
+      } else {
+        worst = Math.min(worst, score);
       }
     }
-    double[] best = hyps.get(0);
-    for (double[] h : hyps) if (h[0] > best[0]) best = h;
-    int[] tokens = hypTokens.get((int) best[2]);
-    boolean endedByEos = tokens.length > 0 && contains(eos, tokens[tokens.length - 1]) && tokens.length <= s.maxNewTokens();
-    return new Output(tokens, best[1] / tokens.length, endedByEos ? "eos" : "length");
+
+    /** Enough finished, and the best running candidate could not beat the worst of them (early_stopping=False). */
+    boolean isDone(double bestRunning, int curLen) { return kept.size() >= n && worst >= bestRunning / Math.pow(curLen, penalty); }
+
+    Hyp best() { return kept.stream().max(java.util.Comparator.comparingDouble(Hyp::score)).orElseThrow(); }
+  }
+
+  /** A 64-bit hash of a row id (FNV-1a over its UTF-8): the row's own random stream, whatever the batching. */
+  public static long rowKey(String id) {
+    long h = 0xcbf29ce484222325L;
+    for (byte b : id.getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
+      h ^= b & 0xff;
+      h *= 0x100000001b3L;
+    }
+    return h;
+  }
+
+  /** A tokenizer's end-of-text ids, as LLaMA-3, GPT-2 and SentencePiece vocabularies spell them. */
+  public static int[] eosIds(TextTokenizer t) {
+    List<Integer> ids = new ArrayList<>();
+    for (String name : new String[] {"<|end_of_text|>", "<|eot_id|>", "<|endoftext|>", "</s>"}) {
+      if (t instanceof ByteLevelBpe b && b.id(name) >= 0) ids.add(b.id(name));
+    }
+    return ids.stream().mapToInt(Integer::intValue).toArray();
   }
 
   private static boolean contains(int[] a, int t) {

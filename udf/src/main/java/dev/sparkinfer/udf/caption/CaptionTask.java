@@ -2,7 +2,6 @@ package dev.sparkinfer.udf.caption;
 
 import dev.sparkinfer.kernels.DeviceMemoryException;
 import dev.sparkinfer.kernels.KernelFallbackException;
-import dev.sparkinfer.models.decoder.ByteLevelBpe;
 import dev.sparkinfer.models.decoder.Generator;
 import dev.sparkinfer.models.image.ImageDecoder;
 import dev.sparkinfer.schemas.CaptionsTable;
@@ -48,16 +47,7 @@ public final class CaptionTask implements BatchTask {
     if (prompt.length != config.promptTokens()) {
       throw new IllegalStateException("the prompt has " + prompt.length + " tokens here but " + config.promptTokens() + " on the driver");
     }
-    this.generator = new Generator(llava.model().languageModel(), config.settings(eosIds(llava)));
-  }
-
-  /** The language model's end-of-text ids, as its tokenizer spells them. */
-  static int[] eosIds(LlavaCache.Llava l) {
-    List<Integer> ids = new ArrayList<>();
-    for (String name : new String[] {"<|end_of_text|>", "<|eot_id|>", "<|endoftext|>", "</s>"}) {
-      if (l.prompt().tokenizer() instanceof ByteLevelBpe b && b.id(name) >= 0) ids.add(b.id(name));
-    }
-    return ids.stream().mapToInt(Integer::intValue).toArray();
+    this.generator = new Generator(llava.model().languageModel(), config.settings(Generator.eosIds(llava.prompt().tokenizer())));
   }
 
   @Override public Schema inputSchema() { return ImageCorpusTable.arrowSchema(); }
@@ -124,7 +114,7 @@ public final class CaptionTask implements BatchTask {
     float[][][] images = new float[rows.length][][];
     for (int k = 0; k < rows.length; k++) {
       prompts.add(prompt);
-      keys[k] = key(p.ids()[rows[k]]);
+      keys[k] = Generator.rowKey(p.ids()[rows[k]]);
       images[k] = new float[][] {p.images().pixels[rows[k]]};
     }
     try {
@@ -141,15 +131,5 @@ public final class CaptionTask implements BatchTask {
       lastFailure = e.getClass().getSimpleName() + ": " + e.getMessage();
       return false;
     }
-  }
-
-  /** A 64-bit hash of the row id (FNV-1a over its UTF-8): the row's own random stream, whatever the batching. */
-  static long key(String id) {
-    long h = 0xcbf29ce484222325L;
-    for (byte b : id.getBytes(StandardCharsets.UTF_8)) {
-      h ^= b & 0xff;
-      h *= 0x100000001b3L;
-    }
-    return h;
   }
 }

@@ -31,18 +31,9 @@ public final class GenerateTask implements BatchTask {
   public GenerateTask(DecoderCache.Teacher model, GenerateConfig config) {
     this.model = model;
     this.config = config;
-    int[] eos = eosIds(model);
+    int[] eos = Generator.eosIds(model.tokenizer());
     this.generator = new Generator(model.model(), new Generator.Settings(config.maxNewTokens(), config.temperature(), config.topP(),
         config.seed(), config.stopAtEos(), eos));
-  }
-
-  /** The model's end-of-text ids, as its tokenizer spells them. */
-  private static int[] eosIds(DecoderCache.Teacher t) {
-    List<Integer> ids = new ArrayList<>();
-    for (String name : new String[] {"<|end_of_text|>", "<|eot_id|>", "<|endoftext|>", "</s>"}) {
-      if (t.tokenizer() instanceof dev.sparkinfer.models.decoder.ByteLevelBpe b && b.id(name) >= 0) ids.add(b.id(name));
-    }
-    return ids.stream().mapToInt(Integer::intValue).toArray();
   }
 
   @Override public Schema inputSchema() { return CorpusTable.arrowSchema(); }
@@ -69,7 +60,7 @@ public final class GenerateTask implements BatchTask {
       }
       rows.add(i);
       prompts.add(t);
-      keys.add(key(new String(ids.get(i), StandardCharsets.UTF_8)));
+      keys.add(Generator.rowKey(new String(ids.get(i), StandardCharsets.UTF_8)));
     }
     Generator.Output[] result = new Generator.Output[n];
     int[] promptTokens = new int[n];
@@ -109,15 +100,5 @@ public final class GenerateTask implements BatchTask {
           : new Object[] {id, g.tokens(), model.tokenizer().decode(g.tokens()), g.meanLogprob(), promptTokens[i], g.finish(), model.name()});
     }
     ArrowRows.fill(out, outRows);
-  }
-
-  /** A 64-bit hash of the row id (FNV-1a over its UTF-8): the row's own random stream. */
-  static long key(String id) {
-    long h = 0xcbf29ce484222325L;
-    for (byte b : id.getBytes(StandardCharsets.UTF_8)) {
-      h ^= b & 0xff;
-      h *= 0x100000001b3L;
-    }
-    return h;
   }
 }

@@ -157,7 +157,9 @@ start_daemon() { # name class args...
   echo $! >"$work/pids/$name.pid"
 }
 
+# the master's state from its web UI's JSON; without curl, from the logs
 master_json() { curl -fsS --max-time 2 "http://$1/json/" 2>/dev/null; }
+command -v curl >/dev/null || master_json() { grep -q "I have been elected leader" "$work/logs/master.log" && echo '{}'; }
 
 if [[ -z "$join" ]]; then
   master="spark://$host:$port"
@@ -197,7 +199,7 @@ done
 
 # Ready when the master lists the workers alive (with --join: when each worker's log says it registered)
 registered() {
-  if [[ -n "$ui" ]]; then
+  if [[ -n "$ui" ]] && command -v curl >/dev/null; then
     local n
     n="$(master_json "$ui" | sed -n 's/.*"aliveworkers" *: *\([0-9]*\).*/\1/p')"
     [[ "${n:-0}" -ge "$workers" ]]

@@ -94,9 +94,11 @@ class StandaloneClusterTest {
     work = tmp.resolve("cluster");
     Runtime.getRuntime().addShutdownHook(new Thread(StandaloneClusterTest::stopQuietly)); // a JVM killed mid-test
     long t0 = System.nanoTime();
-    Result r = run(180, "bash", root.resolve("deploy/start-cluster.sh").toString(), "--host", "127.0.0.1",
-        "--port", "" + port, "--webui-port", "" + webui, "--workers", "2", "--cores", "1", "--memory", "1g",
-        "--daemon-memory", "256m", "--work-dir", work.toString(), "--secret", tmp.resolve("secret").toString());
+    // each worker offers one GPU: fake addresses 0 and 1 (the discovery script's override), as this machine may have none
+    Result r = run(180, Map.of("SPARKINFER_GPU_ADDRESSES", "0,1"), "bash", root.resolve("deploy/start-cluster.sh").toString(),
+        "--host", "127.0.0.1", "--port", "" + port, "--webui-port", "" + webui, "--workers", "2", "--cores", "1",
+        "--memory", "1g", "--gpus", "1", "--daemon-memory", "256m", "--work-dir", work.toString(),
+        "--secret", tmp.resolve("secret").toString());
     assertEquals(0, r.rc, "deploy/start-cluster.sh failed:\n" + r.out);
     master = "spark://127.0.0.1:" + port;
     System.out.printf("cluster: %s, 2 workers up in %.1f s%n%s", master, (System.nanoTime() - t0) / 1e9, r.out);
@@ -111,7 +113,7 @@ class StandaloneClusterTest {
     try (Stream<Path> pids = Files.list(work.resolve("pids"))) {
       for (Path p : pids.toList()) daemons.add(Long.parseLong(Files.readString(p).trim()));
     }
-    Result r = run(60, "bash", root.resolve("deploy/stop-cluster.sh").toString(), "--work-dir", work.toString());
+    Result r = run(60, Map.of(), "bash", root.resolve("deploy/stop-cluster.sh").toString(), "--work-dir", work.toString());
     assertEquals(0, r.rc, "deploy/stop-cluster.sh failed:\n" + r.out);
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20); // an exited daemon is reaped by init a moment later
     for (long pid : daemons) {
@@ -201,6 +203,31 @@ class StandaloneClusterTest {
     assertTrue(killed.get(0).contains("exit 0"), killed.get(0));
     assertTrue(TaskCounter.executorsRemoved.get() >= 1, "the driver saw the executor go");
     checkEveryIdOnce(out, 20_000);
+  }
+
+  /**
+   * GPU scheduling the Spark way, on the workers' fake GPU addresses 0 and 1: the job asks one GPU per executor and per
+   * task (spark.executor.resource.gpu.amount, spark.task.resource.gpu.amount), and each task's engine is pinned to the
+   * address Spark gave it (#0 or #1; the test model reports its pin as its device). What a pin opens on a machine with
+   * GPUs is kernels' GpuPinTest; here there may be none.
+   */
+  @Test
+  @Order(4)
+  void eachTaskIsPinnedToTheGpuSparkAssignedIt() {
+    List<String> lines = new ArrayList<>();
+    for (String[] row : TestCorpus.rows(2_000, 5)) lines.add(TestCorpus.jsonLine(row[0], row[1]));
+    Path corpus = TestCorpus.writeLines(tmp.resolve("gpu.jsonl"), lines);
+    Path out = tmp.resolve("gpu");
+    runJob(Map.of("spark.executor.resource.gpu.amount", "1", "spark.task.resource.gpu.amount", "1"),
+        "embed", "--input", corpus.toString(), "--output", out.toString(), "--model", FakeEmbedderProvider.HASH, "--device", "auto",
+        "--format", "arrow", "--partitions", "6", "--master", master);
+    String device = Outputs.summary(out).get("device").asText();
+    System.out.println("GPU addresses 0 and 1, one per executor: the tasks ran on " + device);
+    Set<String> pins = new HashSet<>();
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("OpenCL pin (#\\d+)").matcher(device);
+    while (m.find()) pins.add(m.group(1));
+    assertTrue(!pins.isEmpty() && Set.of("#0", "#1").containsAll(pins), "every task pinned to its GPU address: " + device);
+    checkEveryIdOnce(out, 2_000);
   }
 
   // ---- helpers
@@ -359,7 +386,7 @@ class StandaloneClusterTest {
   private static void stopQuietly() {
     if (work == null) return;
     try {
-      run(60, "bash", root.resolve("deploy/stop-cluster.sh").toString(), "--work-dir", work.toString());
+      run(60, Map.of(), "bash", root.resolve("deploy/stop-cluster.sh").toString(), "--work-dir", work.toString());
     } catch (Exception e) {
       // the JVM is going: nothing more to do
     }
@@ -367,9 +394,11 @@ class StandaloneClusterTest {
 
   record Result(int rc, String out) {}
 
-  private static Result run(int timeoutS, String... cmd) throws IOException, InterruptedException {
+  private static Result run(int timeoutS, Map<String, String> env, String... cmd) throws IOException, InterruptedException {
     Path log = Files.createTempFile(tmp, "cmd", ".log");
-    Process p = new ProcessBuilder(cmd).directory(root.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    ProcessBuilder pb = new ProcessBuilder(cmd).directory(root.toFile()).redirectErrorStream(true).redirectOutput(log.toFile());
+    pb.environment().putAll(env);
+    Process p = pb.start();
     if (!p.waitFor(timeoutS, TimeUnit.SECONDS)) {
       p.destroyForcibly();
       return new Result(-1, "timed out after " + timeoutS + " s\n" + Files.readString(log));

@@ -99,7 +99,10 @@ IFS=: read -r -a entries <<<"$classpath"
 for e in "${entries[@]}"; do
   [[ -z "$e" ]] && continue
   [[ -f "$e" && "$e" == *.jar ]] || die "classpath entry '$e' is not a jar file (executors' classpath is SPARK_HOME/jars/*)"
-  ln -sf "$e" "$spark_home/jars/$(basename "$e")"
+  link="$spark_home/jars/$(basename "$e")"
+  # two jars of one name (different groups): the second gets a distinct link name
+  [[ -L "$link" ]] && link="${link%.jar}-$(printf '%s' "$e" | cksum | cut -d' ' -f1).jar"
+  ln -s "$e" "$link"
 done
 cat >"$spark_home/conf/log4j2.properties" <<'EOF'
 # executors' and daemons' logging (deploy/start-cluster.sh): Spark's warnings, sparkinfer's info lines
@@ -219,5 +222,9 @@ registered || die "the workers did not register with $master within ${wait_s}s (
 
 echo "master: $master"
 [[ -n "$ui" ]] && echo "web UI: http://$ui/"
-echo "workers: $workers x ($cores cores, $memory$([[ "$gpus" -gt 0 ]] && echo ", $gpus GPUs")) on $host"
+if [[ "$workers" -gt 0 ]]; then
+  echo "workers: $workers x ($cores cores, $memory$([[ "$gpus" -gt 0 ]] && echo ", $gpus GPUs")) on $host"
+else
+  echo "workers: none on this machine (add some elsewhere: deploy/start-cluster.sh --join $master ...)"
+fi
 echo "logs and pids: $work (stop with: deploy/stop-cluster.sh --work-dir $work)"

@@ -36,4 +36,4 @@ stop() { # pid-file class
 
 shopt -s nullglob
 for f in "$work"/pids/worker-*.pid; do stop "$f" worker.Worker; done
-for f in "$work"/pids/master.pid; do stop "$f" master.Master; done
+if [[ -f "$work/pids/master.pid" ]]; then stop "$work/pids/master.pid" master.Master; fi

@@ -11,7 +11,10 @@ import java.util.Locale;
  * Device choice: {@code auto} takes an OpenCL GPU or accelerator when there is one, else the CPU engine ({@link CpuOps});
  * {@code opencl} the best OpenCL device (GPU, then accelerator, then CPU such as PoCL; within a type, most compute units);
  * {@code cpu} the CPU engine; {@code java} the reference ops. The system property {@code sparkinfer.opencl.device}
- * (a substring of the device name) pins one OpenCL device, for auto too. The device used is logged once per JVM.
+ * (a substring of the device name) pins one OpenCL device, for auto too; {@code #N} pins the N-th GPU (or accelerator) in
+ * {@link #openclDevices()}' order: GPUs with the most compute units first, then platform order, which on a machine of
+ * identical GPUs is the driver's own order. Spark's GPU addresses become such pins on executors (udf.model.TaskGpu).
+ * The device used is logged once per JVM.
  */
 public final class Devices {
   public static final String DEVICE_PROPERTY = "sparkinfer.opencl.device";
@@ -173,6 +176,18 @@ public final class Devices {
     if (all.isEmpty()) {
       throw new IllegalStateException(NO_DEVICE + ": install an OpenCL driver (CPU: apt-get install pocl-opencl-icd; "
           + "NVIDIA: the driver's OpenCL ICD; check with 'clinfo -l'), or ask for the plain-Java reference with --device java");
+    }
+    if (want != null && want.trim().matches("#\\d+")) {
+      // a GPU by number (Spark's GPU address, udf.model.TaskGpu): the N-th GPU or accelerator in this list's order
+      int n = Integer.parseInt(want.trim().substring(1));
+      List<OpenCLDevice> gpus = all.stream().filter(d -> d.getType() == Device.TYPE.GPU || d.getType() == Device.TYPE.ACC).toList();
+      if (n >= gpus.size()) {
+        throw new IllegalStateException("no OpenCL GPU " + want.trim() + " (-D" + DEVICE_PROPERTY + "=" + want.trim()
+            + ", or Spark's GPU address " + n + "): this machine's OpenCL GPUs and accelerators are "
+            + gpus.stream().map(OpenCLDevice::getName).toList() + " (all devices: " + all.stream().map(OpenCLDevice::getName).toList()
+            + "); check the discovery script's addresses against 'clinfo -l'");
+      }
+      return gpus.get(n);
     }
     if (want != null && !want.isBlank()) {
       for (OpenCLDevice d : all) {

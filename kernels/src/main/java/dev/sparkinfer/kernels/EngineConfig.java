@@ -18,7 +18,8 @@ import java.util.Properties;
  * @param elementRun      elements per work-item of element-wise ops; 0: the device's default (64 on CPUs, 1 on GPUs)
  * @param budgetBytes     most bytes the engine may hold on its device; 0: 90 % of the device's global memory
  *                        (the Java engine: 90 % of the JVM's max heap)
- * @param openclDevice    substring of the OpenCL device name to pin, or empty
+ * @param openclDevice    substring of the OpenCL device name to pin, {@code #N} for the N-th GPU (what Spark's GPU
+ *                        address N becomes on an executor), or empty
  * @param strict          a kernel that would fall back to Java threads fails instead (--device opencl implies it)
  * @param cpuThreads      threads of the CPU engine ({@code --device cpu}); 0: the JVM's available processors. The jobs
  *                        set it to the cores Spark gives an executor, so the engine never uses more than its share

@@ -10,7 +10,8 @@ public final class Sessions {
 
   /**
    * {@code --master} when given; otherwise the master spark-submit set ({@code spark.master}), else
-   * {@link JobConfig#DEFAULT_MASTER}. Spark's own console progress bar is off: the job draws its own line.
+   * {@link JobConfig#DEFAULT_MASTER}. Spark's own console progress bar is off: the job draws its own line. A master that
+   * is not local gets what executors in other JVMs need ({@link ClusterSettings}).
    */
   public static SparkSession start(String appName, String master) {
     SparkConf conf = new SparkConf(); // picks up spark.* system properties (spark-submit)
@@ -21,6 +22,8 @@ public final class Sessions {
     conf.setIfMissing("spark.serializer", "org.apache.spark.serializer.KryoSerializer"); // rows cross a shuffle
     if (conf.get("spark.master").startsWith("local")) {
       conf.setIfMissing("spark.executor.heartbeatInterval", "2s"); // progress updates come with heartbeats
+    } else {
+      ClusterSettings.apply(conf); // executors in other JVMs: the project's jars, JVM flags, the cluster's secret
     }
     return SparkSession.builder().config(conf).getOrCreate();
   }

@@ -59,7 +59,7 @@ public final class ClipCache {
   };
 
   public static Clip get(String modelDir, String tokenizerDir, DeviceChoice device, EngineConfig engine) {
-    return ModelCache.get(FAMILY, new Key(modelDir, tokenizerDir == null ? modelDir : tokenizerDir, device, ExecutorCores.apply(engine)));
+    return ModelCache.get(FAMILY, new Key(modelDir, tokenizerDir == null ? modelDir : tokenizerDir, device, TaskGpu.apply(device, ExecutorCores.apply(engine))));
   }
 
   /** The normalised text embeddings of {@code prompts}, computed once per executor per (model, prompts). */

@@ -45,6 +45,6 @@ public final class DecoderCache {
 
   /** The JVM's decoder for a model folder (and adapter), with a KV cache of entries x capacity tokens. */
   public static Teacher get(String modelDir, String loraDir, int entries, int capacity, DeviceChoice device, EngineConfig engine) {
-    return ModelCache.get(FAMILY, new Key(modelDir, loraDir, device, ExecutorCores.apply(engine), entries, capacity));
+    return ModelCache.get(FAMILY, new Key(modelDir, loraDir, device, TaskGpu.apply(device, ExecutorCores.apply(engine)), entries, capacity));
   }
 }

@@ -17,7 +17,7 @@ public final class EmbedderCache {
       modelSpec = EmbedderProviders.normalize(modelSpec);
       if (device == null) device = DeviceChoice.AUTO;
       if (engine == null) engine = EngineConfig.fromSystemProperties();
-      engine = ExecutorCores.apply(engine); // the CPU engine's threads: this executor's cores
+      engine = TaskGpu.apply(device, ExecutorCores.apply(engine)); // the CPU engine's threads: this executor's cores; the task's GPU
     }
 
     public Key(String modelSpec, DeviceChoice device) { this(modelSpec, device, null); }

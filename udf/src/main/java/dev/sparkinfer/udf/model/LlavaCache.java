@@ -40,6 +40,6 @@ public final class LlavaCache {
   };
 
   public static Llava get(String modelDir, int entries, int capacity, DeviceChoice device, EngineConfig engine) {
-    return ModelCache.get(FAMILY, new Key(modelDir, device, ExecutorCores.apply(engine), entries, capacity));
+    return ModelCache.get(FAMILY, new Key(modelDir, device, TaskGpu.apply(device, ExecutorCores.apply(engine)), entries, capacity));
   }
 }

@@ -1,6 +1,7 @@
 package dev.sparkinfer.udf.testing;
 
 import dev.sparkinfer.kernels.DeviceChoice;
+import dev.sparkinfer.kernels.EngineConfig;
 import dev.sparkinfer.models.Embedder;
 import dev.sparkinfer.udf.model.EmbedderProvider;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -33,6 +34,16 @@ public final class FakeEmbedderProvider implements EmbedderProvider {
       default -> throw new IllegalArgumentException("unknown test model '" + modelSpec + "': use " + HASH + ", " + SLOW
           + " or " + BROKEN);
     };
+  }
+
+  /** As below; a device pin in the engine config (a task's GPU, udf.model.TaskGpu) shows in the device description. */
+  @Override
+  public Embedder load(String modelSpec, DeviceChoice device, EngineConfig engine) {
+    if (engine == null || engine.openclDevice().isBlank()) return load(modelSpec, device);
+    check(modelSpec);
+    LOADS.incrementAndGet();
+    return new FakeHashEmbedder(DIM, modelSpec.equals(BROKEN), modelSpec.equals(SLOW) ? SLOW_WORK_PER_TOKEN : 0,
+        "java (fake), OpenCL pin " + engine.openclDevice());
   }
 
   @Override

@@ -18,19 +18,24 @@ public final class FakeHashEmbedder implements Embedder {
   private final int dim;
   private final boolean broken;
   private final int workPerToken;
+  private final String device;
 
   public FakeHashEmbedder(int dim, boolean broken) { this(dim, broken, 0); }
 
   /** @param workPerToken extra CPU work per token (hash rounds), to stand in for a real model's cost in benchmarks */
-  public FakeHashEmbedder(int dim, boolean broken, int workPerToken) {
+  public FakeHashEmbedder(int dim, boolean broken, int workPerToken) { this(dim, broken, workPerToken, "java (fake)"); }
+
+  /** @param device what {@link #deviceDescription()} says (the cluster test reads the GPU pin a task was given there) */
+  public FakeHashEmbedder(int dim, boolean broken, int workPerToken, String device) {
     this.dim = dim;
     this.broken = broken;
     this.workPerToken = workPerToken;
+    this.device = device;
   }
 
   @Override public int dimension() { return dim; }
   @Override public String modelName() { return broken ? "fake-broken" : workPerToken > 0 ? "fake-slow-" + dim : "fake-hash-" + dim; }
-  @Override public String deviceDescription() { return "java (fake)"; }
+  @Override public String deviceDescription() { return device; }
 
   @Override
   public List<Embedding> embedDetailed(List<String> texts) {

@@ -723,19 +723,26 @@ public final class CpuOps extends HeapOps {
   }
 
   /**
-   * Eight rows (packed) by one INT4 panel over the first k (even) inputs: per scale group, the group's scales for the 3
-   * column vectors; per pair of inputs, one load of bytes, low and high nibbles widened to floats and scaled in registers.
+   * Eight rows (packed, {@link #packRows}) by one INT4 panel over the first k (even) inputs: per pair of inputs, the
+   * scales of its group (reloaded every step from L1: a loop over groups around the loop over inputs kept C2 from holding
+   * the accumulators in registers, 50x slower), one load of bytes per column vector, low and high nibbles widened to
+   * floats and scaled in registers (6 weight vectors beside the 24 accumulators).
    */
   private static void q4x8(float[] x, int a0, int k, int group, byte[] w, int wp, float[] s, int sp, float[] o, int op, int ldo, float[] bias, int bp) {
     FloatVector z = FloatVector.zero(F);
     FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z, c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z, c60 = z, c61 = z, c62 = z, c70 = z, c71 = z, c72 = z;
-    for (int g0 = 0; g0 < k; g0 += group, sp += PANEL) {
-      FloatVector s0 = FloatVector.fromArray(F, s, sp), s1 = FloatVector.fromArray(F, s, sp + L), s2 = FloatVector.fromArray(F, s, sp + 2 * L);
-      int gEnd = Math.min(k, g0 + group);
-      for (int p = g0, a = a0 + 8 * g0; p < gEnd; p += 2, wp += PANEL, a += 16) {
-        IntVector v0 = bytesToInts(w, wp), v1 = bytesToInts(w, wp + L), v2 = bytesToInts(w, wp + 2 * L);
-        FloatVector b0 = lowNibbles(v0).mul(s0), b1 = lowNibbles(v1).mul(s1), b2 = lowNibbles(v2).mul(s2);
-        FloatVector v;
+    for (int p = 0, a = a0; p < k; p += 2, wp += PANEL, a += 16) {
+      int sg = sp + p / group * PANEL;
+      FloatVector sc = FloatVector.fromArray(F, s, sg);
+      IntVector iv = bytesToInts(w, wp);
+      FloatVector b0 = lowNibbles(iv).mul(sc), h0 = highNibbles(iv).mul(sc);
+      sc = FloatVector.fromArray(F, s, sg + L);
+      iv = bytesToInts(w, wp + L);
+      FloatVector b1 = lowNibbles(iv).mul(sc), h1 = highNibbles(iv).mul(sc);
+      sc = FloatVector.fromArray(F, s, sg + 2 * L);
+      iv = bytesToInts(w, wp + 2 * L);
+      FloatVector b2 = lowNibbles(iv).mul(sc), h2 = highNibbles(iv).mul(sc);
+      FloatVector v;
       v = FloatVector.broadcast(F, x[a + 0]);
       c00 = b0.fma(v, c00);
       c01 = b1.fma(v, c01);
@@ -768,7 +775,6 @@ public final class CpuOps extends HeapOps {
       c70 = b0.fma(v, c70);
       c71 = b1.fma(v, c71);
       c72 = b2.fma(v, c72);
-        FloatVector h0 = highNibbles(v0).mul(s0), h1 = highNibbles(v1).mul(s1), h2 = highNibbles(v2).mul(s2);
       v = FloatVector.broadcast(F, x[a + 8 + 0]);
       c00 = h0.fma(v, c00);
       c01 = h1.fma(v, c01);
@@ -801,7 +807,6 @@ public final class CpuOps extends HeapOps {
       c70 = h0.fma(v, c70);
       c71 = h1.fma(v, c71);
       c72 = h2.fma(v, c72);
-      }
     }
     FloatVector d0 = FloatVector.fromArray(F, bias, bp), d1 = FloatVector.fromArray(F, bias, bp + L), d2 = FloatVector.fromArray(F, bias, bp + 2 * L);
     c00.add(d0).intoArray(o, op + 0 * ldo);
@@ -834,10 +839,10 @@ public final class CpuOps extends HeapOps {
   private static void q4x1(float[] x, int a0, int k, int group, byte[] w, int wp, float[] s, int sp, float[] o, int op, float[] bias, int bp) {
     FloatVector z = FloatVector.zero(F);
     FloatVector c00 = z, c01 = z, c02 = z;
-    for (int g0 = 0; g0 < k; g0 += group, sp += PANEL) {
-      FloatVector s0 = FloatVector.fromArray(F, s, sp), s1 = FloatVector.fromArray(F, s, sp + L), s2 = FloatVector.fromArray(F, s, sp + 2 * L);
-      int gEnd = Math.min(k, g0 + group);
-      for (int p = g0; p < gEnd; p += 2, wp += PANEL) {
+    for (int p = 0; p < k; p += 2, wp += PANEL) {
+      {
+        int sg = sp + p / group * PANEL;
+        FloatVector s0 = FloatVector.fromArray(F, s, sg), s1 = FloatVector.fromArray(F, s, sg + L), s2 = FloatVector.fromArray(F, s, sg + 2 * L);
         IntVector v0 = bytesToInts(w, wp), v1 = bytesToInts(w, wp + L), v2 = bytesToInts(w, wp + 2 * L);
         FloatVector v = FloatVector.broadcast(F, x[a0 + p]);
         c00 = lowNibbles(v0).mul(s0).fma(v, c00);

@@ -94,7 +94,10 @@ public final class AparapiOps extends ArenaOps {
     k.istage = new int[Math.max(STAGE_FLOATS / 4, NonMovingArrays.minElements(4))];
     for (int i = 0; i < BANKS; i++) bindBank(i, new char[NonMovingArrays.minElements(2)]);
     k.hstage = new char[Math.max(STAGE_FLOATS, NonMovingArrays.minElements(2))];
-    k.put(k.mem).put(k.imem).put(k.stage).put(k.istage).put(k.hstage);
+    if (bytes.length < NonMovingArrays.minElements(1)) bytes = new byte[NonMovingArrays.minElements(1)];
+    k.q8 = bytes;
+    k.bstage = new byte[Math.max(STAGE_FLOATS, NonMovingArrays.minElements(1))];
+    k.put(k.mem).put(k.imem).put(k.stage).put(k.istage).put(k.hstage).put(k.q8).put(k.bstage);
     for (char[] b : banks) k.put(b);
   }
 
@@ -174,7 +177,7 @@ public final class AparapiOps extends ArenaOps {
 
   private static final java.util.Set<Integer> BARRIER_OPS = java.util.Set.of(OpsKernel.OP_MATMUL, OpsKernel.OP_LAYERNORM,
       OpsKernel.OP_RMSNORM, OpsKernel.OP_SOFTMAX, OpsKernel.OP_L2NORM, OpsKernel.OP_ATTN_SOFTMAX, OpsKernel.OP_TOPK,
-      OpsKernel.OP_LINEAR16);
+      OpsKernel.OP_LINEAR16, OpsKernel.OP_LINEARQ);
 
   /** Whether kernels with work-group barriers may run on this device (see {@link #barriersSafe(DeviceInfo, String)}). */
   boolean barriersSafe() { return barriersSafe; }
@@ -246,14 +249,36 @@ public final class AparapiOps extends ArenaOps {
   }
 
   @Override
-  protected long extraHostBytes() { return 4L * k.stage.length + 4L * k.istage.length + 2L * k.hstage.length; }
+  protected void grow8(byte[] newBytes) {
+    // quantized weights only, uploaded through staging with the host array kept equal: no read-back needed
+    System.arraycopy(bytes, 0, newBytes, 0, bytes.length);
+    bytes = newBytes;
+    k.q8 = newBytes;
+    k.put(newBytes);
+  }
+
+  @Override
+  protected void write8(int offset, byte[] src) {
+    for (int from = 0; from < src.length; from += k.bstage.length) {
+      int n = Math.min(k.bstage.length, src.length - from);
+      System.arraycopy(src, from, k.bstage, 0, n);
+      System.arraycopy(src, from, bytes, offset + from, n); // keep the host mirror equal (regrowth copies it)
+      k.put(k.bstage);
+      k.o = offset + from;
+      k.n0 = n;
+      launch(OpsKernel.OP_BSTAGE_IN, range1d(n));
+    }
+  }
+
+  @Override
+  protected long extraHostBytes() { return 4L * k.stage.length + 4L * k.istage.length + 2L * k.hstage.length + k.bstage.length; }
 
   /** Device buffers mirror the bound arrays one to one (Aparapi allocates one buffer per array). */
   @Override
   protected long deviceBytes() {
     long b16 = 0;
     for (char[] b : banks) b16 += 2L * b.length;
-    return 4L * k.mem.length + 4L * k.imem.length + b16 + extraHostBytes();
+    return 4L * k.mem.length + 4L * k.imem.length + b16 + k.q8.length + extraHostBytes();
   }
 
   @Override
@@ -536,6 +561,26 @@ public final class AparapiOps extends ArenaOps {
     k.p8 = w.bank();
     k.p9 = w.dtype().kernelCode();
     launchTransposed(OpsKernel.OP_LINEAR16_NK, OpsKernel.OP_LINEAR16, rows, n);
+  }
+
+  /** Quantized weights in the plain layout ({@code [n][rowBytes]} bytes, {@code [n][groups]} scales), dequantized in the kernel. */
+  @Override
+  protected void linearQuantizedImpl(Tensor out, Tensor x, LinearWeight w, Tensor bias, int rows) {
+    checkPlainQuantized(w);
+    LinearWeight.Quantized q = w.quantized();
+    k.o = out.offset();
+    k.a = x.offset();
+    k.b = q.values().offset();
+    k.s = q.scales().offset();
+    k.c = bias == null ? -1 : bias.offset();
+    k.n0 = rows;
+    k.n1 = w.out();
+    k.n2 = w.in();
+    k.p0 = q.scheme() == Quantization.INT4 ? 1 : 0;
+    k.p1 = q.group();
+    k.p2 = q.rowBytes(w.in());
+    k.p3 = q.groups(w.in());
+    launchTransposed(OpsKernel.OP_LINEARQ_NK, OpsKernel.OP_LINEARQ, rows, w.out());
   }
 
   @Override

@@ -30,6 +30,11 @@ abstract class ArenaOps implements Ops {
   /** 16-bit weights (bf16/f16 bit patterns) in banks: filled by upload16 only, never scratch. */
   protected final char[][] banks = new char[BANKS][];
   private final int[] bankTop = new int[BANKS];
+  /** Quantized weights (int8 values, int4 nibble pairs): filled by uploadBytes only, never scratch; one array. */
+  protected byte[] bytes = new byte[0];
+  private int bytesTop;
+  /** Most bytes the byte memory holds: one Java array, and one device buffer under Aparapi's 32-bit byte count. */
+  static final int BYTES_MAX = Integer.MAX_VALUE - 127;
   private int bank;
   private long reserved16;
   /** BANK_MAX, smaller in tests that cross banks without 2 GiB arrays. */
@@ -46,7 +51,7 @@ abstract class ArenaOps implements Ops {
   private long arenaBytes() {
     long b = 4L * mem.length + 4L * imem.length;
     for (char[] h : banks) b += 2L * h.length;
-    return b;
+    return b + bytes.length;
   }
 
   /** The largest new length (elements of elemBytes) an array of oldLen may grow to within the budget; fails below need. */
@@ -106,6 +111,31 @@ abstract class ArenaOps implements Ops {
     return t;
   }
 
+  /** Called when the byte memory must grow: subclasses move its device buffer. */
+  protected abstract void grow8(byte[] newBytes);
+
+  /** Copies bytes to bytes[offset..] (device-side for OpenCL). */
+  protected abstract void write8(int offset, byte[] src);
+
+  @Override
+  public ByteTensor uploadBytes(byte[] data) {
+    checkOpen();
+    if (!marks.isEmpty()) throw new IllegalStateException("uploadBytes() inside a scope: weights must be uploaded before any scope opens");
+    long top = bytesTop + ((data.length + 63L) & ~63L);
+    if (top > BYTES_MAX) {
+      throw new DeviceMemoryException("quantized weights need " + top + " bytes, more than the " + BYTES_MAX
+          + " one byte buffer holds (2 GiB); this model is larger than one engine holds quantized");
+    }
+    if (top > bytes.length) {
+      long want = Math.min(BYTES_MAX, Math.max(top, (long) bytes.length * 3 / 2));
+      grow8(new byte[(int) withinBudget(bytes.length, top, want, 1, "quantized weights")]);
+    }
+    ByteTensor t = new ByteTensor(bytesTop, data.length);
+    bytesTop = (int) top;
+    write8(t.offset(), data);
+    return t;
+  }
+
   /** Remembered as a hint: banks grow to hold this many more values at once (up to their 2 GiB). */
   @Override
   public void reserve16(long values) {
@@ -127,7 +157,7 @@ abstract class ArenaOps implements Ops {
   public MemoryUse memoryUse() {
     long floats = 4L * mem.length + 4L * imem.length, halfs = 0;
     for (char[] b : banks) halfs += 2L * b.length;
-    return new MemoryUse(floats + halfs + extraHostBytes(), deviceBytes(), halfs, floats);
+    return new MemoryUse(floats + halfs + bytes.length + extraHostBytes(), deviceBytes(), halfs, floats, bytes.length);
   }
 
   /** Host bytes beyond the three arenas (staging buffers). */
@@ -403,6 +433,27 @@ abstract class ArenaOps implements Ops {
   protected abstract void linear16Impl(Tensor out, Tensor x, HalfTensor w, Tensor bias, int rows, int n, int k);
 
   @Override
+  public final void linearQuantized(Tensor out, Tensor x, LinearWeight w, Tensor bias, int rows) {
+    if (!w.isQuantized()) throw new IllegalArgumentException("linearQuantized needs a quantized weight; use linear for float ones");
+    check(out, size(rows, w.out()), "linear out");
+    check(x, size(rows, w.in()), "linear x");
+    if (bias != null) check(bias, w.out(), "linear bias");
+    linearQuantizedImpl(out, x, w, bias, rows);
+  }
+
+  /** Checks a quantized weight in the plain layout ({@link Ops#uploadLinear(QuantizedWeights)}'s default). */
+  protected void checkPlainQuantized(LinearWeight w) {
+    LinearWeight.Quantized q = w.quantized();
+    if (w.panel() != 0) throw new IllegalArgumentException("a panel-packed quantized weight belongs to the CPU engine that packed it");
+    if (q.values().size() < size(w.out(), q.rowBytes(w.in()))) {
+      throw new IllegalArgumentException("quantized weight has " + q.values().size() + " bytes, [" + w.out() + ", " + w.in() + "] " + q.scheme() + " needs " + size(w.out(), q.rowBytes(w.in())));
+    }
+    check(q.scales(), size(w.out(), q.groups(w.in())), "quantized weight scales");
+  }
+
+  protected abstract void linearQuantizedImpl(Tensor out, Tensor x, LinearWeight w, Tensor bias, int rows);
+
+  @Override
   public final void gather16(Tensor out, HalfTensor table, IntTensor ids, int n, int vocab, int dim) {
     check(out, size(n, dim), "gather16 out");
     check(table, size(vocab, dim), "gather16 table");
@@ -459,5 +510,6 @@ abstract class ArenaOps implements Ops {
     mem = new float[0];
     imem = new int[0];
     java.util.Arrays.fill(banks, new char[0]);
+    bytes = new byte[0];
   }
 }

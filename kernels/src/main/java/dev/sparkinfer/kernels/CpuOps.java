@@ -1,6 +1,7 @@
 package dev.sparkinfer.kernels;
 
 import java.util.Arrays;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -121,6 +122,10 @@ public final class CpuOps extends HeapOps {
 
   @Override
   public void linear(Tensor out, Tensor x, LinearWeight w, Tensor bias, int rows) {
+    if (w.isQuantized()) {
+      linearQuantized(out, x, w, bias, rows);
+      return;
+    }
     if (w.panel() == 0) {
       matmul(out, x, w.data(), bias, rows, w.out(), w.in(), !w.inMajor());
       return;
@@ -517,6 +522,341 @@ public final class CpuOps extends HeapOps {
         }
       }
     });
+  }
+
+  // ---- Linear: quantized weights (int8 / int4), dequantized in registers ----
+
+  /** Bytes of one load: L int8 values (one float vector's lanes); null where vectors are narrower than 8 floats. */
+  private static final VectorSpecies<Byte> B = L >= 8 ? VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8)) : null;
+
+  /**
+   * Quantized weights are packed in the panels of the float ones whatever the linear layout (the layout setting is about
+   * float weights): panel pn of 3 vectors of columns holds, for INT8, {@code [in][PANEL]} bytes and {@code [PANEL]}
+   * scales (one per output column); for INT4, {@code [ceil(in / 2)][PANEL]} bytes, byte (p, c) holding inputs 2p (low
+   * nibble) and 2p + 1 (high nibble) of column c, and {@code [groups][PANEL]} scales. The last panel is zero-padded
+   * (its scales too). The kernels load L bytes, sign-extend them to ints and convert to floats in registers.
+   */
+  @Override
+  public LinearWeight uploadLinear(QuantizedWeights q) {
+    if (B == null) {
+      throw new UnsupportedOperationException("the CPU engine's quantized Linear needs vectors of at least 8 floats (AVX2); this CPU has "
+          + L + "; use --quantize none or --device java");
+    }
+    int out = q.out(), in = q.in(), panels = (out + PANEL - 1) / PANEL, groups = q.groups();
+    boolean int4 = q.scheme() == Quantization.INT4;
+    int steps = int4 ? (in + 1) / 2 : in, scaleRows = int4 ? groups : 1;
+    byte[] packed = new byte[Math.toIntExact(ArenaOps.size(panels, steps, PANEL))];
+    float[] scales = new float[Math.toIntExact(ArenaOps.size(panels, scaleRows, PANEL))];
+    for (int pn = 0; pn < panels; pn++) {
+      int j0 = pn * PANEL, cols = Math.min(PANEL, out - j0);
+      for (int c = 0; c < cols; c++) {
+        int j = j0 + c;
+        for (int p = 0; p < steps; p++) {
+          int v = int4 ? (q.q(j, 2 * p) & 0xf) | (2 * p + 1 < in ? q.q(j, 2 * p + 1) << 4 : 0) : q.q(j, p);
+          packed[(pn * steps + p) * PANEL + c] = (byte) v;
+        }
+        for (int g = 0; g < scaleRows; g++) scales[(pn * scaleRows + g) * PANEL + c] = q.scales()[j * groups + g];
+      }
+    }
+    ByteTensor values = uploadBytes(packed);
+    Tensor s = upload(scales);
+    return new LinearWeight(null, out, in, true, PANEL, new LinearWeight.Quantized(q.scheme(), q.group(), values, s));
+  }
+
+  @Override
+  protected void linearQuantizedImpl(Tensor out, Tensor x, LinearWeight w, Tensor bias, int rows) {
+    LinearWeight.Quantized q = w.quantized();
+    if (w.panel() != PANEL) {
+      throw new IllegalArgumentException("a quantized Linear weight uploaded by another engine (panel " + w.panel()
+          + "); upload it with this CPU engine's uploadLinear");
+    }
+    int n = w.out(), k = w.in(), panels = (n + PANEL - 1) / PANEL;
+    boolean int4 = q.scheme() == Quantization.INT4;
+    int group = q.group(), groups = q.groups(k), steps = int4 ? (k + 1) / 2 : k, scaleRows = int4 ? groups : 1;
+    if (q.values().size() < ArenaOps.size(panels, steps, PANEL)) throw new IllegalArgumentException("quantized weight: too few bytes for [" + n + ", " + k + "]");
+    check(q.scales(), ArenaOps.size(panels, scaleRows, PANEL), "quantized weight scales");
+    float[] m = mem;
+    byte[] wb = bytes;
+    int xo = x.offset(), oo = out.offset(), vo = q.values().offset(), so = q.scales().offset();
+    // INT4 with an odd k: the kernels take whole pairs of inputs; the last input is added after them
+    int kk = int4 ? k & ~1 : k;
+    int chunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
+    float[] bArr = bias == null ? ZERO : m;
+    float[] ap = packRows(m, xo, rows, k);
+    parallel(panels * chunks, (long) rows * n * k, t -> {
+      int pn = t / chunks, i0 = (t % chunks) * ROW_CHUNK, i1 = Math.min(rows, i0 + ROW_CHUNK);
+      int j = pn * PANEL, cols = Math.min(PANEL, n - j), wp = vo + pn * steps * PANEL, sp = so + pn * scaleRows * PANEL;
+      int bp = bias == null ? 0 : bias.offset() + j;
+      if (cols == PANEL) {
+        int i = i0;
+        for (; i + 8 <= i1 && i + 8 <= rows / 8 * 8; i += 8) {
+          if (int4) q4x8(ap, i * k, kk, group, wb, wp, m, sp, m, oo + i * n + j, n, bArr, bp);
+          else q8x8(ap, i * k, k, wb, wp, m, sp, m, oo + i * n + j, n, bArr, bp);
+        }
+        for (; i < i1; i++) {
+          if (int4) q4x1(m, xo + i * k, kk, group, wb, wp, m, sp, m, oo + i * n + j, bArr, bp);
+          else q8x1(m, xo + i * k, k, wb, wp, m, sp, m, oo + i * n + j, bArr, bp);
+        }
+      } else { // the zero-padded last panel: through a scratch row
+        float[] row = new float[PANEL];
+        for (int i = i0; i < i1; i++) {
+          if (int4) q4x1(m, xo + i * k, kk, group, wb, wp, m, sp, row, 0, ZERO, 0);
+          else q8x1(m, xo + i * k, k, wb, wp, m, sp, row, 0, ZERO, 0);
+          for (int c = 0; c < cols; c++) m[oo + i * n + j + c] = bias == null ? row[c] : row[c] + m[bp + c];
+        }
+      }
+      if (kk < k) { // INT4, odd k: input k - 1 (the low nibble of the last byte of each column)
+        int last = wp + (steps - 1) * PANEL, gs = sp + (groups - 1) * PANEL;
+        for (int i = i0; i < i1; i++) {
+          float xv = m[xo + i * k + k - 1];
+          for (int c = 0; c < cols; c++) m[oo + i * n + j + c] += xv * (((wb[last + c] << 28) >> 28) * m[gs + c]);
+        }
+      }
+    });
+  }
+
+  /** L int8 weights from w[off..] as floats, in registers. */
+  private static FloatVector widen8(byte[] w, int off) {
+    return (FloatVector) ByteVector.fromArray(B, w, off).convertShape(VectorOperators.B2I, I, 0).convert(VectorOperators.I2F, 0);
+  }
+
+  /** L bytes from w[off..] sign-extended to ints (each holds two int4 values). */
+  private static IntVector bytesToInts(byte[] w, int off) {
+    return (IntVector) ByteVector.fromArray(B, w, off).convertShape(VectorOperators.B2I, I, 0);
+  }
+
+  /** The low nibbles (sign-extended) as floats. */
+  private static FloatVector lowNibbles(IntVector v) {
+    return (FloatVector) v.lanewise(VectorOperators.LSHL, 28).lanewise(VectorOperators.ASHR, 28).convert(VectorOperators.I2F, 0);
+  }
+
+  /** The high nibbles (sign-extended: the byte was) as floats. */
+  private static FloatVector highNibbles(IntVector v) {
+    return (FloatVector) v.lanewise(VectorOperators.ASHR, 4).convert(VectorOperators.I2F, 0);
+  }
+
+  /**
+   * Eight rows (packed, {@link #packRows}) by one INT8 panel: {@link #packed8x3} with the weights widened from bytes in
+   * registers; the per-column scale is applied once to the sums (it is constant along k), then the bias.
+   */
+  private static void q8x8(float[] x, int a0, int k, byte[] w, int wp, float[] s, int sp, float[] o, int op, int ldo, float[] bias, int bp) {
+    FloatVector z = FloatVector.zero(F);
+    FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z, c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z, c60 = z, c61 = z, c62 = z, c70 = z, c71 = z, c72 = z;
+    for (int p = 0, a = a0; p < k; p++, wp += PANEL, a += 8) {
+      FloatVector b0 = widen8(w, wp), b1 = widen8(w, wp + L), b2 = widen8(w, wp + 2 * L);
+      FloatVector v;
+      v = FloatVector.broadcast(F, x[a + 0]);
+      c00 = b0.fma(v, c00);
+      c01 = b1.fma(v, c01);
+      c02 = b2.fma(v, c02);
+      v = FloatVector.broadcast(F, x[a + 1]);
+      c10 = b0.fma(v, c10);
+      c11 = b1.fma(v, c11);
+      c12 = b2.fma(v, c12);
+      v = FloatVector.broadcast(F, x[a + 2]);
+      c20 = b0.fma(v, c20);
+      c21 = b1.fma(v, c21);
+      c22 = b2.fma(v, c22);
+      v = FloatVector.broadcast(F, x[a + 3]);
+      c30 = b0.fma(v, c30);
+      c31 = b1.fma(v, c31);
+      c32 = b2.fma(v, c32);
+      v = FloatVector.broadcast(F, x[a + 4]);
+      c40 = b0.fma(v, c40);
+      c41 = b1.fma(v, c41);
+      c42 = b2.fma(v, c42);
+      v = FloatVector.broadcast(F, x[a + 5]);
+      c50 = b0.fma(v, c50);
+      c51 = b1.fma(v, c51);
+      c52 = b2.fma(v, c52);
+      v = FloatVector.broadcast(F, x[a + 6]);
+      c60 = b0.fma(v, c60);
+      c61 = b1.fma(v, c61);
+      c62 = b2.fma(v, c62);
+      v = FloatVector.broadcast(F, x[a + 7]);
+      c70 = b0.fma(v, c70);
+      c71 = b1.fma(v, c71);
+      c72 = b2.fma(v, c72);
+    }
+    FloatVector s0 = FloatVector.fromArray(F, s, sp), s1 = FloatVector.fromArray(F, s, sp + L), s2 = FloatVector.fromArray(F, s, sp + 2 * L);
+    FloatVector d0 = FloatVector.fromArray(F, bias, bp), d1 = FloatVector.fromArray(F, bias, bp + L), d2 = FloatVector.fromArray(F, bias, bp + 2 * L);
+    c00.fma(s0, d0).intoArray(o, op + 0 * ldo);
+    c01.fma(s1, d1).intoArray(o, op + 0 * ldo + 1 * L);
+    c02.fma(s2, d2).intoArray(o, op + 0 * ldo + 2 * L);
+    c10.fma(s0, d0).intoArray(o, op + 1 * ldo);
+    c11.fma(s1, d1).intoArray(o, op + 1 * ldo + 1 * L);
+    c12.fma(s2, d2).intoArray(o, op + 1 * ldo + 2 * L);
+    c20.fma(s0, d0).intoArray(o, op + 2 * ldo);
+    c21.fma(s1, d1).intoArray(o, op + 2 * ldo + 1 * L);
+    c22.fma(s2, d2).intoArray(o, op + 2 * ldo + 2 * L);
+    c30.fma(s0, d0).intoArray(o, op + 3 * ldo);
+    c31.fma(s1, d1).intoArray(o, op + 3 * ldo + 1 * L);
+    c32.fma(s2, d2).intoArray(o, op + 3 * ldo + 2 * L);
+    c40.fma(s0, d0).intoArray(o, op + 4 * ldo);
+    c41.fma(s1, d1).intoArray(o, op + 4 * ldo + 1 * L);
+    c42.fma(s2, d2).intoArray(o, op + 4 * ldo + 2 * L);
+    c50.fma(s0, d0).intoArray(o, op + 5 * ldo);
+    c51.fma(s1, d1).intoArray(o, op + 5 * ldo + 1 * L);
+    c52.fma(s2, d2).intoArray(o, op + 5 * ldo + 2 * L);
+    c60.fma(s0, d0).intoArray(o, op + 6 * ldo);
+    c61.fma(s1, d1).intoArray(o, op + 6 * ldo + 1 * L);
+    c62.fma(s2, d2).intoArray(o, op + 6 * ldo + 2 * L);
+    c70.fma(s0, d0).intoArray(o, op + 7 * ldo);
+    c71.fma(s1, d1).intoArray(o, op + 7 * ldo + 1 * L);
+    c72.fma(s2, d2).intoArray(o, op + 7 * ldo + 2 * L);
+  }
+
+  /** One row by one INT8 panel. */
+  private static void q8x1(float[] x, int a0, int k, byte[] w, int wp, float[] s, int sp, float[] o, int op, float[] bias, int bp) {
+    FloatVector z = FloatVector.zero(F);
+    FloatVector c00 = z, c01 = z, c02 = z;
+    for (int p = 0; p < k; p++, wp += PANEL) {
+      FloatVector v = FloatVector.broadcast(F, x[a0 + p]);
+      c00 = widen8(w, wp).fma(v, c00);
+      c01 = widen8(w, wp + L).fma(v, c01);
+      c02 = widen8(w, wp + 2 * L).fma(v, c02);
+    }
+    FloatVector s0 = FloatVector.fromArray(F, s, sp), s1 = FloatVector.fromArray(F, s, sp + L), s2 = FloatVector.fromArray(F, s, sp + 2 * L);
+    c00.fma(s0, FloatVector.fromArray(F, bias, bp)).intoArray(o, op);
+    c01.fma(s1, FloatVector.fromArray(F, bias, bp + L)).intoArray(o, op + L);
+    c02.fma(s2, FloatVector.fromArray(F, bias, bp + 2 * L)).intoArray(o, op + 2 * L);
+  }
+
+  /**
+   * Eight rows (packed, {@link #packRows}) by one INT4 panel over the first k (even) inputs: per pair of inputs, the
+   * scales of its group (reloaded every step from L1: a loop over groups around the loop over inputs kept C2 from holding
+   * the accumulators in registers, 50x slower), one load of bytes per column vector, low and high nibbles widened to
+   * floats and scaled in registers (6 weight vectors beside the 24 accumulators).
+   */
+  private static void q4x8(float[] x, int a0, int k, int group, byte[] w, int wp, float[] s, int sp, float[] o, int op, int ldo, float[] bias, int bp) {
+    FloatVector z = FloatVector.zero(F);
+    FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z, c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z, c60 = z, c61 = z, c62 = z, c70 = z, c71 = z, c72 = z;
+    for (int p = 0, a = a0; p < k; p += 2, wp += PANEL, a += 16) {
+      int sg = sp + p / group * PANEL;
+      FloatVector sc = FloatVector.fromArray(F, s, sg);
+      IntVector iv = bytesToInts(w, wp);
+      FloatVector b0 = lowNibbles(iv).mul(sc), h0 = highNibbles(iv).mul(sc);
+      sc = FloatVector.fromArray(F, s, sg + L);
+      iv = bytesToInts(w, wp + L);
+      FloatVector b1 = lowNibbles(iv).mul(sc), h1 = highNibbles(iv).mul(sc);
+      sc = FloatVector.fromArray(F, s, sg + 2 * L);
+      iv = bytesToInts(w, wp + 2 * L);
+      FloatVector b2 = lowNibbles(iv).mul(sc), h2 = highNibbles(iv).mul(sc);
+      FloatVector v;
+      v = FloatVector.broadcast(F, x[a + 0]);
+      c00 = b0.fma(v, c00);
+      c01 = b1.fma(v, c01);
+      c02 = b2.fma(v, c02);
+      v = FloatVector.broadcast(F, x[a + 1]);
+      c10 = b0.fma(v, c10);
+      c11 = b1.fma(v, c11);
+      c12 = b2.fma(v, c12);
+      v = FloatVector.broadcast(F, x[a + 2]);
+      c20 = b0.fma(v, c20);
+      c21 = b1.fma(v, c21);
+      c22 = b2.fma(v, c22);
+      v = FloatVector.broadcast(F, x[a + 3]);
+      c30 = b0.fma(v, c30);
+      c31 = b1.fma(v, c31);
+      c32 = b2.fma(v, c32);
+      v = FloatVector.broadcast(F, x[a + 4]);
+      c40 = b0.fma(v, c40);
+      c41 = b1.fma(v, c41);
+      c42 = b2.fma(v, c42);
+      v = FloatVector.broadcast(F, x[a + 5]);
+      c50 = b0.fma(v, c50);
+      c51 = b1.fma(v, c51);
+      c52 = b2.fma(v, c52);
+      v = FloatVector.broadcast(F, x[a + 6]);
+      c60 = b0.fma(v, c60);
+      c61 = b1.fma(v, c61);
+      c62 = b2.fma(v, c62);
+      v = FloatVector.broadcast(F, x[a + 7]);
+      c70 = b0.fma(v, c70);
+      c71 = b1.fma(v, c71);
+      c72 = b2.fma(v, c72);
+      v = FloatVector.broadcast(F, x[a + 8 + 0]);
+      c00 = h0.fma(v, c00);
+      c01 = h1.fma(v, c01);
+      c02 = h2.fma(v, c02);
+      v = FloatVector.broadcast(F, x[a + 8 + 1]);
+      c10 = h0.fma(v, c10);
+      c11 = h1.fma(v, c11);
+      c12 = h2.fma(v, c12);
+      v = FloatVector.broadcast(F, x[a + 8 + 2]);
+      c20 = h0.fma(v, c20);
+      c21 = h1.fma(v, c21);
+      c22 = h2.fma(v, c22);
+      v = FloatVector.broadcast(F, x[a + 8 + 3]);
+      c30 = h0.fma(v, c30);
+      c31 = h1.fma(v, c31);
+      c32 = h2.fma(v, c32);
+      v = FloatVector.broadcast(F, x[a + 8 + 4]);
+      c40 = h0.fma(v, c40);
+      c41 = h1.fma(v, c41);
+      c42 = h2.fma(v, c42);
+      v = FloatVector.broadcast(F, x[a + 8 + 5]);
+      c50 = h0.fma(v, c50);
+      c51 = h1.fma(v, c51);
+      c52 = h2.fma(v, c52);
+      v = FloatVector.broadcast(F, x[a + 8 + 6]);
+      c60 = h0.fma(v, c60);
+      c61 = h1.fma(v, c61);
+      c62 = h2.fma(v, c62);
+      v = FloatVector.broadcast(F, x[a + 8 + 7]);
+      c70 = h0.fma(v, c70);
+      c71 = h1.fma(v, c71);
+      c72 = h2.fma(v, c72);
+    }
+    FloatVector d0 = FloatVector.fromArray(F, bias, bp), d1 = FloatVector.fromArray(F, bias, bp + L), d2 = FloatVector.fromArray(F, bias, bp + 2 * L);
+    c00.add(d0).intoArray(o, op + 0 * ldo);
+    c01.add(d1).intoArray(o, op + 0 * ldo + 1 * L);
+    c02.add(d2).intoArray(o, op + 0 * ldo + 2 * L);
+    c10.add(d0).intoArray(o, op + 1 * ldo);
+    c11.add(d1).intoArray(o, op + 1 * ldo + 1 * L);
+    c12.add(d2).intoArray(o, op + 1 * ldo + 2 * L);
+    c20.add(d0).intoArray(o, op + 2 * ldo);
+    c21.add(d1).intoArray(o, op + 2 * ldo + 1 * L);
+    c22.add(d2).intoArray(o, op + 2 * ldo + 2 * L);
+    c30.add(d0).intoArray(o, op + 3 * ldo);
+    c31.add(d1).intoArray(o, op + 3 * ldo + 1 * L);
+    c32.add(d2).intoArray(o, op + 3 * ldo + 2 * L);
+    c40.add(d0).intoArray(o, op + 4 * ldo);
+    c41.add(d1).intoArray(o, op + 4 * ldo + 1 * L);
+    c42.add(d2).intoArray(o, op + 4 * ldo + 2 * L);
+    c50.add(d0).intoArray(o, op + 5 * ldo);
+    c51.add(d1).intoArray(o, op + 5 * ldo + 1 * L);
+    c52.add(d2).intoArray(o, op + 5 * ldo + 2 * L);
+    c60.add(d0).intoArray(o, op + 6 * ldo);
+    c61.add(d1).intoArray(o, op + 6 * ldo + 1 * L);
+    c62.add(d2).intoArray(o, op + 6 * ldo + 2 * L);
+    c70.add(d0).intoArray(o, op + 7 * ldo);
+    c71.add(d1).intoArray(o, op + 7 * ldo + 1 * L);
+    c72.add(d2).intoArray(o, op + 7 * ldo + 2 * L);
+  }
+
+  /** One row by one INT4 panel over the first k (even) inputs. */
+  private static void q4x1(float[] x, int a0, int k, int group, byte[] w, int wp, float[] s, int sp, float[] o, int op, float[] bias, int bp) {
+    FloatVector z = FloatVector.zero(F);
+    FloatVector c00 = z, c01 = z, c02 = z;
+    for (int p = 0; p < k; p += 2, wp += PANEL) {
+      {
+        int sg = sp + p / group * PANEL;
+        FloatVector s0 = FloatVector.fromArray(F, s, sg), s1 = FloatVector.fromArray(F, s, sg + L), s2 = FloatVector.fromArray(F, s, sg + 2 * L);
+        IntVector v0 = bytesToInts(w, wp), v1 = bytesToInts(w, wp + L), v2 = bytesToInts(w, wp + 2 * L);
+        FloatVector v = FloatVector.broadcast(F, x[a0 + p]);
+        c00 = lowNibbles(v0).mul(s0).fma(v, c00);
+        c01 = lowNibbles(v1).mul(s1).fma(v, c01);
+        c02 = lowNibbles(v2).mul(s2).fma(v, c02);
+        v = FloatVector.broadcast(F, x[a0 + p + 1]);
+        c00 = highNibbles(v0).mul(s0).fma(v, c00);
+        c01 = highNibbles(v1).mul(s1).fma(v, c01);
+        c02 = highNibbles(v2).mul(s2).fma(v, c02);
+      }
+    }
+    c00.add(FloatVector.fromArray(F, bias, bp)).intoArray(o, op);
+    c01.add(FloatVector.fromArray(F, bias, bp + L)).intoArray(o, op + L);
+    c02.add(FloatVector.fromArray(F, bias, bp + 2 * L)).intoArray(o, op + 2 * L);
   }
 
   // ---- element-wise ----

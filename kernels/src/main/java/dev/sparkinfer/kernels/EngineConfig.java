@@ -23,10 +23,13 @@ import java.util.Properties;
  * @param strict          a kernel that would fall back to Java threads fails instead (--device opencl implies it)
  * @param cpuThreads      threads of the CPU engine ({@code --device cpu}); 0: the JVM's available processors. The jobs
  *                        set it to the cores Spark gives an executor, so the engine never uses more than its share
+ * @param quantize        Linear weights quantized at load ({@code sparkinfer.quantize=none|int8|int4}, see
+ *                        {@link Quantization}); embeddings and norms keep their stored precision
  */
 public record EngineConfig(String matmulKernel, String attentionKernel, String normKernel, String softmaxKernel,
                            String linearLayout, int elementRun, long budgetBytes,
-                           String openclDevice, boolean strict, int cpuThreads) implements Serializable {
+                           String openclDevice, boolean strict, int cpuThreads,
+                           Quantization quantize) implements Serializable {
   public EngineConfig {
     check("matmul", matmulKernel, "dot", "tiled");
     check("attention", attentionKernel, "rows", "split");
@@ -39,6 +42,14 @@ public record EngineConfig(String matmulKernel, String attentionKernel, String n
     if (budgetBytes < 0) throw new IllegalArgumentException("sparkinfer.device.budget must be >= 0 bytes, got " + budgetBytes);
     openclDevice = openclDevice == null ? "" : openclDevice;
     if (cpuThreads < 0) throw new IllegalArgumentException("sparkinfer.cpu.threads must be >= 0 (0: all processors), got " + cpuThreads);
+    quantize = quantize == null ? Quantization.NONE : quantize;
+  }
+
+  /** The config of before quantization existed: weights at their stored precision. */
+  public EngineConfig(String matmulKernel, String attentionKernel, String normKernel, String softmaxKernel, String linearLayout,
+                      int elementRun, long budgetBytes, String openclDevice, boolean strict, int cpuThreads) {
+    this(matmulKernel, attentionKernel, normKernel, softmaxKernel, linearLayout, elementRun, budgetBytes, openclDevice, strict,
+        cpuThreads, Quantization.NONE);
   }
 
   /** The CPU engine's threads: the configured number, else the JVM's available processors. */
@@ -62,7 +73,7 @@ public record EngineConfig(String matmulKernel, String attentionKernel, String n
         get(p, "sparkinfer.linear.layout", "auto"), Integer.parseInt(get(p, "sparkinfer.elementwise.run", "0")),
         parseBytes(get(p, "sparkinfer.device.budget", "0")),
         get(p, Devices.DEVICE_PROPERTY, ""), Boolean.parseBoolean(get(p, "sparkinfer.strict", "false")),
-        parseThreads(get(p, "sparkinfer.cpu.threads", "0")));
+        parseThreads(get(p, "sparkinfer.cpu.threads", "0")), Quantization.parse(get(p, "sparkinfer.quantize", "none")));
   }
 
   private static int parseThreads(String s) {
@@ -95,21 +106,26 @@ public record EngineConfig(String matmulKernel, String attentionKernel, String n
 
   public EngineConfig withBudgetBytes(long bytes) {
     return new EngineConfig(matmulKernel, attentionKernel, normKernel, softmaxKernel, linearLayout, elementRun, bytes,
-        openclDevice, strict, cpuThreads);
+        openclDevice, strict, cpuThreads, quantize);
   }
 
   public EngineConfig withStrict(boolean s) {
     return new EngineConfig(matmulKernel, attentionKernel, normKernel, softmaxKernel, linearLayout, elementRun, budgetBytes,
-        openclDevice, s, cpuThreads);
+        openclDevice, s, cpuThreads, quantize);
   }
 
   public EngineConfig withCpuThreads(int threads) {
     return new EngineConfig(matmulKernel, attentionKernel, normKernel, softmaxKernel, linearLayout, elementRun, budgetBytes,
-        openclDevice, strict, threads);
+        openclDevice, strict, threads, quantize);
   }
 
   public EngineConfig withLinearLayout(String layout) {
     return new EngineConfig(matmulKernel, attentionKernel, normKernel, softmaxKernel, layout, elementRun, budgetBytes,
-        openclDevice, strict, cpuThreads);
+        openclDevice, strict, cpuThreads, quantize);
+  }
+
+  public EngineConfig withQuantize(Quantization q) {
+    return new EngineConfig(matmulKernel, attentionKernel, normKernel, softmaxKernel, linearLayout, elementRun, budgetBytes,
+        openclDevice, strict, cpuThreads, q);
   }
 }

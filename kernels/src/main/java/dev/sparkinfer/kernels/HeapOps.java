@@ -30,6 +30,15 @@ abstract class HeapOps extends ArenaOps {
   }
 
   @Override
+  protected void grow8(byte[] newBytes) {
+    System.arraycopy(bytes, 0, newBytes, 0, bytes.length);
+    bytes = newBytes;
+  }
+
+  @Override
+  protected void write8(int offset, byte[] src) { System.arraycopy(src, 0, bytes, offset, src.length); }
+
+  @Override
   protected void write16(int bank, int offset, char[] src) { System.arraycopy(src, 0, banks[bank], offset, src.length); }
 
   @Override

@@ -254,6 +254,25 @@ public final class JavaOps extends HeapOps {
     });
   }
 
+  /** The twin of every engine's quantized Linear: each row of W dequantized to float (q * scale), then dot products in double. */
+  @Override
+  protected void linearQuantizedImpl(Tensor out, Tensor x, LinearWeight w, Tensor bias, int rows) {
+    checkPlainQuantized(w);
+    LinearWeight.Quantized q = w.quantized();
+    int n = w.out(), k = w.in(), group = q.group(), groups = q.groups(k), rowBytes = q.rowBytes(k);
+    boolean int4 = q.scheme() == Quantization.INT4;
+    int vo = q.values().offset(), so = q.scales().offset();
+    IntStream.range(0, n).parallel().forEach(col -> {
+      float[] wr = new float[k];
+      for (int p = 0; p < k; p++) wr[p] = QuantizedWeights.q(bytes, vo + col * rowBytes, p, int4) * mem[so + col * groups + p / group];
+      for (int r = 0; r < rows; r++) {
+        int xr = x.offset() + r * k;
+        double acc = dot(mem, xr, wr, 0, k);
+        mem[out.offset() + r * n + col] = (float) (acc + (bias == null ? 0 : mem[bias.offset() + col]));
+      }
+    });
+  }
+
   @Override
   protected void gather16Impl(Tensor out, HalfTensor table, IntTensor ids, int n, int vocab, int dim) {
     for (int i = 0; i < n; i++) {

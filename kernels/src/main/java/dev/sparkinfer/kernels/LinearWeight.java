@@ -6,8 +6,34 @@ package dev.sparkinfer.kernels;
  * or, for the CPU engine, transposed and cut into panels of {@code panel} columns, each panel {@code [in, panel]}
  * contiguous (the last one zero-padded), so its matmul streams one panel through the cache.
  *
- * @param panel columns per panel when packed ({@link CpuOps}); 0 when not
+ * <p>A quantized weight ({@link Ops#uploadLinear(QuantizedWeights)}) has no float {@code data}: its integers and scales
+ * are in {@code quantized}, in the layout of the engine that uploaded it.
+ *
+ * @param data      the float weights; null when quantized
+ * @param panel     columns per panel when packed ({@link CpuOps}); 0 when not
+ * @param quantized the integer values and scales of a quantized weight; null for float weights
  */
-public record LinearWeight(Tensor data, int out, int in, boolean inMajor, int panel) {
+public record LinearWeight(Tensor data, int out, int in, boolean inMajor, int panel, Quantized quantized) {
+  public LinearWeight {
+    if ((data == null) == (quantized == null)) throw new IllegalArgumentException("a Linear weight is either float (data) or quantized, not both or neither");
+  }
+
+  public LinearWeight(Tensor data, int out, int in, boolean inMajor, int panel) { this(data, out, in, inMajor, panel, null); }
+
   public LinearWeight(Tensor data, int out, int in, boolean inMajor) { this(data, out, in, inMajor, 0); }
+
+  public boolean isQuantized() { return quantized != null; }
+
+  /**
+   * A quantized weight on the device. Plain layout (panel 0; {@link JavaOps}, {@link AparapiOps}): {@code values} is
+   * {@link QuantizedWeights#values()} as given, {@code [out][rowBytes]}, and {@code scales} {@code [out][groups]}. The CPU
+   * engine's panels: see {@link CpuOps#uploadLinear(QuantizedWeights)}.
+   *
+   * @param group inputs per scale ({@code in} for INT8)
+   */
+  public record Quantized(Quantization scheme, int group, ByteTensor values, Tensor scales) {
+    public int groups(int in) { return (in + group - 1) / group; }
+
+    public int rowBytes(int in) { return scheme == Quantization.INT4 ? (in + 1) / 2 : in; }
+  }
 }

@@ -47,6 +47,12 @@ public interface Ops extends AutoCloseable {
    */
   HalfTensor upload16(char[] bits, DType dtype);
 
+  /**
+   * Bytes (quantized weights), copied to the device once and kept there as bytes; kernels dequantize them where they
+   * use them. Not allowed inside a scope.
+   */
+  ByteTensor uploadBytes(byte[] data);
+
   /** Makes room for this many more 16-bit weights at once (a model loader knows its total; avoids regrowing). */
   void reserve16(long values);
 
@@ -59,8 +65,11 @@ public interface Ops extends AutoCloseable {
   /** Bytes this Ops holds in host memory and on its device for weights, state and scratch (capacity, not use). */
   MemoryUse memoryUse();
 
-  /** What an Ops holds: host bytes (Java arrays) and device bytes (buffers; 0 for the Java reference). */
-  record MemoryUse(long hostBytes, long deviceBytes, long weights16Bytes, long floatBytes) {}
+  /**
+   * What an Ops holds: host bytes (Java arrays) and device bytes (buffers; 0 for the Java reference); of the host bytes,
+   * the 16-bit banks, the float and int arenas, and the byte memory of quantized weights.
+   */
+  record MemoryUse(long hostBytes, long deviceBytes, long weights16Bytes, long floatBytes, long weights8Bytes) {}
 
   /** Marks the scratch in use now; closing the scope frees everything allocated since. Scopes nest. */
   Scope scope();
@@ -90,11 +99,38 @@ public interface Ops extends AutoCloseable {
     return new LinearWeight(upload(t), out, in, true);
   }
 
-  /** out[rows, w.out] = x[rows, w.in] W^T + bias (bias may be null): a PyTorch Linear. */
+  /**
+   * Uploads a quantized Linear weight: it stays quantized on the device (values as bytes, scales as floats) and
+   * {@link #linear} dequantizes it inside the kernel. This default keeps {@link QuantizedWeights}' own layout
+   * ({@code [out][rowBytes]}, {@code [out][groups]}); an engine may store it as it multiplies fastest.
+   */
+  default LinearWeight uploadLinear(QuantizedWeights q) {
+    ByteTensor values = uploadBytes(q.values());
+    Tensor scales = upload(q.scales());
+    return new LinearWeight(null, q.out(), q.in(), false, 0, new LinearWeight.Quantized(q.scheme(), q.group(), values, scales));
+  }
+
+  /** A Linear weight given in PyTorch's {@code [out, in]} layout, quantized first unless {@code quantize} is NONE. */
+  default LinearWeight uploadLinear(float[] w, int out, int in, Quantization quantize) {
+    if (quantize == Quantization.NONE) return uploadLinear(w, out, in);
+    return uploadLinear(QuantizedWeights.quantize(w, out, in, quantize));
+  }
+
+  /** out[rows, w.out] = x[rows, w.in] W^T + bias (bias may be null): a PyTorch Linear, float or quantized. */
   default void linear(Tensor out, Tensor x, LinearWeight w, Tensor bias, int rows) {
+    if (w.isQuantized()) {
+      linearQuantized(out, x, w, bias, rows);
+      return;
+    }
     if (w.panel() != 0) throw new IllegalArgumentException("a panel-packed Linear weight belongs to the CPU engine that packed it");
     matmul(out, x, w.data(), bias, rows, w.out(), w.in(), !w.inMajor());
   }
+
+  /**
+   * out[rows, w.out] = x[rows, w.in] W^T + bias with W quantized ({@link #uploadLinear(QuantizedWeights)} of this
+   * engine), dequantized inside the kernel; bias (float) may be null. {@link #linear} calls it for quantized weights.
+   */
+  void linearQuantized(Tensor out, Tensor x, LinearWeight w, Tensor bias, int rows);
 
   /**
    * out[rows, n] = x[rows, k] W^T + bias[n], W a 16-bit PyTorch Linear weight {@code [n, k]} (widened in the kernel);

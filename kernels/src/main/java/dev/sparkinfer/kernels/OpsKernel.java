@@ -21,6 +21,8 @@ class OpsKernel extends BitsKernel {
   /** Barrier-free twins of the work-group row ops, one work-item per row (CPU devices; see {@link AparapiOps}). */
   static final int OP_SOFTMAX_ROWS = 25, OP_TOPK_ROWS = 43;
   /** 16-bit weights, persistent state and rotary embedding. */
+  /** Quantized weights (bytes): staging, and Linear with dequantization in the kernel (tiled for GPUs, dot for CPUs). */
+  static final int OP_BSTAGE_IN = 8, OP_LINEARQ = 55, OP_LINEARQ_NK = 56;
   static final int OP_HSTAGE_IN = 7, OP_LINEAR16 = 50, OP_LINEAR16_NK = 51, OP_GATHER16 = 52, OP_ROPE = 53, OP_CACHE_WRITE = 54;
 
   /** Matmul tile edge: a work-group of TILE x TILE work-items computes a TILE x TILE block of the output. */
@@ -40,6 +42,8 @@ class OpsKernel extends BitsKernel {
   int[] istage;    // host <-> device transfers of ints
   char[] h0, h1, h2, h3, h4, h5, h6, h7; // 16-bit weight banks (bf16/f16 bit patterns), widened where read
   char[] hstage;   // host -> device transfers of 16-bit weights
+  byte[] q8;       // quantized weights: int8 values, or int4 pairs (low nibble first), dequantized where read
+  byte[] bstage;   // host -> device transfers of quantized weights
 
   int op;
   int o, a, b, c, s;          // float offsets: output and operands (-1 = absent)
@@ -76,6 +80,8 @@ class OpsKernel extends BitsKernel {
     else if (op == OP_ZERO || op == OP_IZERO) zeroChunks();
     else if (op == OP_LINEAR16) linear16();
     else if (op == OP_LINEAR16_NK) linear16Nk();
+    else if (op == OP_LINEARQ) linearQ();
+    else if (op == OP_LINEARQ_NK) linearQNk();
     else if (op == OP_GATHER16) gather16();
     else if (op == OP_ROPE) rope();
     else if (op == OP_CACHE_WRITE) cacheWrite();
@@ -91,6 +97,7 @@ class OpsKernel extends BitsKernel {
       else if (op == OP_ISTAGE_IN) imem[ia + g] = istage[g];
       else if (op == OP_ISTAGE_OUT) istage[g] = imem[ia + g];
       else if (op == OP_HSTAGE_IN) store16(o + g, hstage[g]);
+      else if (op == OP_BSTAGE_IN) q8[o + g] = bstage[g];
     }
   }
 
@@ -905,6 +912,98 @@ class OpsKernel extends BitsKernel {
     else if (e == 31) v = super.asFloat(sign | 0x7f800000 | (m << 13));
     else v = super.asFloat(sign | ((e + 112) << 23) | (m << 13));
     return v;
+  }
+
+  // ---- quantized weights: W [n, k] as bytes at [b] of q8 (p2 bytes per row), scales [n][p3] at [s] of mem, one per
+  // group of p1 inputs; p0 = 1 for int4 (two per byte, input 2j in the low nibble of byte j), 0 for int8 ----
+
+  /** The integer at input i of the quantized row whose bytes start at r0 (nibbles sign-extended by the shifts). */
+  int quantInt(int r0, int i) {
+    int v = 0;
+    if (p0 == 1) {
+      int bb = q8[r0 + (i >> 1)];
+      v = (i & 1) == 0 ? (bb << 28) >> 28 : bb >> 4;
+    } else {
+      v = q8[r0 + i];
+    }
+    return v;
+  }
+
+  /**
+   * out[m=n0, n=n1] = a[m, k=n2] x W^T + bias (c, -1: none), W quantized: {@link #linear16()}'s local-memory tiles
+   * (GPUs), each weight dequantized (integer x its group's scale) as its tile is loaded.
+   */
+  void linearQ() {
+    int m = n0, n = n1, k = n2;
+    int lc = getLocalId(0), lr = getLocalId(1);
+    int col = getGlobalId(0), row = getGlobalId(1);
+    int colBase = getGroupId(0) * TILE;
+    float acc = 0f;
+    for (int t = 0; t < k; t += TILE) {
+      int ak = t + lc;
+      tileA[lr * TILE + lc] = (row < m && ak < k) ? mem[a + row * k + ak] : 0f;
+      int bn = colBase + lr, bk = t + lc;
+      tileB[lc * TILE + lr] = (bn < n && bk < k) ? quantInt(b + bn * p2, bk) * mem[s + bn * p3 + bk / p1] : 0f;
+      localBarrier();
+      for (int q = 0; q < TILE; q++) acc += tileA[lr * TILE + q] * tileB[q * TILE + lc];
+      localBarrier();
+    }
+    if (row < m && col < n) mem[o + row * n + col] = acc + (c >= 0 ? mem[c + col] : 0f);
+  }
+
+  /**
+   * {@link #linear16Nk()} with W quantized (CPU devices): one column x up to NK_ROWS rows per work-item; per scale group,
+   * a dot product of the activations with the group's integers, times the group's scale.
+   */
+  void linearQNk() {
+    int m = n0, n = n1, k = n2;
+    int col = getGlobalId(0), r0 = getGlobalId(1) * NK_ROWS;
+    if (col < n && r0 < m) {
+      int rows = min(NK_ROWS, m - r0);
+      int w0 = b + col * p2, sc = s + col * p3;
+      for (int r = 0; r < rows; r++) {
+        int x0 = a + (r0 + r) * k;
+        float acc = 0f;
+        for (int g0 = 0; g0 < k; g0 += p1) {
+          int gEnd = min(k, g0 + p1);
+          float part = p0 == 1 ? dotQ4(w0, x0, g0, gEnd) : dotQ8(w0, x0, g0, gEnd);
+          acc += part * mem[sc + g0 / p1];
+        }
+        mem[o + (r0 + r) * n + col] = acc + (c >= 0 ? mem[c + col] : 0f);
+      }
+    }
+  }
+
+  /** sum over from <= p < to of x[x0 + p] * q8[w0 + p], 8 partial sums combined pairwise. */
+  float dotQ8(int w0, int x0, int from, int to) {
+    float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f, s4 = 0f, s5 = 0f, s6 = 0f, s7 = 0f;
+    int full = from + (to - from) / 8 * 8;
+    for (int p = from; p < full; p += 8) {
+      int w = w0 + p, x = x0 + p;
+      s0 += mem[x] * q8[w]; s1 += mem[x + 1] * q8[w + 1]; s2 += mem[x + 2] * q8[w + 2]; s3 += mem[x + 3] * q8[w + 3];
+      s4 += mem[x + 4] * q8[w + 4]; s5 += mem[x + 5] * q8[w + 5]; s6 += mem[x + 6] * q8[w + 6]; s7 += mem[x + 7] * q8[w + 7];
+    }
+    for (int p = full; p < to; p++) s0 += mem[x0 + p] * q8[w0 + p];
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+  }
+
+  /** The same for int4 (from even): 4 bytes (8 inputs) per step, low nibble first. */
+  float dotQ4(int w0, int x0, int from, int to) {
+    float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f, s4 = 0f, s5 = 0f, s6 = 0f, s7 = 0f;
+    int full = from + (to - from) / 8 * 8;
+    for (int p = from; p < full; p += 8) {
+      int w = w0 + (p >> 1), x = x0 + p;
+      int q0 = q8[w], q1 = q8[w + 1], q2 = q8[w + 2], q3 = q8[w + 3];
+      s0 += mem[x] * ((q0 << 28) >> 28); s1 += mem[x + 1] * (q0 >> 4);
+      s2 += mem[x + 2] * ((q1 << 28) >> 28); s3 += mem[x + 3] * (q1 >> 4);
+      s4 += mem[x + 4] * ((q2 << 28) >> 28); s5 += mem[x + 5] * (q2 >> 4);
+      s6 += mem[x + 6] * ((q3 << 28) >> 28); s7 += mem[x + 7] * (q3 >> 4);
+    }
+    for (int p = full; p < to; p++) {
+      int qq = q8[w0 + (p >> 1)];
+      s0 += mem[x0 + p] * ((p & 1) == 0 ? (qq << 28) >> 28 : qq >> 4);
+    }
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
   }
 
   /** out[i, :] = table[ids[i], :] widened: n0 rows, n1 vocab, n2 dim, ids at ia, 16-bit table at [a] of bank p8. */

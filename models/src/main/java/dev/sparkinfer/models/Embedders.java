@@ -76,7 +76,7 @@ public final class Embedders {
     }
     BertConfig cfg = config;
     try (WeightSource w = weights) {
-      BertModel bert = runtime.admit(ops -> new BertModel(cfg, new BertWeights(w, cfg, ops), pooling, ops));
+      BertModel bert = runtime.admit(ops -> new BertModel(cfg, new BertWeights(w, cfg, ops, runtime.config().quantize()), pooling, ops));
       return new BertEmbedder(model.name(), tokenizer, bert, runtime, batchSize, ownsRuntime);
     }
   }

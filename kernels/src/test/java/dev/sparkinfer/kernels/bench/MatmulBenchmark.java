@@ -4,6 +4,7 @@ import dev.sparkinfer.kernels.DeviceChoice;
 import dev.sparkinfer.kernels.Devices;
 import dev.sparkinfer.kernels.LinearWeight;
 import dev.sparkinfer.kernels.Ops;
+import dev.sparkinfer.kernels.Quantization;
 import dev.sparkinfer.kernels.Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -14,10 +15,12 @@ import java.util.Random;
  * GFLOP/s of a Linear layer (out = a x W^T, W given [n, k] as PyTorch stores it, uploaded with
  * {@link Ops#uploadLinear} in the layout the device prefers, as the models do) on the shapes of real models, on each
  * device named, in one run. Shape sets: {@code bert} (MiniLM, 40 texts x 32 tokens), {@code vit} (CLIP ViT-B/32,
- * 256 images x 50 tokens), {@code llama} (LLaMA-3.2-1B, 8 x 512 tokens, and its head for 512 positions).
+ * 256 images x 50 tokens), {@code llama} (LLaMA-3.2-1B, 8 x 512 tokens, and its head for 512 positions),
+ * {@code decode} (LLaMA-3.2-1B's projections for one token). {@code --quantize none,int8,int4} runs each shape with
+ * the weights quantized ({@link Ops#uploadLinear(float[], int, int, Quantization)}) and prints the ratio to the first.
  *
  * <pre>
- * bin/benchmark matmul [--shapes bert,vit,llama | --shape MxNxK] [cpu|opencl|java ...]
+ * bin/benchmark matmul [--shapes bert,vit,llama,decode | --shape MxNxK] [--quantize none,int8,int4] [cpu|opencl|java ...]
  * </pre>
  */
 public final class MatmulBenchmark {
@@ -26,6 +29,7 @@ public final class MatmulBenchmark {
       case "bert" -> new int[][] {{1280, 1152, 384}, {1280, 1536, 384}, {1280, 384, 1536}};
       case "vit" -> new int[][] {{12800, 2304, 768}, {12800, 3072, 768}, {12800, 768, 3072}, {12800, 768, 768}};
       case "llama" -> new int[][] {{4096, 3072, 2048}, {4096, 16384, 2048}, {4096, 2048, 8192}, {512, 128256, 2048}};
+      case "decode" -> new int[][] {{1, 3072, 2048}, {1, 16384, 2048}, {1, 2048, 8192}};
       default -> {
         String[] mnk = set.split("x");
         if (mnk.length != 3) throw new IllegalArgumentException("shape set must be bert, vit, llama or MxNxK, got " + set);
@@ -37,9 +41,11 @@ public final class MatmulBenchmark {
   public static void main(String[] args) {
     List<String> sets = List.of("bert");
     List<String> devices = new ArrayList<>();
+    List<Quantization> quantize = List.of(Quantization.NONE);
     for (int i = 0; i < args.length; i++) {
       if (args[i].equals("--shapes")) sets = Arrays.asList(args[++i].split(","));
       else if (args[i].equals("--shape")) sets = List.of(args[++i]);
+      else if (args[i].equals("--quantize")) quantize = Arrays.stream(args[++i].split(",")).map(Quantization::parse).toList();
       else devices.add(args[i]);
     }
     if (devices.isEmpty()) devices = List.of("cpu", "opencl");
@@ -52,20 +58,24 @@ public final class MatmulBenchmark {
             if (d.equals("java") && (long) m * n * k > 4e9) continue; // the reference would take minutes
             float[] w = new float[n * k];
             for (int i = 0; i < w.length; i++) w[i] = r.nextFloat() - 0.5f;
-            LinearWeight b = ops.uploadLinear(w, n, k);
-            try (Ops.Scope sc = ops.scope()) {
-              Tensor a = ops.alloc(m * k), out = ops.alloc(m * n);
-              // warm up (the JIT compiles the CPU engine's kernels after a few calls) for at least half a second
-              long w0 = System.nanoTime();
-              for (int i = 0; i < 3 || (!d.equals("java") && System.nanoTime() - w0 < 500_000_000L && i < 50); i++) ops.linear(out, a, b, null, m);
-              ops.read(out.slice(0, 1));
-              int reps = d.equals("java") ? 1 : 5;
-              long t0 = System.nanoTime();
-              for (int i = 0; i < reps; i++) ops.linear(out, a, b, null, m);
-              ops.read(out.slice(0, 1));
-              double sec = (System.nanoTime() - t0) / 1e9 / reps;
-              System.out.printf("%-6s %-5s linear %dx%dx%d: %.2f ms, %.1f GFLOP/s [%s]%n", d, set, m, n, k, sec * 1e3,
-                  2.0 * m * n * k / sec / 1e9, ops.device());
+            double first = 0;
+            for (Quantization q : quantize) {
+              LinearWeight b = ops.uploadLinear(w, n, k, q);
+              try (Ops.Scope sc = ops.scope()) {
+                Tensor a = ops.alloc(m * k), out = ops.alloc(m * n);
+                // warm up (the JIT compiles the CPU engine's kernels after a few calls) for at least half a second
+                long w0 = System.nanoTime();
+                for (int i = 0; i < 3 || (!d.equals("java") && System.nanoTime() - w0 < 500_000_000L && i < 50); i++) ops.linear(out, a, b, null, m);
+                ops.read(out.slice(0, 1));
+                int reps = d.equals("java") ? 1 : 5;
+                long t0 = System.nanoTime();
+                for (int i = 0; i < reps; i++) ops.linear(out, a, b, null, m);
+                ops.read(out.slice(0, 1));
+                double sec = (System.nanoTime() - t0) / 1e9 / reps;
+                if (first == 0) first = sec;
+                System.out.printf("%-6s %-6s %-4s linear %dx%dx%d: %.2f ms, %.1f GFLOP/s, speed vs %s %.2f [%s]%n", d, set, q, m, n, k,
+                    sec * 1e3, 2.0 * m * n * k / sec / 1e9, quantize.get(0), first / sec, ops.device());
+              }
             }
           }
         }

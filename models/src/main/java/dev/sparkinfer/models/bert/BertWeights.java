@@ -2,13 +2,16 @@ package dev.sparkinfer.models.bert;
 
 import dev.sparkinfer.kernels.LinearWeight;
 import dev.sparkinfer.kernels.Ops;
+import dev.sparkinfer.kernels.Quantization;
 import dev.sparkinfer.kernels.Tensor;
 import dev.sparkinfer.models.weights.WeightSource;
 import java.util.Arrays;
 
 /**
  * BERT weights uploaded to the device once. Names are the checkpoint's (Hugging Face {@code BertModel}); checkpoints
- * saved from a task head carry a {@code bert.} prefix, which is detected.
+ * saved from a task head carry a {@code bert.} prefix, which is detected. With a {@link Quantization} other than NONE the
+ * encoder's Linear weights (q/k/v, attention output, FFN in and out) are quantized at load and stay quantized on the
+ * device; embeddings, LayerNorms and biases keep their stored precision.
  */
 public final class BertWeights {
   // the name table, in the checkpoint's own naming
@@ -43,10 +46,14 @@ public final class BertWeights {
   private final WeightSource src;
   private final String prefix;
   private final Ops ops;
+  private final Quantization quantize;
 
-  public BertWeights(WeightSource src, BertConfig c, Ops ops) {
+  public BertWeights(WeightSource src, BertConfig c, Ops ops) { this(src, c, ops, Quantization.NONE); }
+
+  public BertWeights(WeightSource src, BertConfig c, Ops ops, Quantization quantize) {
     this.src = src;
     this.ops = ops;
+    this.quantize = quantize;
     this.prefix = src.has(WORD) ? "" : src.has("bert." + WORD) ? "bert." : null;
     if (prefix == null) {
       throw new IllegalArgumentException(src.origin() + " has no '" + WORD + "': not a BERT checkpoint (first names: "
@@ -62,7 +69,7 @@ public final class BertWeights {
     for (int l = 0; l < c.layers(); l++) {
       float[] qkvW = concat(floats(name(Q, l, "weight"), h, h), floats(name(K, l, "weight"), h, h), floats(name(V, l, "weight"), h, h));
       float[] qkvB = concat(floats(name(Q, l, "bias"), h), floats(name(K, l, "bias"), h), floats(name(V, l, "bias"), h));
-      layers[l] = new Layer(ops.uploadLinear(qkvW, 3 * h, h), ops.upload(qkvB),
+      layers[l] = new Layer(ops.uploadLinear(qkvW, 3 * h, h, quantize), ops.upload(qkvB),
           linear(name(ATTN_OUT, l, "weight"), h, h), load(name(ATTN_OUT, l, "bias"), h),
           load(name(ATTN_LN, l, "weight"), h), load(name(ATTN_LN, l, "bias"), h),
           linear(name(FFN_IN, l, "weight"), f, h), load(name(FFN_IN, l, "bias"), f),
@@ -75,7 +82,7 @@ public final class BertWeights {
 
   private Tensor load(String name, long... shape) { return ops.upload(floats(name, shape)); }
 
-  private LinearWeight linear(String name, int out, int in) { return ops.uploadLinear(floats(name, out, in), out, in); }
+  private LinearWeight linear(String name, int out, int in) { return ops.uploadLinear(floats(name, out, in), out, in, quantize); }
 
   /** The tensor's floats after checking its shape against the config. */
   private float[] floats(String name, long... shape) {

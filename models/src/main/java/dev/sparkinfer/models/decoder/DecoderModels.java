@@ -34,12 +34,17 @@ public final class DecoderModels {
 
   /** Loads the folder's model onto {@code ops} with a KV cache of entries x capacity tokens; lora may be null. */
   public static CausalLm load(Path dir, Path lora, Ops ops, int entries, int capacity) {
+    return load(dir, lora, ops, entries, capacity, dev.sparkinfer.kernels.Quantization.NONE);
+  }
+
+  /** As above, the layers' Linear weights quantized at load ({@code sparkinfer.quantize}; NONE: as stored). */
+  public static CausalLm load(Path dir, Path lora, Ops ops, int entries, int capacity, dev.sparkinfer.kernels.Quantization quantize) {
     String type = modelType(dir);
     if (type.equals("gpt2")) {
       if (lora != null) throw new IllegalArgumentException("--lora is supported for the LLaMA family, not GPT-2");
-      return Gpt2Model.load(dir, ops, entries, capacity);
+      return Gpt2Model.load(dir, ops, entries, capacity, quantize);
     }
-    return LlamaModel.load(dir, lora, ops, entries, capacity);
+    return LlamaModel.load(dir, lora, ops, entries, capacity, quantize);
   }
 
   /** Rows of the folder's token embeddings (config.json's vocab_size). */

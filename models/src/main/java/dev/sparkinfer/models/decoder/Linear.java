@@ -3,13 +3,15 @@ package dev.sparkinfer.models.decoder;
 import dev.sparkinfer.kernels.HalfTensor;
 import dev.sparkinfer.kernels.LinearWeight;
 import dev.sparkinfer.kernels.Ops;
+import dev.sparkinfer.kernels.Quantization;
 import dev.sparkinfer.kernels.Tensor;
 import dev.sparkinfer.models.weights.DType;
 import dev.sparkinfer.models.weights.WeightSource;
 
 /**
  * A Linear layer's weight on the engine in the checkpoint's precision: 16-bit checkpoints stay 16-bit ({@code w16},
- * widened in the kernels), float32 ones (and LoRA-merged weights) are float ({@code w32}). {@code bias} may be null.
+ * widened in the kernels), float32 ones (and LoRA-merged weights) are float ({@code w32}), and quantized ones
+ * ({@link Quantization}, at load) are a quantized {@code w32} ({@link LinearWeight#isQuantized()}). {@code bias} may be null.
  */
 public record Linear(HalfTensor w16, LinearWeight w32, Tensor bias, int out, int in) {
   /** out[rows, out] = x[rows, in] W^T + bias. */
@@ -23,6 +25,15 @@ public record Linear(HalfTensor w16, LinearWeight w32, Tensor bias, int out, int
    * {@code conv1d} transposes it), checking its shape; {@code delta} (a merged LoRA update, [out, in]) makes it float.
    */
   public static Linear load(Ops ops, WeightSource w, String name, String biasName, int out, int in, boolean conv1d, float[] delta) {
+    return load(ops, w, name, biasName, out, in, conv1d, delta, Quantization.NONE);
+  }
+
+  /**
+   * As above, quantized at load unless {@code quantize} is NONE: the weight (16-bit widened, a LoRA delta merged first)
+   * is quantized from float32 and stays quantized on the engine; the bias stays float.
+   */
+  public static Linear load(Ops ops, WeightSource w, String name, String biasName, int out, int in, boolean conv1d, float[] delta,
+                            Quantization quantize) {
     long[] shape = w.shape(name);
     long[] want = conv1d ? new long[] {in, out} : new long[] {out, in};
     if (shape.length != 2 || shape[0] != want[0] || shape[1] != want[1]) {
@@ -31,7 +42,7 @@ public record Linear(HalfTensor w16, LinearWeight w32, Tensor bias, int out, int
     }
     Tensor bias = biasName == null ? null : ops.upload(vector(w, biasName, out));
     DType t = w.dtype(name);
-    if (delta == null && (t == DType.BF16 || t == DType.F16)) {
+    if (quantize == Quantization.NONE && delta == null && (t == DType.BF16 || t == DType.F16)) {
       char[] bits = w.bits16(name);
       if (conv1d) bits = transpose(bits, in, out);
       return new Linear(ops.upload16(bits, t == DType.BF16 ? dev.sparkinfer.kernels.DType.BF16 : dev.sparkinfer.kernels.DType.F16),
@@ -40,7 +51,7 @@ public record Linear(HalfTensor w16, LinearWeight w32, Tensor bias, int out, int
     float[] f = w.floats(name);
     if (conv1d) f = transpose(f, in, out);
     if (delta != null) for (int i = 0; i < f.length; i++) f[i] += delta[i];
-    return new Linear(null, ops.uploadLinear(f, out, in), bias, out, in);
+    return new Linear(null, ops.uploadLinear(f, out, in, quantize), bias, out, in);
   }
 
   /** A 1-D tensor of {@code n} floats (norm weights, biases), checked. */

@@ -4,6 +4,7 @@ import dev.sparkinfer.kernels.Activation;
 import dev.sparkinfer.kernels.Attention;
 import dev.sparkinfer.kernels.IntTensor;
 import dev.sparkinfer.kernels.Ops;
+import dev.sparkinfer.kernels.Quantization;
 import dev.sparkinfer.kernels.Rope;
 import dev.sparkinfer.kernels.Tensor;
 import dev.sparkinfer.models.decoder.Batch;
@@ -40,13 +41,16 @@ public final class LlamaModel implements CausalLm {
   private final Linear head; // null when tied
   private final Tensor norm, invFreq;
   private final Layer[] layers;
+  /** Quantization of the layers' Linear weights (attention, MLP, experts); embeddings, norms, router and head keep theirs. */
+  private final Quantization quantize;
 
-  private LlamaModel(LlamaConfig c, Ops ops, WeightSource w, LoraAdapter lora, int entries, int capacity) {
+  private LlamaModel(LlamaConfig c, Ops ops, WeightSource w, LoraAdapter lora, int entries, int capacity, Quantization quantize) {
     if (capacity > c.positions()) throw new IllegalArgumentException("a cache of " + capacity + " tokens exceeds the model's " + c.positions() + " positions");
     this.c = c;
     this.ops = ops;
     this.entries = entries;
     this.capacity = capacity;
+    this.quantize = quantize;
     long total16 = 0;
     for (String n : w.names()) total16 += Embedding.params16(w, n);
     ops.reserve16(total16 + 64L * w.names().size());
@@ -60,7 +64,7 @@ public final class LlamaModel implements CausalLm {
       if (c.experts() == 0) {
         mlp = swiGlu(w, lora, layer(l, "mlp.gate_proj.weight"), layer(l, "mlp.up_proj.weight"), layer(l, "mlp.down_proj.weight"));
       } else {
-        router = linear(w, lora, layer(l, "block_sparse_moe.gate.weight"), c.experts(), d);
+        router = linear(w, lora, layer(l, "block_sparse_moe.gate.weight"), c.experts(), d, Quantization.NONE);
         experts = new SwiGlu[c.experts()];
         for (int e = 0; e < c.experts(); e++) {
           String p = layer(l, "block_sparse_moe.experts." + e + ".");
@@ -74,7 +78,7 @@ public final class LlamaModel implements CausalLm {
           ops.allocState(Math.multiplyExact(entries * capacity, kv)), ops.allocState(Math.multiplyExact(entries * capacity, kv)));
     }
     norm = vec(w, NORM, d);
-    head = c.tied() || !w.has(HEAD) ? null : linear(w, lora, HEAD, c.vocabSize(), d);
+    head = c.tied() || !w.has(HEAD) ? null : linear(w, lora, HEAD, c.vocabSize(), d, Quantization.NONE);
     if (!c.tied() && head == null) throw new IllegalArgumentException(w.origin() + ": tie_word_embeddings is false but there is no " + HEAD);
     invFreq = ops.upload(Rope.invFreq(c.headDim(), c.theta(), c.scaling()));
     if (lora != null) lora.checkAllUsed();
@@ -84,9 +88,11 @@ public final class LlamaModel implements CausalLm {
     return new SwiGlu(linear(w, lora, gate, c.ffn(), c.dim()), linear(w, lora, up, c.ffn(), c.dim()), linear(w, lora, down, c.dim(), c.ffn()));
   }
 
-  private Linear linear(WeightSource w, LoraAdapter lora, String name, int out, int in) {
+  private Linear linear(WeightSource w, LoraAdapter lora, String name, int out, int in) { return linear(w, lora, name, out, in, quantize); }
+
+  private Linear linear(WeightSource w, LoraAdapter lora, String name, int out, int in, Quantization q) {
     String bias = c.attentionBias() && name.contains("self_attn.") && !name.contains("o_proj") ? name.replace(".weight", ".bias") : null;
-    return Linear.load(ops, w, name, bias, out, in, false, lora == null ? null : lora.delta(name, out, in));
+    return Linear.load(ops, w, name, bias, out, in, false, lora == null ? null : lora.delta(name, out, in), q);
   }
 
   private Tensor vec(WeightSource w, String name, int n) { return ops.upload(Linear.vector(w, name, n)); }
@@ -96,9 +102,14 @@ public final class LlamaModel implements CausalLm {
    * {@code capacity} tokens; {@code loraDir} (a PEFT adapter) is merged when not null.
    */
   public static LlamaModel load(Path dir, Path loraDir, Ops ops, int entries, int capacity) {
+    return load(dir, loraDir, ops, entries, capacity, Quantization.NONE);
+  }
+
+  /** As above, the layers' Linear weights quantized at load ({@link Quantization}; NONE: as stored). */
+  public static LlamaModel load(Path dir, Path loraDir, Ops ops, int entries, int capacity, Quantization quantize) {
     LlamaConfig c = LlamaConfig.read(dir);
     try (WeightSource w = SafeTensors.openModelDir(dir); LoraAdapter lora = loraDir == null ? null : LoraAdapter.open(loraDir)) {
-      return new LlamaModel(c, ops, w, lora, entries, capacity);
+      return new LlamaModel(c, ops, w, lora, entries, capacity, quantize);
     }
   }
 
@@ -107,7 +118,7 @@ public final class LlamaModel implements CausalLm {
    * a KV cache for {@code entries} x {@code capacity} tokens.
    */
   public static LlamaModel load(LlamaConfig c, WeightSource w, Ops ops, int entries, int capacity) {
-    return new LlamaModel(c, ops, w, null, entries, capacity);
+    return new LlamaModel(c, ops, w, null, entries, capacity, Quantization.NONE);
   }
 
   public LlamaConfig config() { return c; }

@@ -30,7 +30,8 @@ public final class DecoderCache {
       Path dir = Path.of(k.modelDir());
       TextTokenizer tok = DecoderTokenizers.load(dir);
       DeviceRuntime rt = DeviceRuntime.get(k.device(), k.engine());
-      CausalLm m = rt.admit(ops -> DecoderModels.load(dir, k.loraDir() == null ? null : Path.of(k.loraDir()), ops, k.entries(), k.capacity()));
+      CausalLm m = rt.admit(ops -> DecoderModels.load(dir, k.loraDir() == null ? null : Path.of(k.loraDir()), ops, k.entries(), k.capacity(),
+          k.engine().quantize()));
       if (tok.vocabSize() > m.vocabSize()) {
         throw new IllegalArgumentException(dir + ": the tokenizer has " + tok.vocabSize() + " ids but the model's embeddings have "
             + m.vocabSize() + " rows: the tokenizer files do not belong to this model");

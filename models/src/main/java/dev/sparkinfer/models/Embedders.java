@@ -77,7 +77,10 @@ public final class Embedders {
     BertConfig cfg = config;
     try (WeightSource w = weights) {
       BertModel bert = runtime.admit(ops -> new BertModel(cfg, new BertWeights(w, cfg, ops, runtime.config().quantize()), pooling, ops));
-      return new BertEmbedder(model.name(), tokenizer, bert, runtime, batchSize, ownsRuntime);
+      // a quantized model says so wherever its name is recorded (the model column, the summary)
+      String name = model.name() + (runtime.config().quantize() == dev.sparkinfer.kernels.Quantization.NONE ? ""
+          : "+" + runtime.config().quantize().name().toLowerCase(java.util.Locale.ROOT));
+      return new BertEmbedder(name, tokenizer, bert, runtime, batchSize, ownsRuntime);
     }
   }
 }

@@ -74,6 +74,7 @@ class QuantizedModelsTest {
     try (DeviceRuntime rt = DeviceRuntime.own(DeviceChoice.CPU, cfg);
          BertEmbedder e = Embedders.load(ModelRef.resolve("default"), rt, 16)) {
       assertTrue(rt.memoryUse().weights8Bytes() > 0, "the INT8 embedder holds no quantized bytes");
+      assertEquals("all-MiniLM-L6-v2+int8", e.modelName(), "a quantized model says so where its name is recorded");
       int8 = e.embed(texts);
     }
     double min = 1;

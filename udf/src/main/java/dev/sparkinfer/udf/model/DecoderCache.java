@@ -36,7 +36,8 @@ public final class DecoderCache {
         throw new IllegalArgumentException(dir + ": the tokenizer has " + tok.vocabSize() + " ids but the model's embeddings have "
             + m.vocabSize() + " rows: the tokenizer files do not belong to this model");
       }
-      String name = dir.getFileName().toString() + (k.loraDir() == null ? "" : "+" + Path.of(k.loraDir()).getFileName());
+      String name = dir.getFileName().toString() + (k.loraDir() == null ? "" : "+" + Path.of(k.loraDir()).getFileName())
+          + (k.engine().quantize() == dev.sparkinfer.kernels.Quantization.NONE ? "" : "+" + k.engine().quantize().name().toLowerCase(java.util.Locale.ROOT));
       return new Teacher(m, tok, rt, name);
     }
 

@@ -1,6 +1,5 @@
 package dev.sparkinfer.jobs.cli;
 
-import dev.sparkinfer.jobs.BatchJob;
 import dev.sparkinfer.jobs.JobConfig;
 import dev.sparkinfer.jobs.JobSummary;
 import dev.sparkinfer.jobs.clip.ClipJob;
@@ -8,7 +7,6 @@ import dev.sparkinfer.kernels.EngineConfig;
 import dev.sparkinfer.schemas.ClipScoresTable.EmbeddingDtype;
 import dev.sparkinfer.udf.clip.ClipTaskConfig;
 import java.util.concurrent.Callable;
-import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -58,19 +56,13 @@ public class ClipScoreCommand implements Callable<Integer> {
 
   static int run(JobConfig cfg, ClipJob job, CommandSpec spec) {
     job.checkModel(); // before Spark starts
-    boolean ownSession = SparkSession.getDefaultSession().isEmpty();
-    SparkSession spark = Sessions.start("sparkinfer " + job.name(), cfg.master());
-    try {
-      JobSummary summary = BatchJob.run(spark, cfg, c -> job);
-      spec.commandLine().getOut().println(summary.oneLine());
-      Object own = summary.toMap().get(job.name());
-      if (own instanceof java.util.Map<?, ?> m && m.containsKey("threshold")) {
-        spec.commandLine().getOut().printf(java.util.Locale.ROOT, "threshold %.6f: %s kept, %s dropped (%s)%n", m.get("threshold"),
-            m.get("kept"), m.get("dropped"), m.get("rule"));
-      }
-      return 0;
-    } finally {
-      if (ownSession) spark.stop();
+    JobSummary summary = Sessions.runJob(cfg, job);
+    spec.commandLine().getOut().println(summary.oneLine());
+    Object own = summary.toMap().get(job.name());
+    if (own instanceof java.util.Map<?, ?> m && m.containsKey("threshold")) {
+      spec.commandLine().getOut().printf(java.util.Locale.ROOT, "threshold %.6f: %s kept, %s dropped (%s)%n", m.get("threshold"),
+          m.get("kept"), m.get("dropped"), m.get("rule"));
     }
+    return 0;
   }
 }

@@ -1,15 +1,12 @@
 package dev.sparkinfer.jobs.cli;
 
-import dev.sparkinfer.jobs.BatchJob;
 import dev.sparkinfer.jobs.JobConfig;
-import dev.sparkinfer.jobs.JobSummary;
 import dev.sparkinfer.jobs.generate.GenerateJob;
 import dev.sparkinfer.kernels.EngineConfig;
 import dev.sparkinfer.models.decoder.DecoderModels;
 import dev.sparkinfer.udf.generate.GenerateConfig;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -26,25 +23,8 @@ import picocli.CommandLine.Spec;
     footer = {"", "Exit status: 0 done, 1 the job failed, 2 bad arguments, paths or model (nothing was run)."})
 public final class GenerateCommand implements Callable<Integer> {
   @Mixin CommonOptions options;
+  @Mixin DecodingOptions decoding;
   @Spec CommandSpec spec;
-
-  @Option(names = "--max-new-tokens", paramLabel = "N", defaultValue = "64", description = "(default: ${DEFAULT-VALUE})")
-  int maxNewTokens;
-
-  @Option(names = "--greedy", description = "argmax decoding (the default unless --temperature is given)")
-  boolean greedy;
-
-  @Option(names = "--temperature", paramLabel = "T", defaultValue = "0", description = "sampling temperature; 0 = greedy (default: ${DEFAULT-VALUE})")
-  float temperature;
-
-  @Option(names = "--top-p", paramLabel = "P", defaultValue = "1.0", description = "nucleus mass (default: ${DEFAULT-VALUE})")
-  float topP;
-
-  @Option(names = "--seed", paramLabel = "S", defaultValue = "0", description = "(default: ${DEFAULT-VALUE})")
-  long seed;
-
-  @Option(names = "--stop-at-eos", paramLabel = "BOOL", defaultValue = "true", arity = "1", description = "(default: ${DEFAULT-VALUE})")
-  boolean stopAtEos;
 
   @Option(names = "--context", paramLabel = "N", defaultValue = "0",
       description = "prompt + new tokens per sequence; 0 = min(1024, the model's positions) (default: ${DEFAULT-VALUE})")
@@ -60,21 +40,13 @@ public final class GenerateCommand implements Callable<Integer> {
   public Integer call() {
     JobConfig cfg = options.toConfig();
     if (cfg.model().equals(JobConfig.DEFAULT_MODEL)) throw new IllegalArgumentException("--model must be a decoder's Hugging Face folder");
-    if (greedy && temperature != 0) throw new IllegalArgumentException("--greedy and --temperature " + temperature + " contradict each other");
     Path dir = Path.of(cfg.model()).toAbsolutePath().normalize();
     int ctx = context > 0 ? context : Math.min(1024, DecoderModels.positions(dir));
-    GenerateConfig gc = new GenerateConfig(dir.toString(), lora == null ? null : lora.toAbsolutePath().normalize().toString(), maxNewTokens,
-        greedy ? 0f : temperature, topP, seed, stopAtEos, ctx, batch, cfg.task().maxTextChars());
+    GenerateConfig gc = new GenerateConfig(dir.toString(), lora == null ? null : lora.toAbsolutePath().normalize().toString(),
+        decoding.maxNewTokens, decoding.temperature(), decoding.topP, decoding.seed, decoding.stopAtEos, ctx, batch, cfg.task().maxTextChars());
     GenerateJob job = new GenerateJob(gc, cfg.device(), EngineConfig.fromSystemProperties());
     job.checkModel();
-    boolean ownSession = SparkSession.getDefaultSession().isEmpty();
-    SparkSession spark = Sessions.start("sparkinfer generate", cfg.master());
-    try {
-      JobSummary summary = BatchJob.run(spark, cfg, c -> job);
-      spec.commandLine().getOut().println(summary.oneLine());
-      return 0;
-    } finally {
-      if (ownSession) spark.stop();
-    }
+    spec.commandLine().getOut().println(Sessions.runJob(cfg, job).oneLine());
+    return 0;
   }
 }

@@ -27,4 +27,18 @@ public final class Sessions {
     }
     return SparkSession.builder().config(conf).getOrCreate();
   }
+
+  /**
+   * Runs a job in the session: the one already running (tests, notebooks; it stays up) or one started for it with
+   * {@code --master} and stopped after.
+   */
+  public static dev.sparkinfer.jobs.JobSummary runJob(JobConfig cfg, dev.sparkinfer.jobs.JobSpec job) {
+    boolean ownSession = SparkSession.getDefaultSession().isEmpty();
+    SparkSession spark = start("sparkinfer " + job.name(), cfg.master());
+    try {
+      return dev.sparkinfer.jobs.BatchJob.run(spark, cfg, c -> job);
+    } finally {
+      if (ownSession) spark.stop();
+    }
+  }
 }

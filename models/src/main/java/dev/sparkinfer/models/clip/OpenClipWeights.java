@@ -111,36 +111,43 @@ final class OpenClipWeights implements WeightSource {
   public float[] floats(String name) {
     Source s = source(name);
     float[] all = w.floats(s.name());
-    long[] shape = w.shape(s.name());
-    if (s.third() >= 0) {
-      int n = all.length / 3;
-      return java.util.Arrays.copyOfRange(all, s.third() * n, (s.third() + 1) * n);
-    }
-    if (s.transposed()) {
-      int r = (int) shape[0], c = (int) shape[1];
-      float[] t = new float[all.length];
-      for (int i = 0; i < r; i++) for (int j = 0; j < c; j++) t[j * r + i] = all[i * c + j];
-      return t;
-    }
-    return all;
+    int[] from = order(s, all.length);
+    if (from == null) return all;
+    float[] out = new float[from.length];
+    for (int i = 0; i < out.length; i++) out[i] = all[from[i]];
+    return out;
   }
 
   @Override
   public char[] bits16(String name) {
     Source s = source(name);
     char[] all = w.bits16(s.name());
-    long[] shape = w.shape(s.name());
+    int[] from = order(s, all.length);
+    if (from == null) return all;
+    char[] out = new char[from.length];
+    for (int i = 0; i < out.length; i++) out[i] = all[from[i]];
+    return out;
+  }
+
+  /**
+   * Where each element of our tensor comes from in the stored one (of {@code length} elements): one third of a fused
+   * in_proj, or the transpose of a 2-D weight; null when it is the stored tensor as it is.
+   */
+  private int[] order(Source s, int length) {
     if (s.third() >= 0) {
-      int n = all.length / 3;
-      return java.util.Arrays.copyOfRange(all, s.third() * n, (s.third() + 1) * n);
+      int n = length / 3;
+      int[] from = new int[n];
+      for (int i = 0; i < n; i++) from[i] = s.third() * n + i;
+      return from;
     }
     if (s.transposed()) {
+      long[] shape = w.shape(s.name());
       int r = (int) shape[0], c = (int) shape[1];
-      char[] t = new char[all.length];
-      for (int i = 0; i < r; i++) for (int j = 0; j < c; j++) t[j * r + i] = all[i * c + j];
-      return t;
+      int[] from = new int[length];
+      for (int i = 0; i < r; i++) for (int j = 0; j < c; j++) from[j * r + i] = i * c + j;
+      return from;
     }
-    return all;
+    return null;
   }
 
   @Override public long[] longs(String name) { return w.longs(source(name).name()); }

@@ -124,12 +124,19 @@ class PartitionRunnerTest {
     final List<String> prepareThreads = java.util.Collections.synchronizedList(new ArrayList<>());
     final java.util.concurrent.atomic.AtomicInteger overlaps = new java.util.concurrent.atomic.AtomicInteger();
     volatile boolean completing;
+    volatile int completesStarted;
+    volatile int prepared;
 
     @Override public boolean pipelined() { return true; }
 
     @Override
     public Object prepare(VectorSchemaRoot in, RowRejects rejects) {
+      int batch = prepared++;
       prepareThreads.add(Thread.currentThread().getName());
+      // batch b (b > 0) waits until batch b - 1's completion has started, then looks whether it is still running:
+      // with pipelining it is (it sleeps), without it the completion would be over (or never start: the wait times out)
+      long until = System.nanoTime() + 2_000_000_000L;
+      while (batch > 0 && completesStarted < batch && System.nanoTime() < until) Thread.onSpinWait();
       if (completing) overlaps.incrementAndGet();
       List<Object[]> rows = new ArrayList<>();
       for (int i = 0; i < in.getRowCount(); i++) {
@@ -144,8 +151,9 @@ class PartitionRunnerTest {
     @SuppressWarnings("unchecked")
     public void complete(Object prepared, VectorSchemaRoot out, RowRejects rejects) {
       completing = true;
+      completesStarted++;
       try {
-        Thread.sleep(20); // the device: long enough for the next batch's preparation to start
+        Thread.sleep(50); // the device: long enough for the next batch's preparation to see it running
       } catch (InterruptedException e) {
         throw new IllegalStateException(e);
       }

@@ -13,15 +13,23 @@ import dev.sparkinfer.jobs.run.PartitionRunner;
 import dev.sparkinfer.jobs.run.PartitionStats;
 import dev.sparkinfer.jobs.run.ResultRecord;
 import dev.sparkinfer.jobs.run.TaskInfo;
+import org.apache.spark.util.CollectionAccumulator;
 import dev.sparkinfer.jobs.write.OutputFormat;
-import dev.sparkinfer.jobs.write.OutputWriter;
-import dev.sparkinfer.schemas.RejectsTable;
 import dev.sparkinfer.udf.BatchTaskFactory;
-import java.io.IOException;
+import dev.sparkinfer.jobs.write.RunManifest;
+import dev.sparkinfer.jobs.write.ShardManifest;
+import dev.sparkinfer.jobs.write.ShardWriter;
+import java.io.Serializable;
 import java.time.Instant;
+import java.util.Comparator;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import org.apache.spark.Partitioner;
+import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.arrow.vector.types.pojo.Schema;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
@@ -29,7 +37,6 @@ import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
-import org.apache.spark.util.CollectionAccumulator;
 import org.apache.spark.util.LongAccumulator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -38,21 +45,24 @@ import scala.Tuple2;
 /**
  * Runs a job on a live SparkSession: checks (model, input, columns, output) before any Spark job, then
  * <ol>
- *   <li>read the corpus and spread it over the partitions by length ({@link #spread}); count it (the total for
- *       progress; the shuffle it writes is reused by the next step),</li>
- *   <li>run the partition runner (Arrow batches through the task) with progress on the driver, keeping the results
- *       (memory, spilling to disk),</li>
- *   <li>write the output and {@code _rejects/} through Spark's commit protocol, then {@code _SUMMARY.json}.</li>
+ *   <li>read the corpus and spread it over its shards (a stable function of the row id, {@link ShardWriter#shardOf};
+ *       one partition per shard, sorted longest first inside it, {@link #spread}); count it (the total for progress;
+ *       the shuffle it writes is reused by the next step),</li>
+ *   <li>run each shard's rows through the partition runner (Arrow batches through the task) and write and commit the
+ *       shard from its own task ({@link ShardWriter}: data and rejects together, then its manifest), with progress
+ *       on the driver,</li>
+ *   <li>sum the shards' manifests into {@code _SUMMARY.json}.</li>
  * </ol>
+ * A shard is committed once, whatever retries, lost executors or reruns happen; {@code --resume} reruns a job into
+ * the output of an interrupted run and computes only the shards it did not commit. A job whose rows to write depend
+ * on every result ({@link JobSpec#needsAllResults}) keeps its results until all have run and then writes its shards.
  */
 public final class BatchJob {
   private static final Logger LOG = LoggerFactory.getLogger(BatchJob.class);
 
   private BatchJob() {}
 
-  public static final String REJECTS_DIR = "_rejects";
-  /** Up to this many rejects are written as one file. */
-  static final long REJECTS_PER_FILE = 100_000;
+  public static final String REJECTS_DIR = ShardWriter.REJECTS_DIR;
 
   public static JobSummary run(SparkSession spark, JobConfig cfg, JobSpec.Factory job) {
     JobSpec spec = job.create(cfg);
@@ -67,113 +77,200 @@ public final class BatchJob {
     Corpus corpus = CorpusReader.open(spark, cfg);
     OutputFolder outputFolder = OutputFolder.check(cfg, corpus.files(), hadoop);
     Path output = outputFolder.path();
+    boolean resume = cfg.overwrite() == JobConfig.Overwrite.RESUME && outputFolder.holdsRun();
+    if (resume && spec.needsAllResults()) {
+      throw new UsageException(spec.name() + " with these options writes nothing until every row has run, so an interrupted run "
+          + "left nothing to resume: run it again with --overwrite");
+    }
+    int defaultShards = cfg.partitions() > 0 ? cfg.partitions() : Math.max(2, sc.defaultParallelism() * JobConfig.PARTITIONS_PER_CORE);
+    RunManifest run = RunManifest.of(spec, cfg, modelName, corpus.files(), defaultShards, hadoop);
+    if (resume) run = RunManifest.read(output, hadoop).checkResumable(run, cfg);
+    int shards = run.shards();
     String device = sc.isLocal() ? spec.warmUp() : null;
     PartitionRunner runner = new PartitionRunner(spec.tasks(), cfg.batchSize(), cfg.windowRows(), null, null);
     StructType outputSchema = CarriedColumns.append(spec.outputSparkSchema(), corpus.carried());
-    outputFolder.clearOldOutput(); // passed every check: absent, empty, or an output --overwrite may replace
+    if (!resume) {
+      outputFolder.clearOldOutput(); // passed every check: absent, empty, or an output --overwrite may replace
+      run.write(output, hadoop);
+    }
+    Map<Integer, ShardManifest> before = resume ? ShardManifest.readAll(output, hadoop) : Map.of();
+    Set<Integer> committed = new HashSet<>(before.keySet());
+    if (resume) {
+      LOG.info(String.format("%s: resuming %s: %d of %d shards committed by the earlier run; computing the other %d", spec.name(),
+          output, committed.size(), shards, shards - committed.size()));
+    }
+    Arrow arrow = new Arrow(cfg.format() == OutputFormat.ARROW && sc.isLocal() ? spec.outputArrowSchema() : null, corpus.carried());
+    ShardWriter writer = ShardWriter.create(spark, output, cfg.format(), outputSchema, arrow.schema(), spec, spec.keep(), corpus.carried());
 
-    int partitions = cfg.partitions() > 0 ? cfg.partitions() : Math.max(2, sc.defaultParallelism() * JobConfig.PARTITIONS_PER_CORE);
     LongAccumulator rowsDone = sc.longAccumulator("sparkinfer." + spec.name() + ".rows");
     CollectionAccumulator<String> taskInfo = sc.collectionAccumulator("sparkinfer." + spec.name() + ".taskInfo");
 
-    // 1. read and count
+    // 1. read, spread over the shards not committed yet, count
     sc.setJobDescription(spec.name() + ": read and count " + cfg.input());
-    JavaRDD<InputRecord> input = spread(corpus.records(), spec.tasks(), partitions);
+    JavaRDD<InputRecord> input = spread(corpus.records(), spec.tasks(), shards, committed);
     long total = input.count();
     long t1 = System.nanoTime();
-    LOG.info(String.format("%s: %,d rows from %d %s file(s), %d partitions, batch size %d", spec.name(), total,
-        corpus.files().size(), corpus.format().name().toLowerCase(), partitions, cfg.batchSize()));
+    LOG.info(String.format("%s: %,d rows to run from %d %s file(s), %d shards, batch size %d", spec.name(), total,
+        corpus.files().size(), corpus.format().name().toLowerCase(), shards, cfg.batchSize()));
 
-    // 2. run the tasks, results kept for the two writes
+    // 2. run the tasks; each shard's task writes and commits it (or, for a job that needs all results, keeps them first)
     // image jobs: paths become bytes here, after the spread (only paths were shuffled)
-    JavaRDD<InputRecord> ready = cfg.images() == null ? input : input.mapPartitions(new ImageFetcher(hadoop, cfg.images().maxImageBytes()));
-    JavaRDD<ResultRecord> results = ready.mapPartitions(runner.reporting(rowsDone, taskInfo)).persist(StorageLevel.MEMORY_AND_DISK());
-    JobSpec.Finish finish;
-    PartitionStats stats;
+    JavaRDD<InputRecord> ready = cfg.images() == null ? input : input.mapPartitions(new ImageFetcher(hadoop, cfg.images().maxImageBytes()), true);
+    PartitionRunner reporting = runner.reporting(rowsDone, taskInfo);
+    Map<String, Object> selected = Map.of();
     long t2;
-    try {
-      ProgressListener progress = new ProgressListener(rowsDone.id());
-      sc.addSparkListener(progress);
-      try (ProgressDisplay display = new ProgressDisplay(spec.name(), total, progress::rowsDone, cfg.progressMillis(), cfg.logMillis())) {
-        sc.setJobDescription(spec.name() + ": run tasks");
-        stats = results.mapPartitions(PartitionStats::of).reduce(PartitionStats::merge);
-        display.finish(stats.written + stats.rejected);
-      } finally {
-        sc.removeSparkListener(progress);
+    ProgressListener progress = new ProgressListener(rowsDone.id());
+    sc.addSparkListener(progress);
+    JavaRDD<ResultRecord> kept = null;
+    try (ProgressDisplay display = new ProgressDisplay(spec.name(), total, progress::rowsDone, cfg.progressMillis(), cfg.logMillis())) {
+      sc.setJobDescription(spec.name() + ": run tasks and commit shards");
+      if (!spec.needsAllResults()) {
+        ready.mapPartitionsWithIndex((shard, rows) -> {
+          PartitionRunner.Run results = reporting.call(rows);
+          return List.of(writer.write(shard, results, results::taskInfo).shard()).iterator(); // the manifest is read from storage
+        }, true).collect();
+      } else {
+        kept = ready.mapPartitions(reporting, true).persist(StorageLevel.MEMORY_AND_DISK());
+        JavaRDD<ResultRecord> outputs = kept.filter(r -> !r.isReject());
+        long count = outputs.count();
+        sc.setJobDescription(spec.name() + ": select");
+        JobSpec.Selection selection = spec.select(spark, outputs, count);
+        selected = selection.summary();
+        for (String info : taskInfo.value()) if (arrow.schema() == null) arrow = arrow.with(schema(TaskInfo.decode(info).arrowSchemaJson()));
+        ShardWriter selecting = writer.keeping(selection.keep(), arrow.schema());
+        sc.setJobDescription(spec.name() + ": write " + cfg.output());
+        kept.mapPartitionsWithIndex((shard, rows) -> List.of(selecting.write(shard, rows, () -> null).shard()).iterator(), true).collect();
       }
-      t2 = System.nanoTime();
-
-      // 3. write output and rejects from the kept results
-      Set<String> devices = new LinkedHashSet<>();
-      Schema arrowSchema = null;
-      for (String s : taskInfo.value()) {
-        TaskInfo info = TaskInfo.decode(s);
-        modelName = info.modelName();
-        devices.add(info.device());
-        if (arrowSchema == null) arrowSchema = Schema.fromJSON(info.arrowSchemaJson());
-      }
-      if (!devices.isEmpty()) device = String.join(", ", devices);
-      if (arrowSchema == null && cfg.format() == OutputFormat.ARROW && sc.isLocal()) {
-        arrowSchema = spec.outputArrowSchema(); // no row reached the model; it is loaded here (warmUp), so this is cheap
-      }
-      if (arrowSchema != null) arrowSchema = CarriedColumns.append(arrowSchema, corpus.carried());
-      JavaRDD<ResultRecord> written = results.filter(r -> !r.isReject());
-      sc.setJobDescription(spec.name() + ": finish");
-      finish = spec.finish(spark, written, stats.written, output);
-      if (finish.keep() != null) {
-        written = written.filter(finish.keep());
-        stats.written -= finish.dropped();
-      }
-      sc.setJobDescription(spec.name() + ": write " + cfg.output());
-      if (stats.written == 0) written = written.coalesce(1); // no rows: one empty file (with the schema), not one per partition
-      OutputWriter.write(spark, written.map(ResultRecord::outputRow), outputSchema, arrowSchema,
-          output.toString(), cfg.format());
-      sc.setJobDescription(spec.name() + ": write rejects");
-      JavaRDD<ResultRecord> rejects = results.filter(ResultRecord::isReject);
-      if (stats.rejected < REJECTS_PER_FILE) rejects = rejects.coalesce(1); // usually few: one file, not one per partition
-      OutputWriter.write(spark, rejects.map(ResultRecord::rejectRow), RejectsTable.sparkSchema(),
-          RejectsTable.arrowSchema(), new Path(output, REJECTS_DIR).toString(), cfg.format());
-      if (finish.files() != null) finish.files().run();
-    } catch (IOException e) {
-      throw new IllegalStateException("task output schema unreadable: " + e.getMessage(), e);
+      display.finish(total);
     } finally {
-      results.unpersist(false);
+      sc.removeSparkListener(progress);
+      if (kept != null) kept.unpersist(false);
       sc.setJobDescription(null);
     }
+    t2 = System.nanoTime();
+
+    // 3. every shard committed: the summary is the sum of their manifests
+    Map<Integer, ShardManifest> all = ShardManifest.readAll(output, hadoop);
+    if (all.size() != shards) {
+      throw new IllegalStateException(all.size() + " of " + shards + " shards are committed in " + ShardManifest.dir(output)
+          + " after every task succeeded: was the output changed while the job ran?");
+    }
+    PartitionStats stats = new PartitionStats();
+    long dropped = 0;
+    Set<String> devices = new LinkedHashSet<>();
+    for (ShardManifest m : all.values()) {
+      stats.merge(m.stats());
+      dropped += m.dropped();
+      if (m.model() != null) modelName = m.model();
+      if (m.device() != null) devices.add(m.device());
+      if (m.arrowSchema() != null && arrow.schema() == null) arrow = arrow.with(schema(m.arrowSchema()));
+    }
+    for (String info : taskInfo.value()) { // a job that kept all results before writing: its tasks told the accumulator
+      devices.add(TaskInfo.decode(info).device());
+      modelName = TaskInfo.decode(info).modelName();
+    }
+    if (!devices.isEmpty()) device = String.join(", ", devices);
+    writer.writeEmptyIfNone(hadoop, false, arrow.schema() == null ? null : arrow.schema().toJson());
+    writer.writeEmptyIfNone(hadoop, true, null);
+    long[] tally = ShardManifest.sumTallies(ShardManifest.tallies(all.values()), spec.tallySize());
+    JobSpec.Finish finish = spec.finish(spark, tally, stats.written, dropped, selected, output);
+    if (finish.files() != null) finish.files().run();
+    ShardWriter.removeTemporary(output, hadoop);
     long t3 = System.nanoTime();
 
+    long inputRows = stats.written + dropped + stats.rejected;
     JobSummary summary = new JobSummary(spec.name(), cfg.input(), corpus.format().name().toLowerCase(), corpus.files().size(),
-        corpus.skipped(), cfg.output(), cfg.format().name().toLowerCase(), total, stats.written, finish.dropped(), stats.rejected,
+        corpus.skipped(), cfg.output(), cfg.format().name().toLowerCase(), inputRows, stats.written, dropped, stats.rejected,
         new TreeMap<>(stats.rejectedByStage), new TreeMap<>(stats.rejectedByReason), (t3 - t0) / 1e9, (t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9,
-        modelName, device == null ? "unknown" : device, sc.master(), sc.version(), partitions, cfg.batchSize(),
-        started.toString(), Instant.now().toString(), finish.summary());
+        modelName, device == null ? "unknown" : device, sc.master(), sc.version(), shards, cfg.batchSize(),
+        started.toString(), Instant.now().toString(), finish.summary(), new JobSummary.Shards(shards, shards - committed.size(), committed.size()));
     summary.writeTo(output, hadoop);
-    if (!summary.reconciled()) {
+    long ranNow = 0;
+    for (ShardManifest m : all.values()) if (!committed.contains(m.shard())) ranNow += m.inputRows();
+    if (ranNow != total) {
       // cannot happen unless a task loses rows: say so loudly rather than pass it off as success
-      throw new IllegalStateException("counts do not reconcile: " + total + " rows in, " + stats.written + " written + "
-          + finish.dropped() + " dropped + " + stats.rejected + " rejected; see " + new Path(output, JobSummary.FILE));
+      throw new IllegalStateException("counts do not reconcile: " + total + " rows were run, but the shards committed now hold "
+          + ranNow + " (written + dropped + rejected); see " + new Path(output, JobSummary.FILE));
     }
     LOG.info(summary.oneLine());
     return summary;
   }
 
+  private static Schema schema(String json) {
+    try {
+      return Schema.fromJSON(json);
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("task output schema unreadable: " + e.getMessage(), e);
+    }
+  }
+
+  /** The output's Arrow schema (with the carried columns), once known: from the driver's model or a shard's manifest. */
+  private record Arrow(Schema schema, StructType carried) {
+    Arrow {
+      if (schema != null) schema = CarriedColumns.append(schema, carried);
+    }
+
+    Arrow with(Schema taskSchema) { return new Arrow(taskSchema, carried); }
+  }
+
   /**
-   * Spreads the corpus over {@code partitions} partitions, range-partitioned by the task's cost proxy
-   * ({@link BatchTaskFactory#sortLength}), longest first. Each partition then holds rows of similar length, so its
-   * batches pad about as little as a global sort by length would (a round-robin spread leaves every partition with
-   * the whole length mix and pads more); the longest, slowest partitions are scheduled first, so they do not trail
-   * at the end. Ties are broken by a hash of the id, so rows of one length still spread evenly. Costs one sampling
-   * pass over the input (Spark's range partitioner) and the shuffle a plain repartition would make anyway. A task
-   * without a cost proxy ({@link BatchTaskFactory#hasSortLength}: images) gets the plain round-robin repartition.
+   * Spreads the corpus over {@code shards} partitions, partition i holding shard i ({@link ShardWriter#shardOf} of
+   * the id), leaving out the shards already committed; inside a partition, rows are sorted by the task's cost proxy
+   * ({@link BatchTaskFactory#sortLength}), longest first, so each batch holds rows of similar length (pads little) and
+   * the long rows start first. One shuffle, no sampling pass; a task without a cost proxy
+   * ({@link BatchTaskFactory#hasSortLength}: images) is not sorted.
    */
-  static JavaRDD<InputRecord> spread(JavaRDD<InputRecord> records, BatchTaskFactory tasks, int partitions) {
-    if (!tasks.hasSortLength()) return records.repartition(partitions); // no order helps: round-robin, no sampling pass
-    return records.mapToPair(r -> new Tuple2<>(lengthKey(tasks, r), r)).sortByKey(false, partitions).values();
+  static JavaRDD<InputRecord> spread(JavaRDD<InputRecord> records, BatchTaskFactory tasks, int shards, Set<Integer> committed) {
+    boolean sort = tasks.hasSortLength();
+    JavaPairRDD<ShardKey, InputRecord> keyed = records
+        .mapToPair(r -> new Tuple2<>(new ShardKey(ShardWriter.shardOf(r.id(), shards), sort ? lengthKey(tasks, r) : 0), r));
+    if (!committed.isEmpty()) keyed = keyed.filter(t -> !committed.contains(t._1().shard));
+    Partitioner byShard = new ShardPartitioner(shards);
+    return (sort ? keyed.repartitionAndSortWithinPartitions(byShard, new LongestFirst()) : keyed.partitionBy(byShard)).values();
   }
 
   /** Cost proxy in the high 32 bits, a hash of the id in the low ones; rows rejected while reading cost 0. */
   static long lengthKey(BatchTaskFactory tasks, InputRecord r) {
     long length = r.isRejected() ? 0 : Math.max(0, tasks.sortLength(r.values));
     return (length << 32) | (r.id().hashCode() & 0xffffffffL);
+  }
+
+  /** A row's shard and sort key (a plain class: Spark's Kryo cannot make records). */
+  static final class ShardKey implements Serializable {
+    private static final long serialVersionUID = 1L;
+    int shard;
+    long length;
+
+    ShardKey() {}
+
+    ShardKey(int shard, long length) {
+      this.shard = shard;
+      this.length = length;
+    }
+  }
+
+  /** Partition i is shard i. */
+  static final class ShardPartitioner extends Partitioner {
+    private final int shards;
+
+    ShardPartitioner(int shards) { this.shards = shards; }
+
+    @Override
+    public int numPartitions() { return shards; }
+
+    @Override
+    public int getPartition(Object key) { return ((ShardKey) key).shard; }
+
+    @Override
+    public boolean equals(Object o) { return o instanceof ShardPartitioner p && p.shards == shards; }
+
+    @Override
+    public int hashCode() { return shards; }
+  }
+
+  /** Longest first (the key's length, descending). */
+  static final class LongestFirst implements Comparator<ShardKey>, Serializable {
+    @Override
+    public int compare(ShardKey a, ShardKey b) { return Long.compare(b.length, a.length); }
   }
 }

@@ -50,7 +50,12 @@ public record JobConfig(
     /** {@code --overwrite}: an earlier output of ours (only {@code _SUMMARY.json}, {@code _SUCCESS}, part files, {@code _rejects/}) is replaced. */
     OURS,
     /** {@code --overwrite-any}: the output folder is deleted whatever it holds. */
-    ANY
+    ANY,
+    /**
+     * {@code --resume}: an output an interrupted run of the same job left is continued (only the shards it did not
+     * commit are computed); an absent or empty output starts a clean run.
+     */
+    RESUME
   }
 
   /** The largest --batch-size: a sort window ({@link #DEFAULT_SORT_WINDOW_BATCHES} batches) must stay a Java array. */

@@ -54,27 +54,69 @@ public interface JobSpec extends Serializable {
   String warmUp();
 
   /**
-   * What to do with the results before they are written, once every row has run: clip-filter keeps the rows over a
-   * threshold (an exact quantile of all scores, computed on the cluster) and draws the score histogram; clip-score
-   * draws the histogram. The default writes every output row.
-   *
-   * @param outputs the rows that were not rejected (kept in memory and on disk: several passes are fine)
-   * @param output  the output folder (for pictures beside the data)
+   * Output rows to write, decided row by row as each shard is written (clip-filter {@code --min-cosine}); the others
+   * are counted as dropped (input = written + dropped + rejected). Null: every output row is written.
    */
-  default Finish finish(org.apache.spark.sql.SparkSession spark, org.apache.spark.api.java.JavaRDD<dev.sparkinfer.jobs.run.ResultRecord> outputs,
-      long written, org.apache.hadoop.fs.Path output) {
-    return Finish.ALL;
+  default org.apache.spark.api.java.function.Function<dev.sparkinfer.jobs.run.ResultRecord, Boolean> keep() {
+    return null;
   }
 
   /**
-   * @param keep    the output rows to write; null: all
-   * @param dropped output rows left out on purpose (filtered, not rejected): input = written + dropped + rejected
-   * @param summary what the job adds to {@code _SUMMARY.json} (threshold, counts, picture)
-   * @param files   writes the job's own files beside the output (pictures, label lists) once the output is written
-   *                (the writers need a folder that does not exist yet); null: none
+   * True when the rows to write depend on every result (clip-filter {@code --keep-top-fraction}: a quantile of all
+   * scores): the results are then kept (memory, spilling to disk) until every row has run, {@link #select} decides,
+   * and only then are the shards written and committed. Such a job cannot {@code --resume}.
    */
-  record Finish(org.apache.spark.api.java.function.Function<dev.sparkinfer.jobs.run.ResultRecord, Boolean> keep, long dropped,
-      java.util.Map<String, Object> summary, Runnable files) {
-    public static final Finish ALL = new Finish(null, 0, java.util.Map.of(), null);
+  default boolean needsAllResults() {
+    return false;
+  }
+
+  /**
+   * For a job that {@link #needsAllResults}: which output rows to write, decided from all of them.
+   *
+   * @param outputs the rows that were not rejected (kept: several passes are fine)
+   * @param count   how many there are
+   */
+  default Selection select(org.apache.spark.sql.SparkSession spark, org.apache.spark.api.java.JavaRDD<dev.sparkinfer.jobs.run.ResultRecord> outputs,
+      long count) {
+    throw new UnsupportedOperationException(name() + " selects no rows");
+  }
+
+  /** The rows to write ({@code keep}) and what the choice adds to the job's summary (threshold, rule). */
+  record Selection(org.apache.spark.api.java.function.Function<dev.sparkinfer.jobs.run.ResultRecord, Boolean> keep,
+      java.util.Map<String, Object> summary) implements Serializable {}
+
+  /** How many counts the job keeps per shard ({@link #tally}); 0: none. */
+  default int tallySize() {
+    return 0;
+  }
+
+  /**
+   * Adds an output row (before {@link #keep}) to the shard's counts: histogram bins, label wins. Counted in the task
+   * that writes the shard, stored in its manifest and summed over every shard for {@link #finish}, so a resumed job
+   * has the counts of the shards an earlier run committed without running them again.
+   */
+  default void tally(dev.sparkinfer.jobs.run.ResultRecord row, long[] counts) {}
+
+  /**
+   * Once every shard is committed: what the job adds to {@code _SUMMARY.json} and the files it writes beside the
+   * output (the score histogram picture, the label list).
+   *
+   * @param tally   the shards' counts, summed ({@link #tallySize} of them)
+   * @param written output rows written
+   * @param dropped output rows left out by {@link #keep} or {@link #select}
+   * @param selected what {@link #select} said (empty for a job that selects nothing)
+   * @param output  the output folder
+   */
+  default Finish finish(org.apache.spark.sql.SparkSession spark, long[] tally, long written, long dropped,
+      java.util.Map<String, Object> selected, org.apache.hadoop.fs.Path output) {
+    return Finish.NONE;
+  }
+
+  /**
+   * @param summary what the job adds to {@code _SUMMARY.json} (threshold, counts, picture)
+   * @param files   writes the job's own files beside the output (pictures, label lists); null: none
+   */
+  record Finish(java.util.Map<String, Object> summary, Runnable files) {
+    public static final Finish NONE = new Finish(java.util.Map.of(), null);
   }
 }

@@ -20,7 +20,13 @@ public record JobSummary(
     long inputRows, long written, long dropped, long rejected, Map<String, Long> rejectedByStage, Map<String, Long> rejectedByReason,
     double wallSeconds, double readSeconds, double runSeconds, double writeSeconds,
     String model, String device, String master, String sparkVersion, int partitions, int batchSize,
-    String startedAt, String finishedAt, Map<String, Object> jobSummary) {
+    String startedAt, String finishedAt, Map<String, Object> jobSummary, Shards shards) {
+
+  /**
+   * The run's shards: how many there are, how many this run computed and committed, how many an earlier,
+   * interrupted run had committed ({@code --resume}).
+   */
+  public record Shards(int total, int computed, int resumed) {}
 
   public static final String FILE = "_SUMMARY.json";
 
@@ -59,6 +65,11 @@ public record JobSummary(
     m.put("spark_master", master);
     m.put("spark_version", sparkVersion);
     m.put("partitions", partitions);
+    Map<String, Object> sh = new LinkedHashMap<>();
+    sh.put("total", shards.total());
+    sh.put("computed", shards.computed());
+    sh.put("resumed", shards.resumed());
+    m.put("shards", sh);
     m.put("batch_size", batchSize);
     m.put("started_at", startedAt);
     m.put("finished_at", finishedAt);

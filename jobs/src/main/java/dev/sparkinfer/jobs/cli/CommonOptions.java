@@ -53,6 +53,10 @@ public final class CommonOptions {
   @Option(names = "--overwrite-any", description = "delete the --output folder whatever it holds, then write (use with care)")
   boolean overwriteAny;
 
+  @Option(names = "--resume", description = "continue an interrupted run into the same --output: only the shards it did not "
+      + "commit are computed (same arguments needed); an absent output starts a clean run")
+  boolean resume;
+
   @Option(names = "--input-format", paramLabel = "FMT", defaultValue = "auto",
       description = "auto (from file names), jsonl, parquet, csv or text (default: ${DEFAULT-VALUE})")
   String inputFormat;
@@ -69,7 +73,11 @@ public final class CommonOptions {
   JobConfig toConfig() {
     if (maxTextChars < 1) throw new IllegalArgumentException("--max-text-chars must be at least 1, got " + maxTextChars);
     TaskConfig task = new TaskConfig(maxTextChars, TaskConfig.DEFAULT_MAX_CONSECUTIVE_ROW_FAILURES);
-    JobConfig.Overwrite ow = overwriteAny ? JobConfig.Overwrite.ANY : overwrite ? JobConfig.Overwrite.OURS : JobConfig.Overwrite.NO;
+    if (resume && (overwrite || overwriteAny)) {
+      throw new IllegalArgumentException("--resume continues an output, --overwrite replaces it: pass one of them");
+    }
+    JobConfig.Overwrite ow = resume ? JobConfig.Overwrite.RESUME
+        : overwriteAny ? JobConfig.Overwrite.ANY : overwrite ? JobConfig.Overwrite.OURS : JobConfig.Overwrite.NO;
     return new JobConfig(input, output, model, OutputFormat.parse(format), InputFormat.parse(inputFormat),
         DeviceChoice.parse(device), master, batchSize, idCol, textCol, ow, partitions,
         JobConfig.DEFAULT_SORT_WINDOW_BATCHES, JobConfig.DEFAULT_PROGRESS_MILLIS, JobConfig.DEFAULT_LOG_MILLIS, task, null);

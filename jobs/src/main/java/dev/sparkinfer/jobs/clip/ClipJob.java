@@ -101,42 +101,66 @@ public record ClipJob(String name, ClipTaskConfig config, DeviceChoice device, E
   }
 
   @Override
-  public Finish finish(SparkSession spark, JavaRDD<ResultRecord> outputs, long written, org.apache.hadoop.fs.Path output) {
-    if (config.classifies()) return classifyFinish(spark, outputs, output);
-    JavaRDD<Double> cosines = outputs.map(r -> (double) (Float) r.values[COSINE]);
+  public org.apache.spark.api.java.function.Function<ResultRecord, Boolean> keep() {
+    if (filter == null || filter.minCosine() == null) return null;
+    double t = filter.minCosine();
+    return r -> (double) (Float) r.values[COSINE] >= t;
+  }
+
+  @Override
+  public boolean needsAllResults() { return filter != null && filter.keepTopFraction() != null; }
+
+  @Override
+  public Selection select(SparkSession spark, JavaRDD<ResultRecord> outputs, long count) {
     Map<String, Object> summary = new LinkedHashMap<>();
-    ScoreHistogram histogram = ScoreHistogram.compute(cosines);
+    if (count == 0) return new Selection(null, summary); // nothing scored: nothing to keep
+    double t = ScoreQuantile.thresholdForTopFraction(outputs.map(r -> (double) (Float) r.values[COSINE]), filter.keepTopFraction());
+    summary.put("threshold", t);
+    summary.put("rule", String.format(Locale.ROOT, "cosine >= the %s quantile of all %,d cosines (--keep-top-fraction %s; numpy's linear method)",
+        1 - filter.keepTopFraction(), count, filter.keepTopFraction()));
+    return new Selection(r -> (double) (Float) r.values[COSINE] >= t, summary);
+  }
+
+  @Override
+  public int tallySize() { return config.classifies() ? config.labels().size() : ScoreHistogram.tallySize(ScoreHistogram.DEFAULT_BINS); }
+
+  @Override
+  public void tally(ResultRecord r, long[] counts) {
+    if (config.classifies()) counts[(Integer) r.values[2]]++; // the label that won
+    else ScoreHistogram.count(r.values[COSINE] == null ? null : (double) (Float) r.values[COSINE], counts, ScoreHistogram.DEFAULT_BINS);
+  }
+
+  @Override
+  public Finish finish(SparkSession spark, long[] tally, long written, long dropped, Map<String, Object> selected,
+      org.apache.hadoop.fs.Path output) {
+    if (config.classifies()) return classifyFinish(spark, tally, output);
+    Map<String, Object> summary = new LinkedHashMap<>();
+    ScoreHistogram histogram = ScoreHistogram.fromTally(tally, ScoreHistogram.DEFAULT_BINS);
     Double threshold = null;
-    String rule = null;
-    if (filter != null && written > 0) {
+    if (filter != null && written + dropped > 0) {
       if (filter.minCosine() != null) {
         threshold = filter.minCosine();
-        rule = "cosine >= " + threshold + " (--min-cosine)";
-      } else {
-        threshold = ScoreQuantile.thresholdForTopFraction(cosines, filter.keepTopFraction());
-        rule = String.format(Locale.ROOT, "cosine >= the %s quantile of all %,d cosines (--keep-top-fraction %s; numpy's linear method)",
-            1 - filter.keepTopFraction(), written, filter.keepTopFraction());
+        summary.put("threshold", threshold);
+        summary.put("rule", "cosine >= " + threshold + " (--min-cosine)");
+      } else if (selected.containsKey("threshold")) {
+        threshold = (Double) selected.get("threshold");
+        summary.putAll(selected);
       }
     }
     org.apache.hadoop.fs.Path png = new org.apache.hadoop.fs.Path(output, ScoreHistogram.FILE);
-    Double marked = threshold;
-    Runnable picture = () -> histogram.writePng(png, spark.sparkContext().hadoopConfiguration(),
-        name + ": cosine of image and caption, " + Path.of(config.modelDir()).getFileName(),
-        marked == null ? null : ScoreHistogram.Marker.threshold(marked), null);
     summary.put("histogram_png", ScoreHistogram.FILE);
     summary.put("cosine_histogram", histogram.toMap());
-    if (filter == null) return new Finish(null, 0, summary, picture);
-    if (threshold == null) { // nothing scored: nothing to keep
-      summary.put("rule", "no row was scored");
-      return new Finish(null, 0, summary, picture);
+    if (filter != null) {
+      if (written + dropped == 0) summary.put("rule", "no row was scored");
+      else {
+        summary.put("kept", written);
+        summary.put("dropped", dropped);
+      }
     }
-    double t = threshold;
-    ScoreQuantile.KeepCounts counts = ScoreQuantile.countKept(cosines, t);
-    summary.put("threshold", t);
-    summary.put("rule", rule);
-    summary.put("kept", counts.kept());
-    summary.put("dropped", counts.dropped());
-    return new Finish(r -> (double) (Float) r.values[COSINE] >= t, counts.dropped(), summary, picture);
+    Double marked = threshold;
+    return new Finish(summary, () -> histogram.writePng(png, spark.sparkContext().hadoopConfiguration(),
+          name + ": cosine of image and caption, " + Path.of(config.modelDir()).getFileName(),
+          marked == null ? null : ScoreHistogram.Marker.threshold(marked), null));
   }
 
   public static final String LABELS_FILE = "_LABELS.json";
@@ -159,17 +183,16 @@ public record ClipJob(String name, ClipTaskConfig config, DeviceChoice device, E
   }
 
   /** clip-classify's summary: how many images each label won. */
-  private Finish classifyFinish(SparkSession spark, JavaRDD<ResultRecord> outputs, org.apache.hadoop.fs.Path output) {
-    Map<Integer, Long> won = outputs.map(r -> (Integer) r.values[2]).countByValue();
+  private Finish classifyFinish(SparkSession spark, long[] won, org.apache.hadoop.fs.Path output) {
     Map<String, Long> byLabel = new LinkedHashMap<>();
     List<String> labels = config.labels();
-    for (int i = 0; i < labels.size(); i++) byLabel.put(labels.get(i), won.getOrDefault(i, 0L));
+    for (int i = 0; i < labels.size(); i++) byLabel.put(labels.get(i), won[i]);
     Map<String, Object> summary = new LinkedHashMap<>();
     summary.put("labels", labels.size());
     summary.put("template", config.template());
     summary.put("temperature", config.temperature());
     summary.put("top1_counts", byLabel);
     summary.put("labels_file", LABELS_FILE);
-    return new Finish(null, 0, summary, () -> writeLabels(spark, output));
+    return new Finish(summary, () -> writeLabels(spark, output));
   }
 }

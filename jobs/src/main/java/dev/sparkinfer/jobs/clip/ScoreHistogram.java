@@ -69,19 +69,29 @@ public final class ScoreHistogram implements Serializable {
   public static ScoreHistogram compute(JavaRDD<Double> cosines, int bins) {
     if (bins < 1 || bins > 1_000_000) throw new IllegalArgumentException("bins=" + bins + ": use 1 .. 1,000,000");
     long[] c = cosines.mapPartitions((Iterator<Double> it) -> {
-      long[] h = new long[bins + 3]; // [bins] counts, outside [-1, 1], NaN, null
-      while (it.hasNext()) {
-        Double d = it.next();
-        if (d == null) h[bins + 2]++;
-        else if (Double.isNaN(d)) h[bins + 1]++;
-        else {
-          h[binOf(d, bins)]++;
-          if (d < LOW || d > HIGH) h[bins]++;
-        }
-      }
+      long[] h = new long[tallySize(bins)];
+      while (it.hasNext()) count(it.next(), h, bins);
       return List.of(h).iterator();
     }).treeAggregate(ScoreQuantile.NONE, ScoreQuantile::addInto, ScoreQuantile::addInto, 2);
-    if (c.length == 0) c = new long[bins + 3]; // no partitions
+    return fromTally(c.length == 0 ? new long[tallySize(bins)] : c, bins); // no partitions: no counts
+  }
+
+  /** The length of a tally of {@code bins} bins: the bins, then values outside [-1, 1], NaN, null. */
+  public static int tallySize(int bins) { return bins + 3; }
+
+  /** Counts one cosine into a tally (summable: per partition, per shard). */
+  public static void count(Double d, long[] tally, int bins) {
+    if (d == null) tally[bins + 2]++;
+    else if (Double.isNaN(d)) tally[bins + 1]++;
+    else {
+      tally[binOf(d, bins)]++;
+      if (d < LOW || d > HIGH) tally[bins]++;
+    }
+  }
+
+  /** The histogram of summed tallies; NaN and null cosines are refused. */
+  public static ScoreHistogram fromTally(long[] c, int bins) {
+    if (bins < 1 || c.length != tallySize(bins)) throw new IllegalArgumentException("a tally of " + bins + " bins has " + tallySize(bins) + " counts, got " + c.length);
     long nan = c[bins + 1], nulls = c[bins + 2];
     if (nan > 0 || nulls > 0) {
       throw new IllegalArgumentException(String.format(Locale.ROOT, "cosine histogram: %,d cosines are NaN and %,d are "

@@ -22,18 +22,23 @@ import org.apache.hadoop.fs.Path;
  */
 public final class OutputFolder {
   /** Names an output of ours holds at its top level (besides {@code part-*} files and their {@code .crc} twins). */
-  static final List<String> OUR_NAMES = List.of("_SUMMARY.json", "_SUCCESS", "_rejects", "_temporary", "_TEACHER_CONFIG.json",
+  static final List<String> OUR_NAMES = List.of("_SUMMARY.json", "_SUCCESS", "_rejects", "_temporary", "_manifest", "_TEACHER_CONFIG.json",
       "_cosine_histogram.png", "_LABELS.json");
 
   private final FileSystem fs;
   private final Path path;
   private final boolean replace;
+  private final boolean holdsRun;
 
-  private OutputFolder(FileSystem fs, Path path, boolean replace) {
+  private OutputFolder(FileSystem fs, Path path, boolean replace, boolean holdsRun) {
     this.fs = fs;
     this.path = path;
     this.replace = replace;
+    this.holdsRun = holdsRun;
   }
+
+  /** True when {@code --resume} found the output of an earlier run here (its {@code _manifest/job.json}) to continue. */
+  public boolean holdsRun() { return holdsRun; }
 
   /** The output folder, resolved (symlinks followed): the job writes here. */
   public Path path() { return path; }
@@ -77,6 +82,7 @@ public final class OutputFolder {
             : "output '" + out + "' cannot be made: " + existing.toUri().getPath() + " is a file, not a folder: choose another --output");
       }
       boolean replace = false;
+      boolean holdsRun = false;
       if (existing.equals(output)) {
         FileStatus[] inside = fs.listStatus(output);
         if (inside.length > 0) {
@@ -94,15 +100,29 @@ public final class OutputFolder {
               }
             }
             case ANY -> { }
+            case RESUME -> {
+              if (!fs.exists(new Path(output, "_manifest/job.json"))) {
+                throw new UsageException("--resume: output '" + out + "' exists but holds no _manifest/job.json, so it is not the "
+                    + "output of an interrupted run of ours (or was written before runs could resume): pass --overwrite to start again, "
+                    + "or choose another --output");
+              }
+              List<String> foreign = foreign(fs, inside);
+              if (!foreign.isEmpty()) {
+                throw new UsageException("--resume: output '" + out + "' holds entries this job did not write (" + String.join(", ",
+                    foreign.subList(0, Math.min(5, foreign.size()))) + "): move them away, or choose another --output");
+              }
+              holdsRun = true;
+            }
           }
-          replace = true;
+          replace = !holdsRun;
         }
         probe(fs, output, out);
         if (replace && output.getParent() != null) probe(fs, output.getParent(), out);
       } else {
         probe(fs, existing, out);
       }
-      return new OutputFolder(fs, output, existing.equals(output)); // an empty folder is removed too: the writers make their own
+      // an empty folder is removed too; a folder holding a run to resume is kept
+      return new OutputFolder(fs, output, existing.equals(output) && !holdsRun, holdsRun);
     } catch (IOException e) {
       throw new UsageException("cannot check output '" + out + "': " + e.getMessage() + " (check the path and its file system)", e);
     } catch (IllegalArgumentException e) {
@@ -127,7 +147,7 @@ public final class OutputFolder {
           if (!isOurFile(r)) foreign.add("_rejects/" + r.getPath().getName() + (r.isDirectory() ? "/" : ""));
         }
       } else {
-        ours = name.equals("_temporary") && s.isDirectory() || isOurFile(s);
+        ours = (name.equals("_temporary") || name.equals("_manifest")) && s.isDirectory() || isOurFile(s);
       }
       if (!ours) foreign.add(name + (s.isDirectory() ? "/" : ""));
     }
@@ -137,7 +157,8 @@ public final class OutputFolder {
   private static boolean isOurFile(FileStatus s) {
     String n = s.getPath().getName();
     if (n.startsWith(".") && n.endsWith(".crc")) n = n.substring(1, n.length() - 4); // the local file system's checksums
-    return s.isFile() && (n.startsWith("part-") || n.equals("_SUMMARY.json") || n.equals("_SUCCESS") || n.equals("_TEACHER_CONFIG.json"))
+    return s.isFile() && (n.startsWith("part-") || n.equals("_SUMMARY.json") || n.equals("_SUCCESS") || n.equals("_TEACHER_CONFIG.json")
+        || n.equals("_cosine_histogram.png") || n.equals("_LABELS.json"))
         || s.isDirectory() && n.equals("_temporary");
   }
 

@@ -68,7 +68,7 @@ public final class PartitionRunner implements FlatMapFunction<Iterator<InputReco
   }
 
   @Override
-  public Iterator<ResultRecord> call(Iterator<InputRecord> rows) {
+  public Run call(Iterator<InputRecord> rows) {
     Run run = new Run(rows, RootAllocator::new);
     TaskContext ctx = TaskContext.get();
     if (ctx != null) ctx.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) c -> run.close()); // also on failure or early stop
@@ -80,8 +80,11 @@ public final class PartitionRunner implements FlatMapFunction<Iterator<InputReco
     return new Run(rows, allocator);
   }
 
-  /** The lazy iterator over one partition's results; frees its Arrow memory when exhausted or closed. */
-  private final class Run implements Iterator<ResultRecord>, AutoCloseable {
+  /**
+   * The lazy iterator over one partition's results; frees its Arrow memory when exhausted or closed. {@link #taskInfo}
+   * tells which model and device ran (after the last row: the device of every batch).
+   */
+  public final class Run implements Iterator<ResultRecord>, AutoCloseable {
     private final Iterator<InputRecord> rows;
     private final Supplier<BufferAllocator> allocatorFactory;
     private BufferAllocator allocator;
@@ -91,6 +94,7 @@ public final class PartitionRunner implements FlatMapFunction<Iterator<InputReco
     private ResultRecord[] window = new ResultRecord[0];
     private int next;
     private boolean closed;
+    private TaskInfo info;
 
     Run(Iterator<InputRecord> rows, Supplier<BufferAllocator> allocatorFactory) {
       this.rows = rows;
@@ -243,12 +247,18 @@ public final class PartitionRunner implements FlatMapFunction<Iterator<InputReco
       out.allocateNew();
     }
 
+    /** The model and device of this partition's task so far (final once the partition is done); null when no row needed it. */
+    public TaskInfo taskInfo() {
+      return info != null ? info : task == null ? null : TaskInfo.of(task);
+    }
+
     @Override
     public void close() {
       if (closed) return;
       closed = true;
       // what ran is told when the partition ends, after its last launch: a fallback mid-partition is in it
-      if (taskInfo != null && task != null) taskInfo.add(TaskInfo.of(task).encode());
+      if (task != null) info = TaskInfo.of(task);
+      if (taskInfo != null && info != null) taskInfo.add(info.encode());
       // order matters: vectors before their allocator; the allocator's close() fails on a leak
       try (BufferAllocator a = allocator; BatchTask t = task; VectorSchemaRoot i = in; VectorSchemaRoot o = out) {
         // closes in reverse order: out, in, task, allocator

@@ -21,17 +21,19 @@ public final class PartitionStats implements Serializable {
   /** Drains a partition's results into one stats object (the action that runs the tasks). */
   public static Iterator<PartitionStats> of(Iterator<ResultRecord> results) {
     PartitionStats s = new PartitionStats();
-    while (results.hasNext()) {
-      ResultRecord r = results.next();
-      if (r.isReject()) {
-        s.rejected++;
-        s.rejectedByStage.merge(r.stage, 1L, Long::sum);
-        s.countReason(r.stage + ": " + r.reason, 1L);
-      } else {
-        s.written++;
-      }
-    }
+    while (results.hasNext()) s.add(results.next());
     return List.of(s).iterator();
+  }
+
+  /** Counts one result. */
+  public void add(ResultRecord r) {
+    if (r.isReject()) {
+      rejected++;
+      rejectedByStage.merge(r.stage, 1L, Long::sum);
+      countReason(r.stage + ": " + r.reason, 1L);
+    } else {
+      written++;
+    }
   }
 
   public PartitionStats merge(PartitionStats o) {

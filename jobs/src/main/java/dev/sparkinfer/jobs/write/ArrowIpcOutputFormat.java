@@ -20,9 +20,9 @@ import org.apache.hadoop.mapreduce.lib.output.FileOutputFormat;
 import org.apache.spark.sql.Row;
 
 /**
- * Arrow IPC files ({@code part-r-NNNNN.arrow}, the random-access "file" format) written through Hadoop's output
- * committer, so Spark's commit protocol applies: a task writes into its attempt folder and only committed attempts
- * reach the output. The Arrow schema comes from the job configuration ({@link #SCHEMA}, as JSON); row values are the
+ * Arrow IPC files (the random-access "file" format) as a Hadoop output format ({@code part-r-NNNNN.arrow} through
+ * Hadoop's output committer, for {@code saveAsNewAPIHadoopFile}); the jobs use its {@link ArrowRecordWriter} for
+ * each shard's file ({@link ShardWriter}). The Arrow schema comes from the job configuration ({@link #SCHEMA}, as JSON); row values are the
  * ones {@link ArrowRows} knows (float[] for FixedSizeList&lt;float32&gt;). A task with no rows writes no file, unless
  * {@link #WRITE_EMPTY} is set (a table with no rows at all is then one file with the schema and no batch). The schema
  * may be absent only when no row comes.

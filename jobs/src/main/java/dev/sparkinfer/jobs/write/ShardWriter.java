@@ -56,7 +56,10 @@ import org.apache.spark.sql.types.StructType;
 public final class ShardWriter implements Serializable {
   private static final long serialVersionUID = 1L;
 
-  /** Where a test makes the first attempt of each task fail ({@code sc.setLocalProperty(FAULT, point)}). */
+  /**
+   * Where a test makes the first attempt of each task fail: a local property ({@code sc.setLocalProperty(FAULT, point)})
+   * or the Spark setting {@code spark.} + this name (a driver started in another JVM, a cluster).
+   */
   public static final String FAULT = "sparkinfer.test.fault";
   /** Fault points: after the attempt's files are written, or after the data file is renamed into place. */
   public static final String FAULT_BEFORE_COMMIT = "before-commit", FAULT_MID_COMMIT = "mid-commit";
@@ -263,14 +266,22 @@ public final class ShardWriter implements Serializable {
     }
   }
 
+  /** A test hook's value: the task's local property, else the Spark setting {@code spark.<name>}; null when unset. */
+  private static String hook(TaskContext ctx, String name) {
+    if (ctx == null) return null;
+    String v = ctx.getLocalProperty(name);
+    if (v == null && org.apache.spark.SparkEnv.get() != null) v = org.apache.spark.SparkEnv.get().conf().get("spark." + name, null);
+    return v;
+  }
+
   private void fault(TaskContext ctx, String point) {
-    if (ctx != null && point.equals(ctx.getLocalProperty(FAULT)) && ctx.attemptNumber() == 0) {
+    if (ctx != null && point.equals(hook(ctx, FAULT)) && ctx.attemptNumber() == 0) {
       throw new IllegalStateException("injected fault (" + FAULT + "=" + point + ") in the first attempt of shard " + ctx.partitionId());
     }
   }
 
   private static void delay(TaskContext ctx) {
-    String ms = ctx == null ? null : ctx.getLocalProperty(SHARD_DELAY);
+    String ms = hook(ctx, SHARD_DELAY);
     if (ms == null) return;
     try {
       Thread.sleep(Long.parseLong(ms));

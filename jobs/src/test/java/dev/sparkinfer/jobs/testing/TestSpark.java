@@ -8,7 +8,7 @@ public final class TestSpark {
 
   public static synchronized SparkSession session() {
     return SparkSession.builder()
-        .master("local[2]")
+        .master("local[2,2]") // a failed task is retried once, as clusters do (spark.task.maxFailures)
         .appName("sparkinfer-jobs-tests")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")

@@ -12,7 +12,7 @@ import org.apache.spark.scheduler.StageInfo;
 /**
  * Counts task attempts of the driver's application (registered through {@code spark.extraListeners}, so a job run by
  * {@code Main} gets it): attempts that succeeded and failed (a failed attempt is retried by Spark), executors lost, and
- * the tasks of the stage that runs the model (the last stage of the job described {@code "<job>: run tasks"}); runs
+ * the tasks of the stage that runs the model (the last stage of the job described {@code "<job>: run tasks..."}); runs
  * {@code atHalf} once when half of those are done.
  */
 public final class TaskCounter extends SparkListener {
@@ -45,7 +45,7 @@ public final class TaskCounter extends SparkListener {
   public void onJobStart(SparkListenerJobStart e) {
     Properties p = e.properties();
     String description = p == null ? null : p.getProperty("spark.job.description");
-    if (description == null || !description.endsWith(": run tasks")) return;
+    if (description == null || !description.contains(": run tasks")) return;
     StageInfo last = null;
     for (StageInfo s : scala.jdk.javaapi.CollectionConverters.asJava(e.stageInfos())) {
       if (last == null || s.stageId() > last.stageId()) last = s;

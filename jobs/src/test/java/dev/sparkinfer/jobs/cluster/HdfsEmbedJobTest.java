@@ -123,8 +123,9 @@ class HdfsEmbedJobTest {
   static TreeSet<String> files(String dir) throws IOException {
     TreeSet<String> names = new TreeSet<>();
     Path root = fs.makeQualified(new Path(dir));
+    String base = root.toUri().getPath().endsWith("/") ? root.toUri().getPath() : root.toUri().getPath() + "/";
     RemoteIterator<LocatedFileStatus> it = fs.listFiles(root, true);
-    while (it.hasNext()) names.add(it.next().getPath().toUri().getPath().substring(root.toUri().getPath().length() + 1));
+    while (it.hasNext()) names.add(it.next().getPath().toUri().getPath().substring(base.length()));
     return names;
   }
 

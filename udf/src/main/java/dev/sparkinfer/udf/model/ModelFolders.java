@@ -68,7 +68,7 @@ public final class ModelFolders {
     return family + " model folder " + folder + relative + " " + problem + " on " + where() + ", though the driver found it: " + FIX;
   }
 
-  /** "executor 3 on host worker-7" (local mode: "the driver's executor on host ..."). */
+  /** "executor 3 on host worker-7 (10.0.0.7)" (local mode: "the local executor on host ..."). */
   static String where() {
     SparkEnv env = SparkEnv.get();
     String id = env == null ? null : env.executorId();
@@ -76,13 +76,26 @@ public final class ModelFolders {
     return who + " on host " + host();
   }
 
+  /** The machine's name and the address Spark knows the executor by (as its UI and logs show it). */
   static String host() {
+    String name;
+    String address;
     try {
       InetAddress a = InetAddress.getLocalHost();
-      return a.getHostName() + " (" + a.getHostAddress() + ")";
+      name = a.getHostName();
+      address = a.getHostAddress();
     } catch (Exception e) {
-      String env = System.getenv("HOSTNAME");
-      return env != null ? env : "unknown (" + e + ")";
+      name = System.getenv("HOSTNAME") != null ? System.getenv("HOSTNAME") : "unknown (" + e + ")";
+      address = null;
     }
+    try {
+      SparkEnv env = SparkEnv.get();
+      if (env != null && env.blockManager() != null && env.blockManager().blockManagerId() != null) {
+        address = env.blockManager().blockManagerId().host();
+      }
+    } catch (RuntimeException e) {
+      // not an executor yet: the JVM's own address
+    }
+    return address == null || address.equals(name) ? name : name + " (" + address + ")";
   }
 }

@@ -112,9 +112,10 @@ class ExecutorScalingBenchmark {
           assertEquals(rows, s.get("counts").get("written").asInt());
           double job = s.get("wall_time_s").asDouble();
           double runTasks = s.get("timings_s").get("run_tasks").asDouble();
-          System.out.printf("  round %d, %d executor(s) (%d added): job %.1f s = %.0f rows/s; model stage %.1f s = %.0f rows/s; "
-                  + "with the application's start %.1f s%n", round, executors, ExecutorCounter.added.get(), job, rows / job, runTasks,
-              rows / runTasks, wall);
+          System.out.printf("  round %d, %d executor(s) (%d added): job %.1f s = %.0f rows/s (read and count %.1f s, model stage %.1f s "
+                  + "= %.0f rows/s, write %.1f s); with the application's start %.1f s; load average %s%n", round, executors,
+              ExecutorCounter.added.get(), job, rows / job, s.get("timings_s").get("read_and_count").asDouble(), runTasks, rows / runTasks,
+              s.get("timings_s").get("write").asDouble(), wall, Files.readString(Path.of("/proc/loadavg")).trim().split(" ")[0]);
           assertEquals(executors, ExecutorCounter.added.get(), "spark.cores.max gave the executors asked for");
           if (round > 0) results.computeIfAbsent(executors, k -> new ArrayList<>()).add(new double[] {rows / job, rows / runTasks});
         }

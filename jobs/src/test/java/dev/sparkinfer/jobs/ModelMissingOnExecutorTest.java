@@ -1,5 +1,6 @@
 package dev.sparkinfer.jobs;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -57,6 +58,17 @@ class ModelMissingOnExecutorTest {
     }
 
     @Override public String warmUp() { return null; }
+  }
+
+  /** Executors resolve a relative path against their own working directory: the driver sends an absolute one. */
+  @Test
+  void aRelativeModelFolderTravelsAsAnAbsolutePath() {
+    String abs = Path.of("models/bge-small-en").toAbsolutePath().toString();
+    assertEquals(abs, new EmbedJob(JobConfig.of("in", "out").withModel("models/bge-small-en")).modelSpec());
+    assertEquals(abs, new EmbedJob(JobConfig.of("in", "out").withModel("models/../models/bge-small-en")).modelSpec());
+    for (String kept : List.of("default", "all-MiniLM-L6-v2", "test:hash", "/models/bge", "file:/models/bge")) {
+      assertEquals(kept, new EmbedJob(JobConfig.of("in", "out").withModel(kept)).modelSpec(), kept);
+    }
   }
 
   @Test

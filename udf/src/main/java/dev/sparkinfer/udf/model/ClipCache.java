@@ -43,6 +43,11 @@ public final class ClipCache {
 
     @Override
     public String describe(Clip c) { return c.name() + " (" + c.preprocessor().layout() + " preprocessing) on " + c.runtime().device(); }
+
+    @Override
+    public List<String> folders(Key k) {
+      return k.tokenizerDir() == null || k.tokenizerDir().equals(k.modelDir()) ? List.of(k.modelDir()) : List.of(k.modelDir(), k.tokenizerDir());
+    }
   };
 
   /** The prompts' embeddings of clip-classify: derived from a loaded CLIP, kept as long as it. */

@@ -43,6 +43,11 @@ public final class DecoderCache {
 
     @Override
     public String describe(Teacher t) { return t.name() + " on " + t.model().deviceDescription(); }
+
+    @Override
+    public java.util.List<String> folders(Key k) {
+      return k.loraDir() == null ? java.util.List.of(k.modelDir()) : java.util.List.of(k.modelDir(), k.loraDir());
+    }
   };
 
   /** The JVM's decoder for a model folder (and adapter), with a KV cache of entries x capacity tokens. */

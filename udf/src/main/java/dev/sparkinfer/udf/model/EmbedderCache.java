@@ -3,6 +3,7 @@ package dev.sparkinfer.udf.model;
 import dev.sparkinfer.kernels.DeviceChoice;
 import dev.sparkinfer.kernels.EngineConfig;
 import dev.sparkinfer.models.Embedder;
+import dev.sparkinfer.models.ModelRef;
 
 /**
  * The embedder family of the JVM's {@link ModelCache}: one model per (model spec, device, engine config), shared by all
@@ -32,6 +33,15 @@ public final class EmbedderCache {
 
     @Override
     public String describe(Embedder e) { return e.modelName() + " (" + e.dimension() + " dims) on " + e.deviceDescription(); }
+
+    /** A model folder when the production provider loads the spec and it is not the built-in model. */
+    @Override
+    public java.util.List<String> folders(Key k) {
+      if (!(EmbedderProviders.forSpec(k.modelSpec()) instanceof ModelRefProvider) || ModelRef.isDefaultSpec(k.modelSpec())) {
+        return java.util.List.of();
+      }
+      return java.util.List.of(ModelRef.folderOf(k.modelSpec()).toString());
+    }
   };
 
   public static Embedder get(String modelSpec, DeviceChoice device) {

@@ -37,6 +37,9 @@ public final class LlavaCache {
 
     @Override
     public String describe(Llava l) { return l.name() + " on " + l.runtime().device(); }
+
+    @Override
+    public java.util.List<String> folders(Key k) { return java.util.List.of(k.modelDir()); }
   };
 
   public static Llava get(String modelDir, int entries, int capacity, DeviceChoice device, EngineConfig engine) {

@@ -14,7 +14,9 @@ import org.slf4j.LoggerFactory;
  * turn), one load at a time (two at once would double the peak memory), a failed load not cached (the next task tries
  * again; the error reaches the driver through the failed task). The key holds what makes two models different: the
  * model's folder or spec, the device, the engine config that travelled with the job, and family settings (a KV
- * cache's shape). A family is one small {@link Family}: how to load one model from its key.
+ * cache's shape). A family is one small {@link Family}: how to load one model from its key, and which local folders
+ * that reads. A folder missing or unreadable on this machine fails the load with the folder, the executor's host and
+ * the fix ({@link ModelFolders}), before any weight is read.
  */
 public final class ModelCache {
   private ModelCache() {}
@@ -30,6 +32,12 @@ public final class ModelCache {
 
     /** What the log line says of a loaded model (its name and device). */
     default String describe(M model) { return String.valueOf(model); }
+
+    /**
+     * The local folders the key loads from (a model folder, an adapter, a tokenizer folder); none for a built-in or
+     * test model. Checked on the loading JVM first: the driver checked them on its own disk, not the executor's.
+     */
+    default List<String> folders(K key) { return List.of(); }
   }
 
   private record Entry(String family, Object key) {}
@@ -45,7 +53,14 @@ public final class ModelCache {
     synchronized (ModelCache.class) {
       return (M) MODELS.computeIfAbsent(e, k -> {
         long t0 = System.nanoTime();
-        M loaded = family.load(key);
+        List<String> folders = family.folders(key);
+        for (String f : folders) ModelFolders.checkHere(family.name(), f);
+        M loaded;
+        try {
+          loaded = family.load(key);
+        } catch (RuntimeException ex) {
+          throw ModelFolders.explain(family.name(), folders, ex);
+        }
         LOG.info(String.format("loaded %s %s in %.1f s", family.name(), family.describe(loaded), (System.nanoTime() - t0) / 1e9));
         return loaded;
       });

@@ -62,9 +62,9 @@ public final class OutputFolder {
       // input inside the output: the job would read what it is about to replace
       for (String f : inputFiles) {
         // each input on its own file system: one on another (a local corpus, an hdfs:// output) cannot be inside the output
-        Path given = new Path(f);
-        FileSystem inFs = given.getFileSystem(conf);
-        Path qualified = inFs.makeQualified(given);
+        Path file = new Path(f);
+        FileSystem inFs = file.getFileSystem(conf);
+        Path qualified = inFs.makeQualified(file);
         if (!sameFileSystem(qualified, output)) continue;
         Path in = RealPaths.resolve(inFs, qualified);
         if (RealPaths.isUnder(in, output)) {

@@ -72,7 +72,8 @@ public final class ShardWriter implements Serializable {
   private final OutputFormat format;
   private final Table data;
   private final Table rejects;
-  private final JobSpec spec;
+  private final int tallySize;
+  private final Tally tally;
   private final Function<ResultRecord, Boolean> keep;
   private final StructType carried;
 
@@ -80,14 +81,21 @@ public final class ShardWriter implements Serializable {
   private record Table(StructType schema, OutputWriterFactory factory, SerializableConfiguration conf, String arrowSchema)
       implements Serializable {}
 
-  private ShardWriter(String output, OutputFormat format, Table data, Table rejects, JobSpec spec, Function<ResultRecord, Boolean> keep,
-      StructType carried) {
+  /** A job's per-shard counts ({@link JobSpec#tally}), without the rest of the job's spec. */
+  @FunctionalInterface
+  public interface Tally extends Serializable {
+    void add(ResultRecord row, long[] counts);
+  }
+
+  private ShardWriter(String output, OutputFormat format, Table data, Table rejects, int tallySize, Tally tally,
+      Function<ResultRecord, Boolean> keep, StructType carried) {
+    this.tallySize = tallySize;
+    this.tally = tally;
     this.carried = carried;
     this.output = output;
     this.format = format;
     this.data = data;
     this.rejects = rejects;
-    this.spec = spec;
     this.keep = keep;
   }
 
@@ -102,8 +110,11 @@ public final class ShardWriter implements Serializable {
    */
   public static ShardWriter create(SparkSession spark, Path output, OutputFormat format, StructType schema, Schema arrowSchema,
       JobSpec spec, Function<ResultRecord, Boolean> keep, StructType carried) {
+    // the spec's tally only where it has one: the spec itself need not travel (a test's spec may not serialize)
+    int tallySize = spec.tallySize();
+    Tally tally = tallySize == 0 ? null : spec::tally;
     return new ShardWriter(output.toString(), format, table(spark, format, schema, arrowSchema),
-        table(spark, format, RejectsTable.sparkSchema(), RejectsTable.arrowSchema()), spec, keep, carried);
+        table(spark, format, RejectsTable.sparkSchema(), RejectsTable.arrowSchema()), tallySize, tally, keep, carried);
   }
 
   /**
@@ -112,7 +123,7 @@ public final class ShardWriter implements Serializable {
    */
   public ShardWriter keeping(Function<ResultRecord, Boolean> keep, Schema arrowSchema) {
     Table d = arrowSchema == null || data.arrowSchema() != null ? data : new Table(data.schema(), data.factory(), data.conf(), arrowSchema.toJson());
-    return new ShardWriter(output, format, d, rejects, spec, keep, carried);
+    return new ShardWriter(output, format, d, rejects, tallySize, tally, keep, carried);
   }
 
   private static Table table(SparkSession spark, OutputFormat format, StructType schema, Schema arrowSchema) {
@@ -172,7 +183,7 @@ public final class ShardWriter implements Serializable {
       FileSystem fs = out.getFileSystem(conf);
       PartitionStats stats = new PartitionStats();
       long dropped = 0;
-      long[] tally = new long[spec.tallySize()];
+      long[] counts = new long[tallySize];
       Sink rows = null, rejected = null;
       try {
         while (results.hasNext()) {
@@ -183,7 +194,7 @@ public final class ShardWriter implements Serializable {
             stats.add(r);
             continue;
           }
-          if (tally.length > 0) spec.tally(r, tally);
+          if (tally != null) tally.add(r, counts);
           if (keep != null && !keep.call(r)) {
             dropped++;
             continue;
@@ -203,7 +214,7 @@ public final class ShardWriter implements Serializable {
       String dataName = rows == null ? null : String.format("part-%05d%s", shard, ext);
       String rejectsName = rejected == null ? null : String.format("part-%05d%s", shard, ext);
       ShardManifest m = new ShardManifest(shard, stats.written, dropped, stats.rejected, stats.rejectedByStage, stats.rejectedByReason,
-          tally, dataName, rejectsName, ti == null ? null : ti.modelName(), ti == null ? null : ti.device(),
+          counts, dataName, rejectsName, ti == null ? null : ti.modelName(), ti == null ? null : ti.device(),
           ti == null ? null : ti.arrowSchemaJson(), attempt);
       fault(ctx, FAULT_BEFORE_COMMIT);
 
@@ -260,6 +271,7 @@ public final class ShardWriter implements Serializable {
   /** Moves {@code from} to {@code to}, replacing a file a failed attempt left there. */
   private static void replace(FileSystem fs, Path from, Path to) throws IOException {
     if (fs.exists(to)) fs.delete(to, false);
+    else fs.mkdirs(to.getParent()); // HDFS renames into an existing folder only
     if (!fs.rename(from, to)) {
       // another attempt of the same shard may have put its (equal) file there between the delete and the rename
       if (!fs.exists(to)) throw new IOException("cannot rename " + from + " to " + to);

@@ -162,9 +162,44 @@ class HdfsEmbedJobTest {
 
     // nothing but the output: no write probe left, nothing from an id
     TreeSet<String> everything = files("/");
-    everything.removeIf(f -> f.startsWith("out/emb/part-") || f.startsWith("out/emb/_rejects/part-"));
-    assertEquals(new TreeSet<>(List.of("corpus/c.jsonl", "out/emb/_SUCCESS", "out/emb/_SUMMARY.json", "out/emb/_rejects/_SUCCESS")),
+    everything.removeIf(f -> f.startsWith("out/emb/part-") || f.startsWith("out/emb/_rejects/part-") || f.matches("out/emb/_manifest/shard-\\d{5}\\.json"));
+    assertEquals(new TreeSet<>(List.of("corpus/c.jsonl", "out/emb/_SUMMARY.json", "out/emb/_manifest/job.json")),
         everything, "HDFS holds the corpus and the output only");
+  }
+
+  /**
+   * The per-shard commit on HDFS (renames refuse an existing target there, and need the parent folder): a run that lost
+   * two shards' commits, with a torn data file and an attempt folder left behind, is finished by {@code --resume} into
+   * the rows of a clean run.
+   */
+  @Test
+  @Order(2)
+  void resumeOnHdfsFinishesAnInterruptedRun() throws Exception {
+    if (!fs.exists(new Path("/corpus/c.jsonl"))) write("/corpus/c.jsonl", corpusLines());
+    Cli clean = embed("--input", nn + "/corpus/c.jsonl", "--output", nn + "/out/resume", "--format", "parquet");
+    assertEquals(0, clean.status(), clean.err() + clean.out());
+    List<String> want = new java.util.ArrayList<>();
+    for (Row row : spark.read().parquet(nn + "/out/resume").collectAsList()) want.add(row.toString());
+    want.sort(null);
+    for (int shard : new int[] {0, 3}) assertTrue(fs.delete(new Path(String.format("/out/resume/_manifest/shard-%05d.json", shard)), false));
+    Path torn = new Path("/out/resume/part-00000.snappy.parquet");
+    fs.delete(torn, false);
+    try (org.apache.hadoop.fs.FSDataOutputStream o = fs.create(torn)) {
+      o.write(new byte[] {1, 2, 3});
+    }
+    fs.mkdirs(new Path("/out/resume/_temporary/shard-00003-attempt-7"));
+    fs.delete(new Path("/out/resume/_SUMMARY.json"), false);
+
+    Cli resumed = embed("--input", nn + "/corpus/c.jsonl", "--output", nn + "/out/resume", "--format", "parquet", "--resume");
+    assertEquals(0, resumed.status(), resumed.err() + resumed.out());
+    List<String> got = new java.util.ArrayList<>();
+    for (Row row : spark.read().parquet(nn + "/out/resume").collectAsList()) got.add(row.toString());
+    got.sort(null);
+    assertEquals(want, got, "the resumed output holds a clean run's rows");
+    JsonNode s = summary("/out/resume");
+    assertEquals(2, s.get("shards").get("computed").asInt());
+    assertEquals(2, s.get("shards").get("resumed").asInt());
+    assertFalse(fs.exists(new Path("/out/resume/_temporary")));
   }
 
   /** The reject reason of a broken JSON line carries the parser's words; the stage and the reason's head are what matter. */

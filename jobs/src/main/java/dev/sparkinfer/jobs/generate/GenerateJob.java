@@ -37,7 +37,7 @@ public record GenerateJob(GenerateConfig config, DeviceChoice device, EngineConf
     } catch (IllegalArgumentException e) {
       throw new UsageException("--model " + config.modelDir() + ": " + e.getMessage(), e);
     }
-    return dir.getFileName().toString();
+    return dir.getFileName().toString() + engine.weightsSuffix();
   }
 
   @Override

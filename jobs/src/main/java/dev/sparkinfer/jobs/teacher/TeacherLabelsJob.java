@@ -48,7 +48,7 @@ public record TeacherLabelsJob(TeacherConfig config, DeviceChoice device, Engine
     } catch (IllegalArgumentException | UnsupportedOperationException e) {
       throw new UsageException("--model " + config.modelDir() + ": " + e.getMessage(), e);
     }
-    return dir.getFileName().toString();
+    return dir.getFileName().toString() + engine.weightsSuffix();
   }
 
   @Override

@@ -39,12 +39,18 @@ public final class DecoderModels {
 
   /** As above, the layers' Linear weights quantized at load ({@code sparkinfer.quantize}; NONE: as stored). */
   public static CausalLm load(Path dir, Path lora, Ops ops, int entries, int capacity, dev.sparkinfer.kernels.Quantization quantize) {
+    return load(dir, lora, ops, entries, capacity, quantize, dev.sparkinfer.kernels.Pruning.NONE);
+  }
+
+  /** As above, the same Linear weights magnitude-pruned first ({@code sparkinfer.prune}, {@code --prune}; NONE: as stored). */
+  public static CausalLm load(Path dir, Path lora, Ops ops, int entries, int capacity, dev.sparkinfer.kernels.Quantization quantize,
+                              dev.sparkinfer.kernels.Pruning prune) {
     String type = modelType(dir);
     if (type.equals("gpt2")) {
       if (lora != null) throw new IllegalArgumentException("--lora is supported for the LLaMA family, not GPT-2");
-      return Gpt2Model.load(dir, ops, entries, capacity, quantize);
+      return Gpt2Model.load(dir, ops, entries, capacity, quantize, prune);
     }
-    return LlamaModel.load(dir, lora, ops, entries, capacity, quantize);
+    return LlamaModel.load(dir, lora, ops, entries, capacity, quantize, prune);
   }
 
   /** Rows of the folder's token embeddings (config.json's vocab_size). */

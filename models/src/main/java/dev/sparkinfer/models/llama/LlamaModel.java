@@ -4,6 +4,7 @@ import dev.sparkinfer.kernels.Activation;
 import dev.sparkinfer.kernels.Attention;
 import dev.sparkinfer.kernels.IntTensor;
 import dev.sparkinfer.kernels.Ops;
+import dev.sparkinfer.kernels.Pruning;
 import dev.sparkinfer.kernels.Quantization;
 import dev.sparkinfer.kernels.Rope;
 import dev.sparkinfer.kernels.Tensor;
@@ -43,14 +44,18 @@ public final class LlamaModel implements CausalLm {
   private final Layer[] layers;
   /** Quantization of the layers' Linear weights (attention, MLP, experts); embeddings, norms, router and head keep theirs. */
   private final Quantization quantize;
+  /** Magnitude pruning of the same Linear weights, before quantizing. */
+  private final Pruning prune;
 
-  private LlamaModel(LlamaConfig c, Ops ops, WeightSource w, LoraAdapter lora, int entries, int capacity, Quantization quantize) {
+  private LlamaModel(LlamaConfig c, Ops ops, WeightSource w, LoraAdapter lora, int entries, int capacity, Quantization quantize,
+                     Pruning prune) {
     if (capacity > c.positions()) throw new IllegalArgumentException("a cache of " + capacity + " tokens exceeds the model's " + c.positions() + " positions");
     this.c = c;
     this.ops = ops;
     this.entries = entries;
     this.capacity = capacity;
     this.quantize = quantize;
+    this.prune = prune;
     long total16 = 0;
     for (String n : w.names()) total16 += Embedding.params16(w, n);
     ops.reserve16(total16 + 64L * w.names().size());
@@ -64,7 +69,7 @@ public final class LlamaModel implements CausalLm {
       if (c.experts() == 0) {
         mlp = swiGlu(w, lora, layer(l, "mlp.gate_proj.weight"), layer(l, "mlp.up_proj.weight"), layer(l, "mlp.down_proj.weight"));
       } else {
-        router = linear(w, lora, layer(l, "block_sparse_moe.gate.weight"), c.experts(), d, Quantization.NONE);
+        router = linear(w, lora, layer(l, "block_sparse_moe.gate.weight"), c.experts(), d, Quantization.NONE, Pruning.NONE);
         experts = new SwiGlu[c.experts()];
         for (int e = 0; e < c.experts(); e++) {
           String p = layer(l, "block_sparse_moe.experts." + e + ".");
@@ -78,7 +83,7 @@ public final class LlamaModel implements CausalLm {
           ops.allocState(Math.multiplyExact(entries * capacity, kv)), ops.allocState(Math.multiplyExact(entries * capacity, kv)));
     }
     norm = vec(w, NORM, d);
-    head = c.tied() || !w.has(HEAD) ? null : linear(w, lora, HEAD, c.vocabSize(), d, Quantization.NONE);
+    head = c.tied() || !w.has(HEAD) ? null : linear(w, lora, HEAD, c.vocabSize(), d, Quantization.NONE, Pruning.NONE);
     if (!c.tied() && head == null) throw new IllegalArgumentException(w.origin() + ": tie_word_embeddings is false but there is no " + HEAD);
     invFreq = ops.upload(Rope.invFreq(c.headDim(), c.theta(), c.scaling()));
     if (lora != null) lora.checkAllUsed();
@@ -88,11 +93,11 @@ public final class LlamaModel implements CausalLm {
     return new SwiGlu(linear(w, lora, gate, c.ffn(), c.dim()), linear(w, lora, up, c.ffn(), c.dim()), linear(w, lora, down, c.dim(), c.ffn()));
   }
 
-  private Linear linear(WeightSource w, LoraAdapter lora, String name, int out, int in) { return linear(w, lora, name, out, in, quantize); }
+  private Linear linear(WeightSource w, LoraAdapter lora, String name, int out, int in) { return linear(w, lora, name, out, in, quantize, prune); }
 
-  private Linear linear(WeightSource w, LoraAdapter lora, String name, int out, int in, Quantization q) {
+  private Linear linear(WeightSource w, LoraAdapter lora, String name, int out, int in, Quantization q, Pruning p) {
     String bias = c.attentionBias() && name.contains("self_attn.") && !name.contains("o_proj") ? name.replace(".weight", ".bias") : null;
-    return Linear.load(ops, w, name, bias, out, in, false, lora == null ? null : lora.delta(name, out, in), q);
+    return Linear.load(ops, w, name, bias, out, in, false, lora == null ? null : lora.delta(name, out, in), q, p);
   }
 
   private Tensor vec(WeightSource w, String name, int n) { return ops.upload(Linear.vector(w, name, n)); }
@@ -107,9 +112,14 @@ public final class LlamaModel implements CausalLm {
 
   /** As above, the layers' Linear weights quantized at load ({@link Quantization}; NONE: as stored). */
   public static LlamaModel load(Path dir, Path loraDir, Ops ops, int entries, int capacity, Quantization quantize) {
+    return load(dir, loraDir, ops, entries, capacity, quantize, Pruning.NONE);
+  }
+
+  /** As above, the same Linear weights magnitude-pruned first ({@link Pruning}; NONE: as stored). */
+  public static LlamaModel load(Path dir, Path loraDir, Ops ops, int entries, int capacity, Quantization quantize, Pruning prune) {
     LlamaConfig c = LlamaConfig.read(dir);
     try (WeightSource w = SafeTensors.openModelDir(dir); LoraAdapter lora = loraDir == null ? null : LoraAdapter.open(loraDir)) {
-      return new LlamaModel(c, ops, w, lora, entries, capacity, quantize);
+      return new LlamaModel(c, ops, w, lora, entries, capacity, quantize, prune);
     }
   }
 
@@ -118,7 +128,7 @@ public final class LlamaModel implements CausalLm {
    * a KV cache for {@code entries} x {@code capacity} tokens.
    */
   public static LlamaModel load(LlamaConfig c, WeightSource w, Ops ops, int entries, int capacity) {
-    return new LlamaModel(c, ops, w, null, entries, capacity, Quantization.NONE);
+    return new LlamaModel(c, ops, w, null, entries, capacity, Quantization.NONE, Pruning.NONE);
   }
 
   public LlamaConfig config() { return c; }

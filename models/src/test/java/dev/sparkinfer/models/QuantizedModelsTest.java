@@ -8,14 +8,20 @@ import dev.sparkinfer.kernels.DeviceRuntime;
 import dev.sparkinfer.kernels.Devices;
 import dev.sparkinfer.kernels.EngineConfig;
 import dev.sparkinfer.kernels.Ops;
+import dev.sparkinfer.kernels.Pruning;
 import dev.sparkinfer.kernels.Quantization;
 import dev.sparkinfer.models.bert.BertEmbedder;
 import dev.sparkinfer.models.decoder.CausalLm;
 import dev.sparkinfer.models.decoder.DecoderModels;
+import dev.sparkinfer.models.weights.SafeTensors;
+import dev.sparkinfer.models.weights.SafeTensorsWriter;
+import dev.sparkinfer.models.weights.WeightSource;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -51,6 +57,58 @@ class QuantizedModelsTest {
     line.append(String.format(" vs float32 weights: max |diff| %.3e of range, argmax agrees at %d of %d positions",
         maxAbsDiff(reference, floatLogits) / range(floatLogits), agree, prompt.length));
     System.out.println(line);
+  }
+
+  @TempDir Path tmp;
+
+  /**
+   * Pruning at load touches exactly the layers' Linear weights: llama-tiny loaded with {@code --prune} (and
+   * {@code --quantize}) gives the logits of a checkpoint written here with those tensors (the {@code *_proj.weight}
+   * ones, picked by name in this test) pruned beforehand and everything else (embeddings, norms) as stored.
+   */
+  @ParameterizedTest(name = "{0} {1}")
+  @CsvSource({"2:4,NONE", "2:4,INT8", "unstructured:0.5,NONE", "unstructured:0.5,INT4"})
+  void pruningAtLoadEqualsAPrunedCheckpoint(String pruneFlag, Quantization q) throws Exception {
+    Path dir = Fixtures.require("llama-tiny");
+    Pruning prune = Pruning.parse(pruneFlag);
+    Path pruned = Files.createDirectories(tmp.resolve("pruned"));
+    Files.copy(dir.resolve("config.json"), pruned.resolve("config.json"));
+    SafeTensorsWriter out = new SafeTensorsWriter();
+    long zeroed = 0;
+    try (WeightSource w = SafeTensors.openModelDir(dir)) {
+      for (String name : new java.util.TreeSet<>(w.names())) {
+        long[] shape = w.shape(name);
+        float[] v = w.floats(name);
+        if (name.endsWith("_proj.weight")) {
+          long before = count0(v);
+          prune.apply(v, (int) shape[0], (int) shape[1]);
+          zeroed += count0(v) - before;
+        }
+        out.f32(name, shape, v);
+      }
+    }
+    out.write(pruned.resolve("model.safetensors"));
+    assertTrue(zeroed > 0, "the test pruned nothing");
+    int[] prompt = {1, 5, 9, 2, 7, 3, 11, 4};
+    float[] want, got;
+    try (Ops ops = Devices.open(DeviceChoice.JAVA, EngineConfig.defaults());
+         CausalLm m = DecoderModels.load(pruned, null, ops, 1, prompt.length + 1, q)) {
+      want = m.forward(0, new int[][] {prompt}, new int[] {0}, true);
+    }
+    try (Ops ops = Devices.open(DeviceChoice.JAVA, EngineConfig.defaults());
+         CausalLm m = DecoderModels.load(dir, null, ops, 1, prompt.length + 1, q, prune)) {
+      got = m.forward(0, new int[][] {prompt}, new int[] {0}, true);
+    }
+    double worst = maxAbsDiff(want, got) / range(want);
+    System.out.printf("llama-tiny --prune %s --quantize %s vs a pruned checkpoint: max |diff| %.2e of range (%d weights zeroed)%n",
+        prune, q, worst, zeroed);
+    assertTrue(worst <= 1e-5, "pruned at load differs from the pruned checkpoint by " + worst + " of the logits' range");
+  }
+
+  private static long count0(float[] v) {
+    long n = 0;
+    for (float x : v) if (x == 0) n++;
+    return n;
   }
 
   /** Logits at every position of the prompt; bytes[0] (when given) gets the engine's quantized-weight bytes. */

@@ -22,7 +22,7 @@ import java.util.Arrays;
  * rotary positions (HF's rotate-half layout, {@code rope_theta}, the llama3 {@code rope_scaling}), grouped-query
  * attention over the KV cache (a sliding window for Mistral/Mixtral), a SwiGLU feed-forward or Mixtral's sparse
  * mixture of experts, final RMSNorm, a tied or separate head. 16-bit checkpoints stay 16-bit on the engine; LoRA
- * adapters are merged into their weights at load.
+ * adapters are merged into their weights at load; GPTQ 4-bit checkpoints ({@link GptqCheckpoint}) load as INT4.
  */
 public final class LlamaModel implements CausalLm {
   /** The checkpoint's tensor names. */
@@ -46,9 +46,11 @@ public final class LlamaModel implements CausalLm {
   private final Quantization quantize;
   /** Magnitude pruning of the same Linear weights, before quantizing. */
   private final Pruning prune;
+  /** The checkpoint's GPTQ settings when its layers' Linear weights are GPTQ-packed 4-bit (they load as INT4); else null. */
+  private final GptqCheckpoint gptq;
 
   private LlamaModel(LlamaConfig c, Ops ops, WeightSource w, LoraAdapter lora, int entries, int capacity, Quantization quantize,
-                     Pruning prune) {
+                     Pruning prune, GptqCheckpoint gptq) {
     if (capacity > c.positions()) throw new IllegalArgumentException("a cache of " + capacity + " tokens exceeds the model's " + c.positions() + " positions");
     this.c = c;
     this.ops = ops;
@@ -56,6 +58,11 @@ public final class LlamaModel implements CausalLm {
     this.capacity = capacity;
     this.quantize = quantize;
     this.prune = prune;
+    this.gptq = gptq;
+    if (gptq != null && (quantize != Quantization.NONE || !prune.isNone() || lora != null)) {
+      throw new IllegalArgumentException(w.origin() + " is a GPTQ 4-bit checkpoint (" + gptq.source() + "): its weights load as they are; "
+          + "--quantize, --prune and --lora apply to float or 16-bit checkpoints only: leave them out");
+    }
     long total16 = 0;
     for (String n : w.names()) total16 += Embedding.params16(w, n);
     ops.reserve16(total16 + 64L * w.names().size());
@@ -97,6 +104,10 @@ public final class LlamaModel implements CausalLm {
 
   private Linear linear(WeightSource w, LoraAdapter lora, String name, int out, int in, Quantization q, Pruning p) {
     String bias = c.attentionBias() && name.contains("self_attn.") && !name.contains("o_proj") ? name.replace(".weight", ".bias") : null;
+    String layer = name.substring(0, name.length() - ".weight".length());
+    if (gptq != null && GptqCheckpoint.has(w, layer)) { // GPTQ-packed: INT4 as stored, never dequantized
+      return new Linear(null, ops.uploadLinear(gptq.load(w, layer, out, in)), bias == null ? null : ops.upload(Linear.vector(w, bias, out)), out, in);
+    }
     return Linear.load(ops, w, name, bias, out, in, false, lora == null ? null : lora.delta(name, out, in), q, p);
   }
 
@@ -118,8 +129,9 @@ public final class LlamaModel implements CausalLm {
   /** As above, the same Linear weights magnitude-pruned first ({@link Pruning}; NONE: as stored). */
   public static LlamaModel load(Path dir, Path loraDir, Ops ops, int entries, int capacity, Quantization quantize, Pruning prune) {
     LlamaConfig c = LlamaConfig.read(dir);
+    GptqCheckpoint gptq = GptqCheckpoint.read(dir);
     try (WeightSource w = SafeTensors.openModelDir(dir); LoraAdapter lora = loraDir == null ? null : LoraAdapter.open(loraDir)) {
-      return new LlamaModel(c, ops, w, lora, entries, capacity, quantize, prune);
+      return new LlamaModel(c, ops, w, lora, entries, capacity, quantize, prune, gptq);
     }
   }
 
@@ -128,7 +140,7 @@ public final class LlamaModel implements CausalLm {
    * a KV cache for {@code entries} x {@code capacity} tokens.
    */
   public static LlamaModel load(LlamaConfig c, WeightSource w, Ops ops, int entries, int capacity) {
-    return new LlamaModel(c, ops, w, null, entries, capacity, Quantization.NONE, Pruning.NONE);
+    return new LlamaModel(c, ops, w, null, entries, capacity, Quantization.NONE, Pruning.NONE, null);
   }
 
   public LlamaConfig config() { return c; }

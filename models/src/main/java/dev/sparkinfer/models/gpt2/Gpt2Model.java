@@ -41,7 +41,8 @@ public final class Gpt2Model implements CausalLm {
     this.entries = entries;
     this.capacity = capacity;
     int d = c.dim();
-    ops.reserve16(Embedding.params16(w, WTE) + Embedding.params16(w, WPE) + (long) c.layers() * 12L * d * d + 1024);
+    // the 16-bit weights that stay 16-bit: quantized layers are not reserved (the bank grows to the reservation)
+    ops.reserve16(Embedding.params16(w, WTE) + Embedding.params16(w, WPE) + (q == Quantization.NONE ? (long) c.layers() * 12L * d * d : 0) + 1024);
     wte = Embedding.load(ops, w, WTE, c.vocabSize(), d);
     wpe = Embedding.load(ops, w, WPE, c.positions(), d);
     layers = new Layer[c.layers()];

@@ -63,8 +63,8 @@ public final class LlamaModel implements CausalLm {
       throw new IllegalArgumentException(w.origin() + " is a GPTQ 4-bit checkpoint (" + gptq.source() + "): its weights load as they are; "
           + "--quantize, --prune and --lora apply to float or 16-bit checkpoints only: leave them out");
     }
-    long total16 = 0;
-    for (String n : w.names()) total16 += Embedding.params16(w, n);
+    long total16 = 0; // the 16-bit weights that stay 16-bit: quantized layers are not reserved (the bank grows to the reservation)
+    for (String n : w.names()) if (quantize == Quantization.NONE || !isLayerLinear(n)) total16 += Embedding.params16(w, n);
     ops.reserve16(total16 + 64L * w.names().size());
     int d = c.dim(), kv = c.kvDim(), qd = c.qDim();
     embed = Embedding.load(ops, w, EMBED, c.vocabSize(), d);
@@ -94,6 +94,11 @@ public final class LlamaModel implements CausalLm {
     if (!c.tied() && head == null) throw new IllegalArgumentException(w.origin() + ": tie_word_embeddings is false but there is no " + HEAD);
     invFreq = ops.upload(Rope.invFreq(c.headDim(), c.theta(), c.scaling()));
     if (lora != null) lora.checkAllUsed();
+  }
+
+  /** The layers' Linear weights that {@code quantize} applies to (not norms, not the MoE router). */
+  private static boolean isLayerLinear(String name) {
+    return name.startsWith("model.layers.") && name.endsWith(".weight") && !name.endsWith("norm.weight") && !name.contains("block_sparse_moe.gate.");
   }
 
   private SwiGlu swiGlu(WeightSource w, LoraAdapter lora, String gate, String up, String down) {

@@ -14,9 +14,9 @@ import java.util.Locale;
  *       matrix, not per row. That is the classic magnitude baseline (Han et al. 2015; PyTorch's
  *       {@code torch.nn.utils.prune.l1_unstructured} ranks the whole tensor), so the figures compare with the literature;
  *       per-row ranking (Wanda's choice) keeps every output channel equally dense, which a per-matrix rank does not.
- *       Ties at the threshold are broken by position (lower index first), so the count is exact.</li>
- *   <li>{@code 2:4} zeroes the 2 smallest-|w| of every 4 consecutive weights along {@code in} in each row (ties: the
- *       lower index first): the layout of NVIDIA's sparse tensor cores (Ampere and later), 50 % sparsity with a fixed
+ *       Ties at the threshold are broken by position (the lower index is zeroed first), so the count is exact.</li>
+ *   <li>{@code 2:4} zeroes the 2 smallest-|w| of every 4 consecutive weights along {@code in} in each row (of equal
+ *       magnitudes the lower index is kept): the layout of NVIDIA's sparse tensor cores (Ampere and later), 50 % sparsity with a fixed
  *       pattern. {@code in} must be a multiple of 4.</li>
  * </ul>
  *

@@ -39,12 +39,12 @@ import java.util.SplittableRandom;
  * generated texts (TestTexts, cut to 32 tokens), and a LLaMA-3.2-1B-shaped decoder with random bf16 weights written by
  * this program as a Hugging Face folder (the shape of {@code kernels.DecoderStack} and {@code bin/benchmark decoder}:
  * 16 layers, dim 2048, 32/8 heads, FFN 8192, vocabulary 128,256, tied head) on {@code --big-prompts} random-id prompts
- * of {@code --big-len} tokens. Random weights: its agreement figures say how far the settings move the logits of a
+ * of {@code --big-len} tokens; last, dense against 2:4-pruned weights in one matmul, run alternately. Random weights: its agreement figures say how far the settings move the logits of a
  * model of that shape, not what they do to a trained one.
  *
  * <pre>
  * bin/benchmark decoder-quality [--settings none,int8,int4,2:4,unstructured:0.5] [--texts 8] [--big-layers 16]
- *     [--big-prompts 4] [--big-len 16] [--steps 8] [--dir /tmp/llama1b-random] [cpu|opencl|java]
+ *     [--big-prompts 4] [--big-len 16] [--steps 8] [--dir /tmp/llama1b-random] [--matmul-only] [cpu|opencl|java]
  * </pre>
  */
 public final class DecoderQualityBenchmark {
@@ -56,6 +56,7 @@ public final class DecoderQualityBenchmark {
     List<String> settings = List.of("none", "int8", "int4", "2:4", "unstructured:0.5");
     int texts = 8, bigLayers = 16, bigPrompts = 4, bigLen = 16, steps = 8;
     String device = "cpu";
+    boolean matmulOnly = false;
     Path bigDir = Path.of(System.getProperty("java.io.tmpdir"), "sparkinfer-llama1b-random");
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
@@ -66,10 +67,15 @@ public final class DecoderQualityBenchmark {
         case "--big-len" -> bigLen = Integer.parseInt(args[++i]);
         case "--steps" -> steps = Integer.parseInt(args[++i]);
         case "--dir" -> bigDir = Path.of(args[++i]);
+        case "--matmul-only" -> matmulOnly = true;
         default -> device = args[i];
       }
     }
     if (!settings.get(0).equals("none")) throw new IllegalArgumentException("--settings must start with none: the reference");
+    if (matmulOnly) {
+      prunedMatmul(device, 12);
+      return;
+    }
     System.out.printf(Locale.ROOT, "decoder quality benchmark: machine %s, %d cores, device %s; settings %s against 'none' (weights as stored)%n",
         CpuOps.cpuModel(), Runtime.getRuntime().availableProcessors(), device, settings);
     Path fixtures = Path.of(System.getProperty("sparkinfer.fixtures", "../shared/fixtures"));
@@ -95,6 +101,51 @@ public final class DecoderQualityBenchmark {
         prompts.add(ids);
       }
       compare("llama-1b-shape-random", bigDir, prompts, settings, device, steps, 1);
+    }
+    prunedMatmul(device, 12);
+  }
+
+  /**
+   * Whether pruning saves time: the LLaMA-1B FFN matmul ([8192, 2048] weight, 16 rows) with dense and with 2:4-pruned
+   * weights, bf16 and INT8, run alternately (so machine noise hits both alike), fastest of {@code reps} each.
+   */
+  static void prunedMatmul(String device, int reps) {
+    int out = 8192, in = 2048, rows = 16;
+    SplittableRandom rnd = new SplittableRandom(9);
+    float[] w = new float[out * in], x = new float[rows * in];
+    for (int i = 0; i < w.length; i++) w[i] = (float) (rnd.nextDouble() * 2 - 1) * 0.02f;
+    for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+    float[] pruned = dev.sparkinfer.kernels.Pruning.TWO_FOUR.apply(w.clone(), out, in);
+    try (Ops ops = Devices.open(DeviceChoice.parse(device), EngineConfig.fromSystemProperties())) {
+      char[] dense16 = new char[w.length], pruned16 = new char[w.length];
+      for (int i = 0; i < w.length; i++) {
+        dense16[i] = (char) (Float.floatToIntBits(w[i]) >>> 16);
+        pruned16[i] = (char) (Float.floatToIntBits(pruned[i]) >>> 16);
+      }
+      dev.sparkinfer.kernels.HalfTensor d16 = ops.upload16(dense16, dev.sparkinfer.kernels.DType.BF16), p16 = ops.upload16(pruned16, dev.sparkinfer.kernels.DType.BF16);
+      dev.sparkinfer.kernels.LinearWeight d8 = ops.uploadLinear(w, out, in, dev.sparkinfer.kernels.Quantization.INT8);
+      dev.sparkinfer.kernels.LinearWeight p8 = ops.uploadLinear(pruned, out, in, dev.sparkinfer.kernels.Quantization.INT8);
+      dev.sparkinfer.kernels.Tensor xt = ops.upload(x);
+      double[] best = {Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE};
+      try (Ops.Scope s = ops.scope()) {
+        dev.sparkinfer.kernels.Tensor y = ops.alloc(rows * out);
+        for (int r = 0; r < reps; r++) {
+          for (int k = 0; k < 4; k++) {
+            long t0 = System.nanoTime();
+            switch (k) {
+              case 0 -> ops.linear16(y, xt, d16, null, rows, out, in);
+              case 1 -> ops.linear16(y, xt, p16, null, rows, out, in);
+              case 2 -> ops.linear(y, xt, d8, null, rows);
+              default -> ops.linear(y, xt, p8, null, rows);
+            }
+            ops.read(y.slice(0, 1));
+            best[k] = Math.min(best[k], (System.nanoTime() - t0) / 1e6);
+          }
+        }
+      }
+      System.out.printf(Locale.ROOT, "pruning and speed: [%d, %d] x %d rows, fastest of %d alternating runs: bf16 dense %.2f ms, 2:4-pruned "
+              + "%.2f ms (x%.2f); int8 dense %.2f ms, 2:4-pruned %.2f ms (x%.2f); the kernels do not skip zeros%n",
+          out, in, rows, reps, best[0], best[1], best[0] / best[1], best[2], best[3], best[2] / best[3]);
     }
   }
 

@@ -111,6 +111,66 @@ class QuantizedModelsTest {
     return n;
   }
 
+  /**
+   * CLIP and LLaVA take --quantize/--prune too: the blocks' Linear weights (both CLIP towers; LLaVA's vision blocks and
+   * language model layers) are held as bytes at INT8, and clip-tiny-hf's image and text embeddings stay within cosine
+   * 0.99 of the stored-precision ones; LLaVA's projected image features likewise; with 2:4 they move (and the bytes do not).
+   */
+  @Test
+  void clipAndLlavaLoadQuantizedAndPruned() throws Exception {
+    Path dir = Fixtures.require("clip-tiny-hf");
+    float[][] images, ref = null, refText = null;
+    int[][] ids;
+    try (SafeTensors want = SafeTensors.open(dir.resolve("expected.safetensors"))) {
+      float[] pixels = want.floats("pixel_values");
+      long[] idsFlat = want.longs("input_ids");
+      int n = 6, px = pixels.length / n;
+      images = new float[n][];
+      ids = new int[n][77];
+      for (int i = 0; i < n; i++) {
+        images[i] = java.util.Arrays.copyOfRange(pixels, i * px, (i + 1) * px);
+        for (int j = 0; j < 77; j++) ids[i][j] = (int) idsFlat[i * 77 + j];
+      }
+    }
+    for (Pruning p : new Pruning[] {Pruning.NONE, Pruning.NONE, Pruning.TWO_FOUR}) {
+      Quantization q = ref == null ? Quantization.NONE : p.isNone() ? Quantization.INT8 : Quantization.NONE;
+      try (Ops ops = Devices.open(DeviceChoice.CPU, EngineConfig.defaults().withCpuThreads(2))) {
+        dev.sparkinfer.models.clip.ClipModel clip = dev.sparkinfer.models.clip.ClipModel.load(dir, ops, q, p);
+        float[][] img = clip.encodeImages(images), txt = clip.encodeTexts(ids);
+        if (ref == null) { ref = img; refText = txt; continue; }
+        double min = 1;
+        for (int i = 0; i < img.length; i++) {
+          min = Math.min(min, dev.sparkinfer.models.clip.ClipModel.cosine(ref[i], img[i]));
+          min = Math.min(min, dev.sparkinfer.models.clip.ClipModel.cosine(refText[i], txt[i]));
+        }
+        System.out.printf("clip-tiny-hf %s %s vs stored precision: min cosine %.6f (8-bit memory %d bytes)%n", q, p, min, ops.memoryUse().weights8Bytes());
+        if (q == Quantization.INT8) {
+          assertTrue(ops.memoryUse().weights8Bytes() > 0, "the INT8 CLIP holds no quantized bytes");
+          assertTrue(min >= 0.99, "INT8 CLIP embeddings fall to cosine " + min);
+        } else {
+          assertEquals(0, ops.memoryUse().weights8Bytes());
+          assertTrue(min < 0.9999, "2:4 pruning left the CLIP embeddings unchanged (cosine " + min + "): was it applied?");
+        }
+      }
+    }
+    Path llava = Fixtures.require("llava-tiny");
+    float[][][] refFeatures = null;
+    for (Quantization q : new Quantization[] {Quantization.NONE, Quantization.INT8}) {
+      try (Ops ops = Devices.open(DeviceChoice.CPU, EngineConfig.defaults().withCpuThreads(2))) {
+        dev.sparkinfer.models.llava.LlavaModel m = dev.sparkinfer.models.llava.LlavaModel.load(llava, ops, 1, 64, q, Pruning.NONE);
+        int size = m.config().imageSize();
+        float[][] px = {java.util.Arrays.copyOf(images[0], 3 * size * size)};
+        float[][][] f = m.features(px);
+        if (refFeatures == null) { refFeatures = f; continue; }
+        assertTrue(ops.memoryUse().weights8Bytes() > 0, "the INT8 LLaVA holds no quantized bytes");
+        double min = 1;
+        for (int r = 0; r < f[0].length; r++) min = Math.min(min, dev.sparkinfer.models.clip.ClipModel.cosine(refFeatures[0][r], f[0][r]));
+        System.out.printf("llava-tiny INT8 image features vs stored precision: min cosine %.6f%n", min);
+        assertTrue(min >= 0.99, "INT8 LLaVA features fall to cosine " + min);
+      }
+    }
+  }
+
   /** Logits at every position of the prompt; bytes[0] (when given) gets the engine's quantized-weight bytes. */
   private static float[] logits(Path dir, String engine, Quantization q, int[] prompt, long[] bytes) {
     try (Ops ops = Devices.open(DeviceChoice.parse(engine), EngineConfig.defaults().withCpuThreads(2));

@@ -55,7 +55,7 @@ public final class CaptionCommand implements Callable<Integer> {
     CaptionConfig cc = new CaptionConfig(dir, prompt, promptTokens, decoding.maxNewTokens, decoding.temperature(), decoding.topP, decoding.seed,
         decoding.stopAtEos, batch, images.maxPixels,
         beams, lengthPenalty);
-    CaptionJob job = new CaptionJob(cc, cfg.device(), weights.storedPrecisionOnly("caption"));
+    CaptionJob job = new CaptionJob(cc, cfg.device(), weights.engine());
     job.checkModel();
     spec.commandLine().getOut().println(Sessions.runJob(cfg, job).oneLine());
     return 0;

@@ -55,7 +55,7 @@ public final class ClipClassifyCommand implements Callable<Integer> {
     String dir = ClipOptions.modelDir(cfg);
     List<String> names = readLabels(labels);
     ClipTaskConfig tc = ClipTaskConfig.classify(dir, clip.tokenizerDir(dir), images.maxPixels, names, template, topK, temperature, softLabels);
-    return ClipScoreCommand.run(cfg, ClipJob.classify(tc, cfg.device(), weights.storedPrecisionOnly("clip-classify")), spec);
+    return ClipScoreCommand.run(cfg, ClipJob.classify(tc, cfg.device(), weights.engine()), spec);
   }
 
   static List<String> readLabels(Path file) {

@@ -50,7 +50,7 @@ public class ClipScoreCommand implements Callable<Integer> {
     EmbeddingDtype dtype = EmbeddingDtype.parse(embeddingDtype);
     ClipTaskConfig tc = ClipTaskConfig.score(dir, clip.tokenizerDir(dir), images.maxPixels, emitEmbeddings ? dtype : null);
     ClipJob.Filter f = filter();
-    EngineConfig engine = weights.storedPrecisionOnly(f == null ? "clip-score" : "clip-filter");
+    EngineConfig engine = weights.engine();
     ClipJob job = f == null ? ClipJob.score(tc, cfg.device(), engine) : ClipJob.filter(tc, cfg.device(), engine, f);
     return run(cfg, job, spec);
   }

@@ -29,17 +29,4 @@ public final class WeightOptions {
     if (prune != null) e = e.withPrune(Pruning.parse(prune));
     return e;
   }
-
-  /**
-   * For the jobs whose models load at their stored precision (CLIP, LLaVA): the flags are refused with what to do rather
-   * than ignored.
-   */
-  EngineConfig storedPrecisionOnly(String job) {
-    EngineConfig e = engine();
-    if (e.quantize() != Quantization.NONE || !e.prune().isNone()) {
-      throw new IllegalArgumentException(job + " loads its model at the stored precision: --quantize " + e.quantize() + " / --prune "
-          + e.prune() + " apply to embed, teacher-labels and generate only; leave them out (and -Dsparkinfer.quantize/.prune unset)");
-    }
-    return e;
-  }
 }

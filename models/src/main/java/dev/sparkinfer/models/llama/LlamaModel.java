@@ -145,7 +145,12 @@ public final class LlamaModel implements CausalLm {
    * a KV cache for {@code entries} x {@code capacity} tokens.
    */
   public static LlamaModel load(LlamaConfig c, WeightSource w, Ops ops, int entries, int capacity) {
-    return new LlamaModel(c, ops, w, null, entries, capacity, Quantization.NONE, Pruning.NONE, null);
+    return load(c, w, ops, entries, capacity, Quantization.NONE, Pruning.NONE);
+  }
+
+  /** As above, the layers' Linear weights pruned and quantized at load as asked. */
+  public static LlamaModel load(LlamaConfig c, WeightSource w, Ops ops, int entries, int capacity, Quantization quantize, Pruning prune) {
+    return new LlamaModel(c, ops, w, null, entries, capacity, quantize, prune, null);
   }
 
   public LlamaConfig config() { return c; }

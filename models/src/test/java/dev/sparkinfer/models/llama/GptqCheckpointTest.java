@@ -277,5 +277,9 @@ class GptqCheckpointTest {
           () -> DecoderModels.load(gptq, null, ops, 1, 8, Quantization.INT8, Pruning.NONE));
       assertTrue(e.getMessage().contains("is a GPTQ 4-bit checkpoint") && e.getMessage().contains("leave them out"), e.getMessage());
     }
+    IllegalArgumentException early = assertThrows(IllegalArgumentException.class,
+        () -> DecoderModels.checkWeights(gptq, Quantization.NONE, Pruning.TWO_FOUR, false)); // what the jobs check before Spark starts
+    assertTrue(early.getMessage().contains("leave them out"), early.getMessage());
+    DecoderModels.checkWeights(gptq, Quantization.NONE, Pruning.NONE, false);
   }
 }

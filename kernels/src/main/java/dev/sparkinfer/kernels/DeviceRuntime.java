@@ -27,14 +27,18 @@ public final class DeviceRuntime implements AutoCloseable {
     this.owned = owned;
   }
 
-  /** The runtime of this JVM for a device choice, opened on first use with this config. */
+  /**
+   * The runtime of this JVM for a device choice, opened on first use with this config. Configs that differ only in how
+   * a model's weights are loaded ({@link EngineConfig#engineOnly()}: quantize, prune) share it: those are settings of
+   * each model load, not of the engine.
+   */
   public static synchronized DeviceRuntime get(DeviceChoice choice, EngineConfig config) {
     String key = choice + "/" + config.openclDevice();
     DeviceRuntime r = RUNTIMES.get(key);
     if (r == null) {
       r = new DeviceRuntime(Devices.open(choice, config), config, false);
       RUNTIMES.put(key, r);
-    } else if (!r.config.equals(config)) {
+    } else if (!r.config.engineOnly().equals(config.engineOnly())) {
       throw new IllegalStateException("this JVM's " + choice + " engine was opened with " + r.config + "; a second config "
           + config + " for the same device is not supported (one engine per device and executor)");
     }

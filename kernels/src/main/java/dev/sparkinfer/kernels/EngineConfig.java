@@ -23,13 +23,15 @@ import java.util.Properties;
  * @param strict          a kernel that would fall back to Java threads fails instead (--device opencl implies it)
  * @param cpuThreads      threads of the CPU engine ({@code --device cpu}); 0: the JVM's available processors. The jobs
  *                        set it to the cores Spark gives an executor, so the engine never uses more than its share
- * @param quantize        Linear weights quantized at load ({@code sparkinfer.quantize=none|int8|int4}, see
- *                        {@link Quantization}); embeddings and norms keep their stored precision
+ * @param quantize        Linear weights quantized at load ({@code sparkinfer.quantize=none|int8|int4}, {@code --quantize};
+ *                        see {@link Quantization}); embeddings and norms keep their stored precision
+ * @param prune           Linear weights magnitude-pruned at load, before quantizing ({@code sparkinfer.prune=none|unstructured:F|2:4},
+ *                        {@code --prune}; see {@link Pruning})
  */
 public record EngineConfig(String matmulKernel, String attentionKernel, String normKernel, String softmaxKernel,
                            String linearLayout, int elementRun, long budgetBytes,
                            String openclDevice, boolean strict, int cpuThreads,
-                           Quantization quantize) implements Serializable {
+                           Quantization quantize, Pruning prune) implements Serializable {
   public EngineConfig {
     check("matmul", matmulKernel, "dot", "tiled");
     check("attention", attentionKernel, "rows", "split");
@@ -43,13 +45,21 @@ public record EngineConfig(String matmulKernel, String attentionKernel, String n
     openclDevice = openclDevice == null ? "" : openclDevice;
     if (cpuThreads < 0) throw new IllegalArgumentException("sparkinfer.cpu.threads must be >= 0 (0: all processors), got " + cpuThreads);
     quantize = quantize == null ? Quantization.NONE : quantize;
+    prune = prune == null ? Pruning.NONE : prune;
+  }
+
+  /** Without pruning (the config of before pruning existed). */
+  public EngineConfig(String matmulKernel, String attentionKernel, String normKernel, String softmaxKernel, String linearLayout,
+                      int elementRun, long budgetBytes, String openclDevice, boolean strict, int cpuThreads, Quantization quantize) {
+    this(matmulKernel, attentionKernel, normKernel, softmaxKernel, linearLayout, elementRun, budgetBytes, openclDevice, strict,
+        cpuThreads, quantize, Pruning.NONE);
   }
 
   /** The config of before quantization existed: weights at their stored precision. */
   public EngineConfig(String matmulKernel, String attentionKernel, String normKernel, String softmaxKernel, String linearLayout,
                       int elementRun, long budgetBytes, String openclDevice, boolean strict, int cpuThreads) {
     this(matmulKernel, attentionKernel, normKernel, softmaxKernel, linearLayout, elementRun, budgetBytes, openclDevice, strict,
-        cpuThreads, Quantization.NONE);
+        cpuThreads, Quantization.NONE, Pruning.NONE);
   }
 
   /** The CPU engine's threads: the configured number, else the JVM's available processors. */
@@ -73,7 +83,8 @@ public record EngineConfig(String matmulKernel, String attentionKernel, String n
         get(p, "sparkinfer.linear.layout", "auto"), Integer.parseInt(get(p, "sparkinfer.elementwise.run", "0")),
         parseBytes(get(p, "sparkinfer.device.budget", "0")),
         get(p, Devices.DEVICE_PROPERTY, ""), Boolean.parseBoolean(get(p, "sparkinfer.strict", "false")),
-        parseThreads(get(p, "sparkinfer.cpu.threads", "0")), Quantization.parse(get(p, "sparkinfer.quantize", "none")));
+        parseThreads(get(p, "sparkinfer.cpu.threads", "0")), Quantization.parse(get(p, "sparkinfer.quantize", "none")),
+        Pruning.parse(get(p, "sparkinfer.prune", "none")));
   }
 
   private static int parseThreads(String s) {
@@ -106,26 +117,47 @@ public record EngineConfig(String matmulKernel, String attentionKernel, String n
 
   public EngineConfig withBudgetBytes(long bytes) {
     return new EngineConfig(matmulKernel, attentionKernel, normKernel, softmaxKernel, linearLayout, elementRun, bytes,
-        openclDevice, strict, cpuThreads, quantize);
+        openclDevice, strict, cpuThreads, quantize, prune);
   }
 
   public EngineConfig withStrict(boolean s) {
     return new EngineConfig(matmulKernel, attentionKernel, normKernel, softmaxKernel, linearLayout, elementRun, budgetBytes,
-        openclDevice, s, cpuThreads, quantize);
+        openclDevice, s, cpuThreads, quantize, prune);
   }
 
   public EngineConfig withCpuThreads(int threads) {
     return new EngineConfig(matmulKernel, attentionKernel, normKernel, softmaxKernel, linearLayout, elementRun, budgetBytes,
-        openclDevice, strict, threads, quantize);
+        openclDevice, strict, threads, quantize, prune);
   }
 
   public EngineConfig withLinearLayout(String layout) {
     return new EngineConfig(matmulKernel, attentionKernel, normKernel, softmaxKernel, layout, elementRun, budgetBytes,
-        openclDevice, strict, cpuThreads, quantize);
+        openclDevice, strict, cpuThreads, quantize, prune);
   }
 
   public EngineConfig withQuantize(Quantization q) {
     return new EngineConfig(matmulKernel, attentionKernel, normKernel, softmaxKernel, linearLayout, elementRun, budgetBytes,
-        openclDevice, strict, cpuThreads, q);
+        openclDevice, strict, cpuThreads, q, prune);
+  }
+
+  /** The settings of the engine itself, without those of each model load (quantize, prune): what one engine is opened with. */
+  public EngineConfig engineOnly() { return withQuantize(Quantization.NONE).withPrune(Pruning.NONE); }
+
+  public EngineConfig withPrune(Pruning p) {
+    return new EngineConfig(matmulKernel, attentionKernel, normKernel, softmaxKernel, linearLayout, elementRun, budgetBytes,
+        openclDevice, strict, cpuThreads, quantize, p);
+  }
+
+  public EngineConfig withOpenclDevice(String device) {
+    return new EngineConfig(matmulKernel, attentionKernel, normKernel, softmaxKernel, linearLayout, elementRun, budgetBytes,
+        device, strict, cpuThreads, quantize, prune);
+  }
+
+  /**
+   * What a model loaded with this config carries in its recorded name (the model column, the summary), in the order
+   * applied: {@code +prune2:4}, {@code +int8}, {@code +prune0.5+int4}; empty when weights are as stored.
+   */
+  public String weightsSuffix() {
+    return (prune.isNone() ? "" : "+" + prune.label()) + (quantize == Quantization.NONE ? "" : "+" + quantize);
   }
 }

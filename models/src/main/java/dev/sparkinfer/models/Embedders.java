@@ -42,9 +42,23 @@ public final class Embedders {
   }
 
   /** Loads the model onto a shared engine (the executor's {@link DeviceRuntime}); closing the model leaves the engine open. */
-  public static BertEmbedder load(ModelRef model, DeviceRuntime runtime, int batchSize) { return load(model, runtime, batchSize, false); }
+  public static BertEmbedder load(ModelRef model, DeviceRuntime runtime, int batchSize) {
+    return load(model, runtime, batchSize, runtime.config(), false);
+  }
+
+  /**
+   * As above, the weights loaded as {@code load} says ({@link EngineConfig#quantize()}, {@link EngineConfig#prune()}:
+   * the job's settings, which may differ from those the shared engine was first opened with).
+   */
+  public static BertEmbedder load(ModelRef model, DeviceRuntime runtime, int batchSize, EngineConfig load) {
+    return load(model, runtime, batchSize, load, false);
+  }
 
   private static BertEmbedder load(ModelRef model, DeviceRuntime runtime, int batchSize, boolean ownsRuntime) {
+    return load(model, runtime, batchSize, runtime.config(), ownsRuntime);
+  }
+
+  private static BertEmbedder load(ModelRef model, DeviceRuntime runtime, int batchSize, EngineConfig load, boolean ownsRuntime) {
     BertConfig config;
     Pooling pooling;
     Tokenizer tokenizer;
@@ -76,10 +90,9 @@ public final class Embedders {
     }
     BertConfig cfg = config;
     try (WeightSource w = weights) {
-      BertModel bert = runtime.admit(ops -> new BertModel(cfg, new BertWeights(w, cfg, ops, runtime.config().quantize()), pooling, ops));
-      // a quantized model says so wherever its name is recorded (the model column, the summary)
-      String name = model.name() + (runtime.config().quantize() == dev.sparkinfer.kernels.Quantization.NONE ? ""
-          : "+" + runtime.config().quantize().name().toLowerCase(java.util.Locale.ROOT));
+      BertModel bert = runtime.admit(ops -> new BertModel(cfg, new BertWeights(w, cfg, ops, load.quantize(), load.prune()), pooling, ops));
+      // a pruned or quantized model says so wherever its name is recorded (the model column, the summary)
+      String name = model.name() + load.weightsSuffix();
       return new BertEmbedder(name, tokenizer, bert, runtime, batchSize, ownsRuntime);
     }
   }

@@ -8,14 +8,20 @@ import dev.sparkinfer.kernels.DeviceRuntime;
 import dev.sparkinfer.kernels.Devices;
 import dev.sparkinfer.kernels.EngineConfig;
 import dev.sparkinfer.kernels.Ops;
+import dev.sparkinfer.kernels.Pruning;
 import dev.sparkinfer.kernels.Quantization;
 import dev.sparkinfer.models.bert.BertEmbedder;
 import dev.sparkinfer.models.decoder.CausalLm;
 import dev.sparkinfer.models.decoder.DecoderModels;
+import dev.sparkinfer.models.weights.SafeTensors;
+import dev.sparkinfer.models.weights.SafeTensorsWriter;
+import dev.sparkinfer.models.weights.WeightSource;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -51,6 +57,118 @@ class QuantizedModelsTest {
     line.append(String.format(" vs float32 weights: max |diff| %.3e of range, argmax agrees at %d of %d positions",
         maxAbsDiff(reference, floatLogits) / range(floatLogits), agree, prompt.length));
     System.out.println(line);
+  }
+
+  @TempDir Path tmp;
+
+  /**
+   * Pruning at load touches exactly the layers' Linear weights: llama-tiny loaded with {@code --prune} (and
+   * {@code --quantize}) gives the logits of a checkpoint written here with those tensors (the {@code *_proj.weight}
+   * ones, picked by name in this test) pruned beforehand and everything else (embeddings, norms) as stored.
+   */
+  @ParameterizedTest(name = "{0} {1}")
+  @CsvSource({"2:4,NONE", "2:4,INT8", "unstructured:0.5,NONE", "unstructured:0.5,INT4"})
+  void pruningAtLoadEqualsAPrunedCheckpoint(String pruneFlag, Quantization q) throws Exception {
+    Path dir = Fixtures.require("llama-tiny");
+    Pruning prune = Pruning.parse(pruneFlag);
+    Path pruned = Files.createDirectories(tmp.resolve("pruned"));
+    Files.copy(dir.resolve("config.json"), pruned.resolve("config.json"));
+    SafeTensorsWriter out = new SafeTensorsWriter();
+    long zeroed = 0;
+    try (WeightSource w = SafeTensors.openModelDir(dir)) {
+      for (String name : new java.util.TreeSet<>(w.names())) {
+        long[] shape = w.shape(name);
+        float[] v = w.floats(name);
+        if (name.endsWith("_proj.weight")) {
+          long before = count0(v);
+          prune.apply(v, (int) shape[0], (int) shape[1]);
+          zeroed += count0(v) - before;
+        }
+        out.f32(name, shape, v);
+      }
+    }
+    out.write(pruned.resolve("model.safetensors"));
+    assertTrue(zeroed > 0, "the test pruned nothing");
+    int[] prompt = {1, 5, 9, 2, 7, 3, 11, 4};
+    float[] want, got;
+    try (Ops ops = Devices.open(DeviceChoice.JAVA, EngineConfig.defaults());
+         CausalLm m = DecoderModels.load(pruned, null, ops, 1, prompt.length + 1, q)) {
+      want = m.forward(0, new int[][] {prompt}, new int[] {0}, true);
+    }
+    try (Ops ops = Devices.open(DeviceChoice.JAVA, EngineConfig.defaults());
+         CausalLm m = DecoderModels.load(dir, null, ops, 1, prompt.length + 1, q, prune)) {
+      got = m.forward(0, new int[][] {prompt}, new int[] {0}, true);
+    }
+    double worst = maxAbsDiff(want, got) / range(want);
+    System.out.printf("llama-tiny --prune %s --quantize %s vs a pruned checkpoint: max |diff| %.2e of range (%d weights zeroed)%n",
+        prune, q, worst, zeroed);
+    assertTrue(worst <= 1e-5, "pruned at load differs from the pruned checkpoint by " + worst + " of the logits' range");
+  }
+
+  private static long count0(float[] v) {
+    long n = 0;
+    for (float x : v) if (x == 0) n++;
+    return n;
+  }
+
+  /**
+   * CLIP and LLaVA take --quantize/--prune too: the blocks' Linear weights (both CLIP towers; LLaVA's vision blocks and
+   * language model layers) are held as bytes at INT8, and clip-tiny-hf's image and text embeddings stay within cosine
+   * 0.99 of the stored-precision ones; LLaVA's projected image features likewise; with 2:4 they move (and the bytes do not).
+   */
+  @Test
+  void clipAndLlavaLoadQuantizedAndPruned() throws Exception {
+    Path dir = Fixtures.require("clip-tiny-hf");
+    float[][] images, ref = null, refText = null;
+    int[][] ids;
+    try (SafeTensors want = SafeTensors.open(dir.resolve("expected.safetensors"))) {
+      float[] pixels = want.floats("pixel_values");
+      long[] idsFlat = want.longs("input_ids");
+      int n = 6, px = pixels.length / n;
+      images = new float[n][];
+      ids = new int[n][77];
+      for (int i = 0; i < n; i++) {
+        images[i] = java.util.Arrays.copyOfRange(pixels, i * px, (i + 1) * px);
+        for (int j = 0; j < 77; j++) ids[i][j] = (int) idsFlat[i * 77 + j];
+      }
+    }
+    for (Pruning p : new Pruning[] {Pruning.NONE, Pruning.NONE, Pruning.TWO_FOUR}) {
+      Quantization q = ref == null ? Quantization.NONE : p.isNone() ? Quantization.INT8 : Quantization.NONE;
+      try (Ops ops = Devices.open(DeviceChoice.CPU, EngineConfig.defaults().withCpuThreads(2))) {
+        dev.sparkinfer.models.clip.ClipModel clip = dev.sparkinfer.models.clip.ClipModel.load(dir, ops, q, p);
+        float[][] img = clip.encodeImages(images), txt = clip.encodeTexts(ids);
+        if (ref == null) { ref = img; refText = txt; continue; }
+        double min = 1;
+        for (int i = 0; i < img.length; i++) {
+          min = Math.min(min, dev.sparkinfer.models.clip.ClipModel.cosine(ref[i], img[i]));
+          min = Math.min(min, dev.sparkinfer.models.clip.ClipModel.cosine(refText[i], txt[i]));
+        }
+        System.out.printf("clip-tiny-hf %s %s vs stored precision: min cosine %.6f (8-bit memory %d bytes)%n", q, p, min, ops.memoryUse().weights8Bytes());
+        if (q == Quantization.INT8) {
+          assertTrue(ops.memoryUse().weights8Bytes() > 0, "the INT8 CLIP holds no quantized bytes");
+          assertTrue(min >= 0.99, "INT8 CLIP embeddings fall to cosine " + min);
+        } else {
+          assertEquals(0, ops.memoryUse().weights8Bytes());
+          assertTrue(min < 0.9999, "2:4 pruning left the CLIP embeddings unchanged (cosine " + min + "): was it applied?");
+        }
+      }
+    }
+    Path llava = Fixtures.require("llava-tiny");
+    float[][][] refFeatures = null;
+    for (Quantization q : new Quantization[] {Quantization.NONE, Quantization.INT8}) {
+      try (Ops ops = Devices.open(DeviceChoice.CPU, EngineConfig.defaults().withCpuThreads(2))) {
+        dev.sparkinfer.models.llava.LlavaModel m = dev.sparkinfer.models.llava.LlavaModel.load(llava, ops, 1, 64, q, Pruning.NONE);
+        int size = m.config().imageSize();
+        float[][] px = {java.util.Arrays.copyOf(images[0], 3 * size * size)};
+        float[][][] f = m.features(px);
+        if (refFeatures == null) { refFeatures = f; continue; }
+        assertTrue(ops.memoryUse().weights8Bytes() > 0, "the INT8 LLaVA holds no quantized bytes");
+        double min = 1;
+        for (int r = 0; r < f[0].length; r++) min = Math.min(min, dev.sparkinfer.models.clip.ClipModel.cosine(refFeatures[0][r], f[0][r]));
+        System.out.printf("llava-tiny INT8 image features vs stored precision: min cosine %.6f%n", min);
+        assertTrue(min >= 0.99, "INT8 LLaVA features fall to cosine " + min);
+      }
+    }
   }
 
   /** Logits at every position of the prompt; bytes[0] (when given) gets the engine's quantized-weight bytes. */

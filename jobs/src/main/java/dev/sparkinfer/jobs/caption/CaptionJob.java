@@ -46,7 +46,7 @@ public record CaptionJob(CaptionConfig config, DeviceChoice device, EngineConfig
   public String checkModel() {
     Path dir = Path.of(config.modelDir());
     promptTokens(dir, config.prompt());
-    return dir.getFileName().toString();
+    return dir.getFileName().toString() + engine.weightsSuffix();
   }
 
   @Override

@@ -2,7 +2,6 @@ package dev.sparkinfer.jobs.cli;
 
 import dev.sparkinfer.jobs.JobConfig;
 import dev.sparkinfer.jobs.caption.CaptionJob;
-import dev.sparkinfer.kernels.EngineConfig;
 import dev.sparkinfer.udf.caption.CaptionConfig;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -29,6 +28,7 @@ public final class CaptionCommand implements Callable<Integer> {
   @Mixin CommonOptions options;
   @Mixin ImageOptions images;
   @Mixin DecodingOptions decoding;
+  @Mixin WeightOptions weights;
   @Spec CommandSpec spec;
 
   @Option(names = "--prompt", paramLabel = "TEXT", defaultValue = DEFAULT_PROMPT,
@@ -55,7 +55,7 @@ public final class CaptionCommand implements Callable<Integer> {
     CaptionConfig cc = new CaptionConfig(dir, prompt, promptTokens, decoding.maxNewTokens, decoding.temperature(), decoding.topP, decoding.seed,
         decoding.stopAtEos, batch, images.maxPixels,
         beams, lengthPenalty);
-    CaptionJob job = new CaptionJob(cc, cfg.device(), EngineConfig.fromSystemProperties());
+    CaptionJob job = new CaptionJob(cc, cfg.device(), weights.engine());
     job.checkModel();
     spec.commandLine().getOut().println(Sessions.runJob(cfg, job).oneLine());
     return 0;

@@ -2,7 +2,6 @@ package dev.sparkinfer.jobs.cli;
 
 import dev.sparkinfer.jobs.JobConfig;
 import dev.sparkinfer.jobs.clip.ClipJob;
-import dev.sparkinfer.kernels.EngineConfig;
 import dev.sparkinfer.udf.clip.ClipTaskConfig;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -31,6 +30,7 @@ public final class ClipClassifyCommand implements Callable<Integer> {
   @Mixin CommonOptions options;
   @Mixin ImageOptions images;
   @Mixin ClipOptions clip;
+  @Mixin WeightOptions weights;
   @Spec CommandSpec spec;
 
   @Option(names = "--labels", required = true, paramLabel = "FILE", description = "the class names, one a line (UTF-8; blank lines skipped)")
@@ -55,7 +55,7 @@ public final class ClipClassifyCommand implements Callable<Integer> {
     String dir = ClipOptions.modelDir(cfg);
     List<String> names = readLabels(labels);
     ClipTaskConfig tc = ClipTaskConfig.classify(dir, clip.tokenizerDir(dir), images.maxPixels, names, template, topK, temperature, softLabels);
-    return ClipScoreCommand.run(cfg, ClipJob.classify(tc, cfg.device(), EngineConfig.fromSystemProperties()), spec);
+    return ClipScoreCommand.run(cfg, ClipJob.classify(tc, cfg.device(), weights.engine()), spec);
   }
 
   static List<String> readLabels(Path file) {

@@ -30,6 +30,7 @@ public class ClipScoreCommand implements Callable<Integer> {
   @Mixin CommonOptions options;
   @Mixin ImageOptions images;
   @Mixin ClipOptions clip;
+  @Mixin WeightOptions weights;
   @Spec CommandSpec spec;
 
   @Option(names = "--emit-embeddings", description = "also write image_embedding and text_embedding (L2-normalised)")
@@ -49,8 +50,8 @@ public class ClipScoreCommand implements Callable<Integer> {
     EmbeddingDtype dtype = EmbeddingDtype.parse(embeddingDtype);
     ClipTaskConfig tc = ClipTaskConfig.score(dir, clip.tokenizerDir(dir), images.maxPixels, emitEmbeddings ? dtype : null);
     ClipJob.Filter f = filter();
-    ClipJob job = f == null ? ClipJob.score(tc, cfg.device(), EngineConfig.fromSystemProperties())
-        : ClipJob.filter(tc, cfg.device(), EngineConfig.fromSystemProperties(), f);
+    EngineConfig engine = weights.engine();
+    ClipJob job = f == null ? ClipJob.score(tc, cfg.device(), engine) : ClipJob.filter(tc, cfg.device(), engine, f);
     return run(cfg, job, spec);
   }
 

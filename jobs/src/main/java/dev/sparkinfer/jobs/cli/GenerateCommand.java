@@ -2,7 +2,6 @@ package dev.sparkinfer.jobs.cli;
 
 import dev.sparkinfer.jobs.JobConfig;
 import dev.sparkinfer.jobs.generate.GenerateJob;
-import dev.sparkinfer.kernels.EngineConfig;
 import dev.sparkinfer.models.decoder.DecoderModels;
 import dev.sparkinfer.udf.generate.GenerateConfig;
 import java.nio.file.Path;
@@ -16,7 +15,7 @@ import picocli.CommandLine.Spec;
 /** {@code pipeline generate}: batched generation from a decoder (sequence-level distillation). */
 @Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
     customSynopsis = "bin/pipeline generate --model DIR --input PATH --output DIR [--max-new-tokens N] "
-        + "[--greedy | --temperature T --top-p P --seed S] [--stop-at-eos true|false] [--lora DIR] ...",
+        + "[--greedy | --temperature T --top-p P --seed S] [--stop-at-eos true|false] [--lora DIR] [--quantize int8|int4] [--prune unstructured:F|2:4] ...",
     description = {"Generates a continuation of every prompt with a decoder, batched on the KV cache.",
         "Output rows: id, token_ids (new tokens), text, mean_logprob (T = 1), n_prompt_tokens, finish_reason, model. The same "
             + "seed gives the same output whatever the partitioning (each row's random stream is seeded by its id)."},
@@ -24,6 +23,7 @@ import picocli.CommandLine.Spec;
 public final class GenerateCommand implements Callable<Integer> {
   @Mixin CommonOptions options;
   @Mixin DecodingOptions decoding;
+  @Mixin WeightOptions weights;
   @Spec CommandSpec spec;
 
   @Option(names = "--context", paramLabel = "N", defaultValue = "0",
@@ -44,7 +44,7 @@ public final class GenerateCommand implements Callable<Integer> {
     int ctx = context > 0 ? context : Math.min(1024, DecoderModels.positions(dir));
     GenerateConfig gc = new GenerateConfig(dir.toString(), lora == null ? null : lora.toAbsolutePath().normalize().toString(),
         decoding.maxNewTokens, decoding.temperature(), decoding.topP, decoding.seed, decoding.stopAtEos, ctx, batch, cfg.task().maxTextChars());
-    GenerateJob job = new GenerateJob(gc, cfg.device(), EngineConfig.fromSystemProperties());
+    GenerateJob job = new GenerateJob(gc, cfg.device(), weights.engine());
     job.checkModel();
     spec.commandLine().getOut().println(Sessions.runJob(cfg, job).oneLine());
     return 0;

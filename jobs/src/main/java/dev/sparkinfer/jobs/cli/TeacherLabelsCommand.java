@@ -6,7 +6,6 @@ import dev.sparkinfer.jobs.BatchJob;
 import dev.sparkinfer.jobs.JobConfig;
 import dev.sparkinfer.jobs.JobSummary;
 import dev.sparkinfer.jobs.teacher.TeacherLabelsJob;
-import dev.sparkinfer.kernels.EngineConfig;
 import dev.sparkinfer.models.decoder.DecoderModels;
 import dev.sparkinfer.models.decoder.DecoderTokenizers;
 import dev.sparkinfer.schemas.TeacherLabelsTable;
@@ -30,7 +29,7 @@ import picocli.CommandLine.Spec;
 /** {@code pipeline teacher-labels}: a decoder teacher's top-k log-probs at every token position of a corpus. */
 @Command(name = "teacher-labels", mixinStandardHelpOptions = true, sortOptions = false,
     customSynopsis = "bin/pipeline teacher-labels --model DIR --input PATH --output DIR [--top-k 20] [--temperature T] "
-        + "[--max-length N] [--stride N] [--logprob-dtype float16|float32|uint8] [--lora DIR] [--device auto|cpu|opencl|java] ...",
+        + "[--max-length N] [--stride N] [--logprob-dtype float16|float32|uint8] [--lora DIR] [--quantize int8|int4] [--prune unstructured:F|2:4] [--device auto|cpu|opencl|java] ...",
     description = {"Labels every token position of every text with a teacher's top-k log_softmax(logits / T), for distillation.",
         "Output rows: id, token_ids, topk_ids, topk_logprobs (encoded, see --logprob-dtype), target_logprob, sum_logprob "
             + "(T = 1), n_tokens, windows, note, model. DIR/_TEACHER_CONFIG.json records the settings and tokenizer hash."},
@@ -41,6 +40,7 @@ public final class TeacherLabelsCommand implements Callable<Integer> {
   public static final String CONFIG_FILE = "_TEACHER_CONFIG.json";
 
   @Mixin CommonOptions options;
+  @Mixin WeightOptions weights;
   @Spec CommandSpec spec;
 
   @Option(names = "--top-k", paramLabel = "K", defaultValue = "20", description = "token ids and log-probs kept per position (default: ${DEFAULT-VALUE})")
@@ -80,7 +80,7 @@ public final class TeacherLabelsCommand implements Callable<Integer> {
     TeacherConfig tc = new TeacherConfig(dir.toString(), lora == null ? null : lora.toAbsolutePath().normalize().toString(), topK,
         temperature, window, stride > 0 ? stride : Math.max(1, window / 2), TeacherLabelsTable.LogprobEncoding.parse(logprobDtype),
         windowsPerPass, cfg.task().maxTextChars());
-    TeacherLabelsJob job = new TeacherLabelsJob(tc, cfg.device(), EngineConfig.fromSystemProperties());
+    TeacherLabelsJob job = new TeacherLabelsJob(tc, cfg.device(), weights.engine());
     String modelName = job.checkModel(); // before Spark starts
     boolean ownSession = SparkSession.getDefaultSession().isEmpty();
     SparkSession spark = Sessions.start("sparkinfer teacher-labels", cfg.master());

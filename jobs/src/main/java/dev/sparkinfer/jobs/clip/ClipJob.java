@@ -86,7 +86,7 @@ public record ClipJob(String name, ClipTaskConfig config, DeviceChoice device, E
     } catch (java.io.IOException | RuntimeException e) {
       throw new UsageException("--model " + dir + ": " + e.getMessage(), e);
     }
-    return dir.getFileName().toString();
+    return dir.getFileName().toString() + engine.weightsSuffix();
   }
 
   @Override

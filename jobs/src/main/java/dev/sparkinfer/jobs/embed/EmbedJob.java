@@ -4,6 +4,7 @@ import dev.sparkinfer.jobs.JobConfig;
 import dev.sparkinfer.jobs.JobSpec;
 import dev.sparkinfer.jobs.UsageException;
 import dev.sparkinfer.kernels.DeviceChoice;
+import dev.sparkinfer.kernels.EngineConfig;
 import dev.sparkinfer.models.Embedder;
 import dev.sparkinfer.models.ModelRef;
 import dev.sparkinfer.schemas.EmbeddingsTable;
@@ -15,9 +16,15 @@ import dev.sparkinfer.udf.model.EmbedderProviders;
 import dev.sparkinfer.udf.model.ModelRefProvider;
 import org.apache.spark.sql.types.StructType;
 
-/** The embedding job: corpus (id, text) to embeddings (id, embedding, n_tokens, truncated, model). */
-public record EmbedJob(String modelSpec, DeviceChoice device, TaskConfig taskConfig) implements JobSpec {
-  public EmbedJob(JobConfig cfg) { this(absoluteFolder(cfg.model()), cfg.device(), cfg.task()); }
+/**
+ * The embedding job: corpus (id, text) to embeddings (id, embedding, n_tokens, truncated, model). {@code engine} (the
+ * driver's, with the command's --quantize/--prune) travels to the executors inside the task factory.
+ */
+public record EmbedJob(String modelSpec, DeviceChoice device, TaskConfig taskConfig, EngineConfig engine) implements JobSpec {
+  /** With the engine config of this JVM's sparkinfer.* properties (made on the driver). */
+  public EmbedJob(JobConfig cfg) { this(cfg, EngineConfig.fromSystemProperties()); }
+
+  public EmbedJob(JobConfig cfg, EngineConfig engine) { this(absoluteFolder(cfg.model()), cfg.device(), cfg.task(), engine); }
 
   /**
    * A model folder given by a relative path, made absolute here on the driver: executors resolve a path against their
@@ -41,7 +48,7 @@ public record EmbedJob(String modelSpec, DeviceChoice device, TaskConfig taskCon
   public String name() { return "embed"; }
 
   @Override
-  public BatchTaskFactory tasks() { return new EmbedTaskFactory(modelSpec, device, taskConfig); }
+  public BatchTaskFactory tasks() { return new EmbedTaskFactory(modelSpec, device, taskConfig, engine); }
 
   @Override
   public StructType outputSparkSchema() { return EmbeddingsTable.sparkSchema(); }
@@ -49,7 +56,9 @@ public record EmbedJob(String modelSpec, DeviceChoice device, TaskConfig taskCon
   @Override
   public String checkModel() {
     try {
-      return EmbedderProviders.forSpec(EmbedderProviders.normalize(modelSpec)).check(EmbedderProviders.normalize(modelSpec));
+      // the recorded name says what was applied at load (+prune2:4, +int8), as the model column does
+      return EmbedderProviders.forSpec(EmbedderProviders.normalize(modelSpec)).check(EmbedderProviders.normalize(modelSpec))
+          + engine.weightsSuffix();
     } catch (IllegalArgumentException | IllegalStateException e) {
       throw new UsageException("--model " + modelSpec + ": " + e.getMessage(), e);
     }
@@ -71,7 +80,7 @@ public record EmbedJob(String modelSpec, DeviceChoice device, TaskConfig taskCon
   @Override
   public String warmUp() {
     try {
-      Embedder e = EmbedderCache.get(modelSpec, device);
+      Embedder e = EmbedderCache.get(modelSpec, device, engine);
       return e.deviceDescription();
     } catch (RuntimeException e) {
       throw new UsageException("cannot load model '" + modelSpec + "' on device " + device.name().toLowerCase() + ": "

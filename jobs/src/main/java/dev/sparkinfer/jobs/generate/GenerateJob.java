@@ -30,6 +30,7 @@ public record GenerateJob(GenerateConfig config, DeviceChoice device, EngineConf
     Path dir = Path.of(config.modelDir());
     try {
       int positions = DecoderModels.positions(dir);
+      DecoderModels.checkWeights(dir, engine.quantize(), engine.prune(), config.loraDir() != null); // GPTQ: as stored
       if (config.capacity() > positions) {
         throw new IllegalArgumentException("--context " + config.capacity() + " exceeds the model's " + positions + " positions");
       }
@@ -37,7 +38,7 @@ public record GenerateJob(GenerateConfig config, DeviceChoice device, EngineConf
     } catch (IllegalArgumentException e) {
       throw new UsageException("--model " + config.modelDir() + ": " + e.getMessage(), e);
     }
-    return dir.getFileName().toString();
+    return dir.getFileName().toString() + engine.weightsSuffix();
   }
 
   @Override

@@ -31,6 +31,7 @@ public record TeacherLabelsJob(TeacherConfig config, DeviceChoice device, Engine
     Path dir = Path.of(config.modelDir());
     try {
       DecoderModels.modelType(dir);
+      DecoderModels.checkWeights(dir, engine.quantize(), engine.prune(), config.loraDir() != null); // GPTQ: as stored
       int positions = DecoderModels.positions(dir);
       if (config.maxLength() > positions) {
         throw new IllegalArgumentException("--max-length " + config.maxLength() + " exceeds the model's " + positions + " positions");
@@ -48,7 +49,7 @@ public record TeacherLabelsJob(TeacherConfig config, DeviceChoice device, Engine
     } catch (IllegalArgumentException | UnsupportedOperationException e) {
       throw new UsageException("--model " + config.modelDir() + ": " + e.getMessage(), e);
     }
-    return dir.getFileName().toString();
+    return dir.getFileName().toString() + engine.weightsSuffix();
   }
 
   @Override

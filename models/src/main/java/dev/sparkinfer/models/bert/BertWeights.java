@@ -2,6 +2,7 @@ package dev.sparkinfer.models.bert;
 
 import dev.sparkinfer.kernels.LinearWeight;
 import dev.sparkinfer.kernels.Ops;
+import dev.sparkinfer.kernels.Pruning;
 import dev.sparkinfer.kernels.Quantization;
 import dev.sparkinfer.kernels.Tensor;
 import dev.sparkinfer.models.weights.WeightSource;
@@ -47,13 +48,18 @@ public final class BertWeights {
   private final String prefix;
   private final Ops ops;
   private final Quantization quantize;
+  private final Pruning prune;
 
   public BertWeights(WeightSource src, BertConfig c, Ops ops) { this(src, c, ops, Quantization.NONE); }
 
-  public BertWeights(WeightSource src, BertConfig c, Ops ops, Quantization quantize) {
+  public BertWeights(WeightSource src, BertConfig c, Ops ops, Quantization quantize) { this(src, c, ops, quantize, Pruning.NONE); }
+
+  /** With the encoder's Linear weights magnitude-pruned at load ({@link Pruning}; q, k and v each as its own matrix), then quantized. */
+  public BertWeights(WeightSource src, BertConfig c, Ops ops, Quantization quantize, Pruning prune) {
     this.src = src;
     this.ops = ops;
     this.quantize = quantize;
+    this.prune = prune;
     this.prefix = src.has(WORD) ? "" : src.has("bert." + WORD) ? "bert." : null;
     if (prefix == null) {
       throw new IllegalArgumentException(src.origin() + " has no '" + WORD + "': not a BERT checkpoint (first names: "
@@ -67,7 +73,7 @@ public final class BertWeights {
     embLnB = load(String.format(EMB_LN, "bias"), h);
     layers = new Layer[c.layers()];
     for (int l = 0; l < c.layers(); l++) {
-      float[] qkvW = concat(floats(name(Q, l, "weight"), h, h), floats(name(K, l, "weight"), h, h), floats(name(V, l, "weight"), h, h));
+      float[] qkvW = concat(pruned(name(Q, l, "weight"), h, h), pruned(name(K, l, "weight"), h, h), pruned(name(V, l, "weight"), h, h));
       float[] qkvB = concat(floats(name(Q, l, "bias"), h), floats(name(K, l, "bias"), h), floats(name(V, l, "bias"), h));
       layers[l] = new Layer(ops.uploadLinear(qkvW, 3 * h, h, quantize), ops.upload(qkvB),
           linear(name(ATTN_OUT, l, "weight"), h, h), load(name(ATTN_OUT, l, "bias"), h),
@@ -82,7 +88,10 @@ public final class BertWeights {
 
   private Tensor load(String name, long... shape) { return ops.upload(floats(name, shape)); }
 
-  private LinearWeight linear(String name, int out, int in) { return ops.uploadLinear(floats(name, out, in), out, in, quantize); }
+  private LinearWeight linear(String name, int out, int in) { return ops.uploadLinear(pruned(name, out, in), out, in, quantize); }
+
+  /** A Linear weight's floats [out, in], magnitude-pruned when asked. */
+  private float[] pruned(String name, int out, int in) { return prune.apply(floats(name, out, in), out, in); }
 
   /** The tensor's floats after checking its shape against the config. */
   private float[] floats(String name, long... shape) {

@@ -2,6 +2,8 @@ package dev.sparkinfer.models.clip;
 
 import dev.sparkinfer.kernels.Attention;
 import dev.sparkinfer.kernels.Ops;
+import dev.sparkinfer.kernels.Pruning;
+import dev.sparkinfer.kernels.Quantization;
 import dev.sparkinfer.kernels.Tensor;
 import dev.sparkinfer.models.decoder.Linear;
 import dev.sparkinfer.models.weights.WeightSource;
@@ -18,20 +20,30 @@ final class ClipEncoder {
 
   /** The first {@code count} blocks of {@code tower} ("text_model.", "vision_tower.vision_model.", ...). */
   static Block[] load(Ops ops, WeightSource w, String tower, ClipConfig.Tower t, int count) {
+    return load(ops, w, tower, t, count, Quantization.NONE, Pruning.NONE);
+  }
+
+  /** As above, the blocks' Linear weights (q, k, v, out, fc1, fc2) pruned and quantized at load as asked. */
+  static Block[] load(Ops ops, WeightSource w, String tower, ClipConfig.Tower t, int count, Quantization q, Pruning pr) {
     Block[] b = new Block[count];
     for (int l = 0; l < count; l++) {
       String p = tower + "encoder.layers." + l + ".";
       int d = t.width();
       b[l] = new Block(vec(ops, w, p + "layer_norm1.weight", d), vec(ops, w, p + "layer_norm1.bias", d),
-          lin(ops, w, p + "self_attn.q_proj", d, d), lin(ops, w, p + "self_attn.k_proj", d, d), lin(ops, w, p + "self_attn.v_proj", d, d),
-          lin(ops, w, p + "self_attn.out_proj", d, d), vec(ops, w, p + "layer_norm2.weight", d), vec(ops, w, p + "layer_norm2.bias", d),
-          lin(ops, w, p + "mlp.fc1", t.ffn(), d), lin(ops, w, p + "mlp.fc2", d, t.ffn()));
+          lin(ops, w, p + "self_attn.q_proj", d, d, q, pr), lin(ops, w, p + "self_attn.k_proj", d, d, q, pr),
+          lin(ops, w, p + "self_attn.v_proj", d, d, q, pr), lin(ops, w, p + "self_attn.out_proj", d, d, q, pr),
+          vec(ops, w, p + "layer_norm2.weight", d), vec(ops, w, p + "layer_norm2.bias", d),
+          lin(ops, w, p + "mlp.fc1", t.ffn(), d, q, pr), lin(ops, w, p + "mlp.fc2", d, t.ffn(), q, pr));
     }
     return b;
   }
 
   static Linear lin(Ops ops, WeightSource w, String name, int out, int in) {
     return Linear.load(ops, w, name + ".weight", name + ".bias", out, in, false, null);
+  }
+
+  static Linear lin(Ops ops, WeightSource w, String name, int out, int in, Quantization q, Pruning pr) {
+    return Linear.load(ops, w, name + ".weight", name + ".bias", out, in, false, null, q, pr);
   }
 
   static Tensor vec(Ops ops, WeightSource w, String name, int n) { return ops.upload(Linear.vector(w, name, n)); }

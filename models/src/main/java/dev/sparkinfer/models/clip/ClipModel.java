@@ -29,16 +29,16 @@ public final class ClipModel {
   private final Linear textProjection, visualProjection;
   private final float logitScale;
 
-  private ClipModel(ClipConfig c, Ops ops, WeightSource w) {
+  private ClipModel(ClipConfig c, Ops ops, WeightSource w, dev.sparkinfer.kernels.Quantization q, dev.sparkinfer.kernels.Pruning pr) {
     this.c = c;
     this.ops = ops;
     ClipConfig.Tower t = c.text(), v = c.vision();
     tokens = Embedding.load(ops, w, TEXT + "embeddings.token_embedding.weight", c.vocabSize(), t.width());
     textPositions = Embedding.load(ops, w, TEXT + "embeddings.position_embedding.weight", c.contextLength(), t.width());
-    textBlocks = ClipEncoder.load(ops, w, TEXT, t, t.layers());
+    textBlocks = ClipEncoder.load(ops, w, TEXT, t, t.layers(), q, pr);
     textFinalW = ClipEncoder.vec(ops, w, TEXT + "final_layer_norm.weight", t.width());
     textFinalB = ClipEncoder.vec(ops, w, TEXT + "final_layer_norm.bias", t.width());
-    vision = ClipVisionTower.load(ops, w, VISION, v, c.imageSize(), c.patchSize(), v.layers(), true);
+    vision = ClipVisionTower.load(ops, w, VISION, v, c.imageSize(), c.patchSize(), v.layers(), true, q, pr);
     textProjection = Linear.load(ops, w, "text_projection.weight", null, c.projection(), t.width(), false, null);
     visualProjection = Linear.load(ops, w, "visual_projection.weight", null, c.projection(), v.width(), false, null);
     logitScale = (float) Math.exp(w.floats("logit_scale")[0]);
@@ -46,15 +46,25 @@ public final class ClipModel {
 
   /** Loads a Hugging Face CLIPModel folder, or an OpenCLIP one (open_clip_config.json + open_clip_model.safetensors), onto {@code ops}. */
   public static ClipModel load(Path dir, Ops ops) {
+    return load(dir, ops, dev.sparkinfer.kernels.Quantization.NONE, dev.sparkinfer.kernels.Pruning.NONE);
+  }
+
+  /**
+   * As above, both towers' block Linear weights pruned and quantized at load as asked ({@code --prune}, {@code --quantize});
+   * embeddings, the patch embedding, norms and the projections keep their stored precision.
+   */
+  public static ClipModel load(Path dir, Ops ops, dev.sparkinfer.kernels.Quantization q, dev.sparkinfer.kernels.Pruning pr) {
     boolean openClip = OpenClipWeights.isOpenClip(dir);
     ClipConfig c = openClip ? OpenClipWeights.config(dir) : ClipConfig.read(dir);
     try (WeightSource w = openClip ? OpenClipWeights.open(dir) : SafeTensors.openModelDir(dir)) {
-      return new ClipModel(c, ops, w);
+      return new ClipModel(c, ops, w, q, pr);
     }
   }
 
   /** From a folder's config.json and weights given separately (random-weight benchmarks, converted checkpoints). */
-  public static ClipModel load(Path dir, Ops ops, WeightSource weights) { return new ClipModel(ClipConfig.read(dir), ops, weights); }
+  public static ClipModel load(Path dir, Ops ops, WeightSource weights) {
+    return new ClipModel(ClipConfig.read(dir), ops, weights, dev.sparkinfer.kernels.Quantization.NONE, dev.sparkinfer.kernels.Pruning.NONE);
+  }
 
   public ClipConfig config() { return c; }
 

@@ -25,7 +25,8 @@ public final class ClipVisionTower {
   private final ClipEncoder.Block[] blocks;
   private final Tensor postW, postB;       // [width]; null when not loaded
 
-  private ClipVisionTower(Ops ops, WeightSource w, String prefix, ClipConfig.Tower t, int imageSize, int patchSize, int layers, boolean post) {
+  private ClipVisionTower(Ops ops, WeightSource w, String prefix, ClipConfig.Tower t, int imageSize, int patchSize, int layers, boolean post,
+                          dev.sparkinfer.kernels.Quantization q, dev.sparkinfer.kernels.Pruning pr) {
     if (imageSize % patchSize != 0) throw new IllegalArgumentException("image_size " + imageSize + " is not a multiple of patch_size " + patchSize);
     if (layers < 0 || layers > t.layers()) throw new IllegalArgumentException(layers + " vision layers asked for, the tower has " + t.layers());
     this.ops = ops;
@@ -39,7 +40,7 @@ public final class ClipVisionTower {
     positions = Embedding.load(ops, w, prefix + "embeddings.position_embedding.weight", patches() + 1, d);
     preW = ClipEncoder.vec(ops, w, prefix + "pre_layrnorm.weight", d);
     preB = ClipEncoder.vec(ops, w, prefix + "pre_layrnorm.bias", d);
-    blocks = ClipEncoder.load(ops, w, prefix, t, layers);
+    blocks = ClipEncoder.load(ops, w, prefix, t, layers, q, pr);
     postW = post ? ClipEncoder.vec(ops, w, prefix + "post_layernorm.weight", d) : null;
     postB = post ? ClipEncoder.vec(ops, w, prefix + "post_layernorm.bias", d) : null;
   }
@@ -50,7 +51,14 @@ public final class ClipVisionTower {
    */
   public static ClipVisionTower load(Ops ops, WeightSource w, String prefix, ClipConfig.Tower t, int imageSize, int patchSize,
                                      int layers, boolean postNorm) {
-    return new ClipVisionTower(ops, w, prefix, t, imageSize, patchSize, layers, postNorm);
+    return load(ops, w, prefix, t, imageSize, patchSize, layers, postNorm, dev.sparkinfer.kernels.Quantization.NONE,
+        dev.sparkinfer.kernels.Pruning.NONE);
+  }
+
+  /** As above, the blocks' Linear weights pruned and quantized at load as asked (the patch embedding as stored). */
+  public static ClipVisionTower load(Ops ops, WeightSource w, String prefix, ClipConfig.Tower t, int imageSize, int patchSize,
+                                     int layers, boolean postNorm, dev.sparkinfer.kernels.Quantization q, dev.sparkinfer.kernels.Pruning pr) {
+    return new ClipVisionTower(ops, w, prefix, t, imageSize, patchSize, layers, postNorm, q, pr);
   }
 
   /** The conv weight [width, 3, p, p] read as the Linear [width, 3 p p] it is over flattened (c, y, x) patches. */

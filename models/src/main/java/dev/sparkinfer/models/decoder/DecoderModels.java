@@ -39,12 +39,36 @@ public final class DecoderModels {
 
   /** As above, the layers' Linear weights quantized at load ({@code sparkinfer.quantize}; NONE: as stored). */
   public static CausalLm load(Path dir, Path lora, Ops ops, int entries, int capacity, dev.sparkinfer.kernels.Quantization quantize) {
+    return load(dir, lora, ops, entries, capacity, quantize, dev.sparkinfer.kernels.Pruning.NONE);
+  }
+
+  /** As above, the same Linear weights magnitude-pruned first ({@code sparkinfer.prune}, {@code --prune}; NONE: as stored). */
+  public static CausalLm load(Path dir, Path lora, Ops ops, int entries, int capacity, dev.sparkinfer.kernels.Quantization quantize,
+                              dev.sparkinfer.kernels.Pruning prune) {
     String type = modelType(dir);
+    checkWeights(dir, quantize, prune, lora != null);
     if (type.equals("gpt2")) {
       if (lora != null) throw new IllegalArgumentException("--lora is supported for the LLaMA family, not GPT-2");
-      return Gpt2Model.load(dir, ops, entries, capacity, quantize);
+      return Gpt2Model.load(dir, ops, entries, capacity, quantize, prune);
     }
-    return LlamaModel.load(dir, lora, ops, entries, capacity, quantize);
+    return LlamaModel.load(dir, lora, ops, entries, capacity, quantize, prune);
+  }
+
+  /**
+   * Checks, before any weight is read, that the folder's weights can be loaded as asked: a GPTQ checkpoint
+   * ({@link dev.sparkinfer.models.llama.GptqCheckpoint}) must be of the LLaMA family, in a supported GPTQ setting, and
+   * loaded as stored (no --quantize, --prune or --lora). Fails saying what to change.
+   */
+  public static void checkWeights(Path dir, dev.sparkinfer.kernels.Quantization quantize, dev.sparkinfer.kernels.Pruning prune, boolean lora) {
+    var gptq = dev.sparkinfer.models.llama.GptqCheckpoint.read(dir);
+    if (gptq == null) return;
+    if (modelType(dir).equals("gpt2")) {
+      throw new IllegalArgumentException(dir + ": GPTQ checkpoints are loaded for the LLaMA family (llama, mistral, mixtral), not GPT-2");
+    }
+    if (quantize != dev.sparkinfer.kernels.Quantization.NONE || !prune.isNone() || lora) {
+      throw new IllegalArgumentException(dir + " is a GPTQ 4-bit checkpoint (" + gptq.source() + "): its weights load as they are; "
+          + "--quantize, --prune and --lora apply to float or 16-bit checkpoints only: leave them out");
+    }
   }
 
   /** Rows of the folder's token embeddings (config.json's vocab_size). */

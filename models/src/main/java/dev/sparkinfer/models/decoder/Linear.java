@@ -3,6 +3,7 @@ package dev.sparkinfer.models.decoder;
 import dev.sparkinfer.kernels.HalfTensor;
 import dev.sparkinfer.kernels.LinearWeight;
 import dev.sparkinfer.kernels.Ops;
+import dev.sparkinfer.kernels.Pruning;
 import dev.sparkinfer.kernels.Quantization;
 import dev.sparkinfer.kernels.Tensor;
 import dev.sparkinfer.models.weights.DType;
@@ -34,6 +35,16 @@ public record Linear(HalfTensor w16, LinearWeight w32, Tensor bias, int out, int
    */
   public static Linear load(Ops ops, WeightSource w, String name, String biasName, int out, int in, boolean conv1d, float[] delta,
                             Quantization quantize) {
+    return load(ops, w, name, biasName, out, in, conv1d, delta, quantize, Pruning.NONE);
+  }
+
+  /**
+   * As above, magnitude-pruned at load first unless {@code prune} is NONE ({@link Pruning}: in the float values, after a
+   * LoRA delta is merged, before quantizing; a 16-bit weight that is not quantized stays 16-bit with its pruned entries
+   * zero), then quantized.
+   */
+  public static Linear load(Ops ops, WeightSource w, String name, String biasName, int out, int in, boolean conv1d, float[] delta,
+                            Quantization quantize, Pruning prune) {
     long[] shape = w.shape(name);
     long[] want = conv1d ? new long[] {in, out} : new long[] {out, in};
     if (shape.length != 2 || shape[0] != want[0] || shape[1] != want[1]) {
@@ -45,12 +56,17 @@ public record Linear(HalfTensor w16, LinearWeight w32, Tensor bias, int out, int
     if (quantize == Quantization.NONE && delta == null && (t == DType.BF16 || t == DType.F16)) {
       char[] bits = w.bits16(name);
       if (conv1d) bits = transpose(bits, in, out);
+      if (!prune.isNone()) {
+        float[] f = w.floats(name);
+        prune.apply16(bits, conv1d ? transpose(f, in, out) : f, out, in);
+      }
       return new Linear(ops.upload16(bits, t == DType.BF16 ? dev.sparkinfer.kernels.DType.BF16 : dev.sparkinfer.kernels.DType.F16),
           null, bias, out, in);
     }
     float[] f = w.floats(name);
     if (conv1d) f = transpose(f, in, out);
     if (delta != null) for (int i = 0; i < f.length; i++) f[i] += delta[i];
+    prune.apply(f, out, in);
     return new Linear(null, ops.uploadLinear(f, out, in, quantize), bias, out, in);
   }
 

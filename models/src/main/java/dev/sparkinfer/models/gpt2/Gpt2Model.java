@@ -3,6 +3,7 @@ package dev.sparkinfer.models.gpt2;
 import dev.sparkinfer.kernels.Attention;
 import dev.sparkinfer.kernels.IntTensor;
 import dev.sparkinfer.kernels.Ops;
+import dev.sparkinfer.kernels.Pruning;
 import dev.sparkinfer.kernels.Quantization;
 import dev.sparkinfer.kernels.Tensor;
 import dev.sparkinfer.models.decoder.Batch;
@@ -33,24 +34,25 @@ public final class Gpt2Model implements CausalLm {
   private final Layer[] layers;
   private final Tensor lnFW, lnFB;
 
-  private Gpt2Model(Gpt2Config c, Ops ops, WeightSource w, int entries, int capacity, Quantization q) {
+  private Gpt2Model(Gpt2Config c, Ops ops, WeightSource w, int entries, int capacity, Quantization q, Pruning p) {
     if (capacity > c.positions()) throw new IllegalArgumentException("a cache of " + capacity + " tokens exceeds GPT-2's " + c.positions() + " positions");
     this.c = c;
     this.ops = ops;
     this.entries = entries;
     this.capacity = capacity;
     int d = c.dim();
-    ops.reserve16(Embedding.params16(w, WTE) + Embedding.params16(w, WPE) + (long) c.layers() * 12L * d * d + 1024);
+    // the 16-bit weights that stay 16-bit: quantized layers are not reserved (the bank grows to the reservation)
+    ops.reserve16(Embedding.params16(w, WTE) + Embedding.params16(w, WPE) + (q == Quantization.NONE ? (long) c.layers() * 12L * d * d : 0) + 1024);
     wte = Embedding.load(ops, w, WTE, c.vocabSize(), d);
     wpe = Embedding.load(ops, w, WPE, c.positions(), d);
     layers = new Layer[c.layers()];
     for (int l = 0; l < c.layers(); l++) {
       layers[l] = new Layer(vec(w, block(l, "ln_1.weight"), d), vec(w, block(l, "ln_1.bias"), d),
-          Linear.load(ops, w, block(l, "attn.c_attn.weight"), bias(w, block(l, "attn.c_attn.bias")), 3 * d, d, true, null, q),
-          Linear.load(ops, w, block(l, "attn.c_proj.weight"), bias(w, block(l, "attn.c_proj.bias")), d, d, true, null, q),
+          Linear.load(ops, w, block(l, "attn.c_attn.weight"), bias(w, block(l, "attn.c_attn.bias")), 3 * d, d, true, null, q, p),
+          Linear.load(ops, w, block(l, "attn.c_proj.weight"), bias(w, block(l, "attn.c_proj.bias")), d, d, true, null, q, p),
           vec(w, block(l, "ln_2.weight"), d), vec(w, block(l, "ln_2.bias"), d),
-          Linear.load(ops, w, block(l, "mlp.c_fc.weight"), bias(w, block(l, "mlp.c_fc.bias")), c.inner(), d, true, null, q),
-          Linear.load(ops, w, block(l, "mlp.c_proj.weight"), bias(w, block(l, "mlp.c_proj.bias")), d, c.inner(), true, null, q),
+          Linear.load(ops, w, block(l, "mlp.c_fc.weight"), bias(w, block(l, "mlp.c_fc.bias")), c.inner(), d, true, null, q, p),
+          Linear.load(ops, w, block(l, "mlp.c_proj.weight"), bias(w, block(l, "mlp.c_proj.bias")), d, c.inner(), true, null, q, p),
           ops.allocState(Math.multiplyExact(entries * capacity, d)), ops.allocState(Math.multiplyExact(entries * capacity, d)));
     }
     lnFW = vec(w, LN_F + "weight", d);
@@ -67,9 +69,14 @@ public final class Gpt2Model implements CausalLm {
 
   /** As above, the blocks' Linear weights quantized at load ({@link Quantization}; NONE: as stored); wte/wpe and norms as stored. */
   public static Gpt2Model load(Path dir, Ops ops, int entries, int capacity, Quantization quantize) {
+    return load(dir, ops, entries, capacity, quantize, Pruning.NONE);
+  }
+
+  /** As above, the same Linear weights magnitude-pruned first ({@link Pruning}; NONE: as stored). */
+  public static Gpt2Model load(Path dir, Ops ops, int entries, int capacity, Quantization quantize, Pruning prune) {
     Gpt2Config c = Gpt2Config.read(dir);
     try (WeightSource w = SafeTensors.openModelDir(dir)) {
-      return new Gpt2Model(c, ops, w, entries, capacity, quantize);
+      return new Gpt2Model(c, ops, w, entries, capacity, quantize, prune);
     }
   }
 

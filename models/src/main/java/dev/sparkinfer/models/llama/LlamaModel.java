@@ -4,6 +4,7 @@ import dev.sparkinfer.kernels.Activation;
 import dev.sparkinfer.kernels.Attention;
 import dev.sparkinfer.kernels.IntTensor;
 import dev.sparkinfer.kernels.Ops;
+import dev.sparkinfer.kernels.Pruning;
 import dev.sparkinfer.kernels.Quantization;
 import dev.sparkinfer.kernels.Rope;
 import dev.sparkinfer.kernels.Tensor;
@@ -21,7 +22,7 @@ import java.util.Arrays;
  * rotary positions (HF's rotate-half layout, {@code rope_theta}, the llama3 {@code rope_scaling}), grouped-query
  * attention over the KV cache (a sliding window for Mistral/Mixtral), a SwiGLU feed-forward or Mixtral's sparse
  * mixture of experts, final RMSNorm, a tied or separate head. 16-bit checkpoints stay 16-bit on the engine; LoRA
- * adapters are merged into their weights at load.
+ * adapters are merged into their weights at load; GPTQ 4-bit checkpoints ({@link GptqCheckpoint}) load as INT4.
  */
 public final class LlamaModel implements CausalLm {
   /** The checkpoint's tensor names. */
@@ -43,16 +44,27 @@ public final class LlamaModel implements CausalLm {
   private final Layer[] layers;
   /** Quantization of the layers' Linear weights (attention, MLP, experts); embeddings, norms, router and head keep theirs. */
   private final Quantization quantize;
+  /** Magnitude pruning of the same Linear weights, before quantizing. */
+  private final Pruning prune;
+  /** The checkpoint's GPTQ settings when its layers' Linear weights are GPTQ-packed 4-bit (they load as INT4); else null. */
+  private final GptqCheckpoint gptq;
 
-  private LlamaModel(LlamaConfig c, Ops ops, WeightSource w, LoraAdapter lora, int entries, int capacity, Quantization quantize) {
+  private LlamaModel(LlamaConfig c, Ops ops, WeightSource w, LoraAdapter lora, int entries, int capacity, Quantization quantize,
+                     Pruning prune, GptqCheckpoint gptq) {
     if (capacity > c.positions()) throw new IllegalArgumentException("a cache of " + capacity + " tokens exceeds the model's " + c.positions() + " positions");
     this.c = c;
     this.ops = ops;
     this.entries = entries;
     this.capacity = capacity;
     this.quantize = quantize;
-    long total16 = 0;
-    for (String n : w.names()) total16 += Embedding.params16(w, n);
+    this.prune = prune;
+    this.gptq = gptq;
+    if (gptq != null && (quantize != Quantization.NONE || !prune.isNone() || lora != null)) {
+      throw new IllegalArgumentException(w.origin() + " is a GPTQ 4-bit checkpoint (" + gptq.source() + "): its weights load as they are; "
+          + "--quantize, --prune and --lora apply to float or 16-bit checkpoints only: leave them out");
+    }
+    long total16 = 0; // the 16-bit weights that stay 16-bit: quantized layers are not reserved (the bank grows to the reservation)
+    for (String n : w.names()) if (quantize == Quantization.NONE || !isLayerLinear(n)) total16 += Embedding.params16(w, n);
     ops.reserve16(total16 + 64L * w.names().size());
     int d = c.dim(), kv = c.kvDim(), qd = c.qDim();
     embed = Embedding.load(ops, w, EMBED, c.vocabSize(), d);
@@ -64,7 +76,7 @@ public final class LlamaModel implements CausalLm {
       if (c.experts() == 0) {
         mlp = swiGlu(w, lora, layer(l, "mlp.gate_proj.weight"), layer(l, "mlp.up_proj.weight"), layer(l, "mlp.down_proj.weight"));
       } else {
-        router = linear(w, lora, layer(l, "block_sparse_moe.gate.weight"), c.experts(), d, Quantization.NONE);
+        router = linear(w, lora, layer(l, "block_sparse_moe.gate.weight"), c.experts(), d, Quantization.NONE, Pruning.NONE);
         experts = new SwiGlu[c.experts()];
         for (int e = 0; e < c.experts(); e++) {
           String p = layer(l, "block_sparse_moe.experts." + e + ".");
@@ -78,21 +90,30 @@ public final class LlamaModel implements CausalLm {
           ops.allocState(Math.multiplyExact(entries * capacity, kv)), ops.allocState(Math.multiplyExact(entries * capacity, kv)));
     }
     norm = vec(w, NORM, d);
-    head = c.tied() || !w.has(HEAD) ? null : linear(w, lora, HEAD, c.vocabSize(), d, Quantization.NONE);
+    head = c.tied() || !w.has(HEAD) ? null : linear(w, lora, HEAD, c.vocabSize(), d, Quantization.NONE, Pruning.NONE);
     if (!c.tied() && head == null) throw new IllegalArgumentException(w.origin() + ": tie_word_embeddings is false but there is no " + HEAD);
     invFreq = ops.upload(Rope.invFreq(c.headDim(), c.theta(), c.scaling()));
     if (lora != null) lora.checkAllUsed();
+  }
+
+  /** The layers' Linear weights that {@code quantize} applies to (not norms, not the MoE router). */
+  private static boolean isLayerLinear(String name) {
+    return name.startsWith("model.layers.") && name.endsWith(".weight") && !name.endsWith("norm.weight") && !name.contains("block_sparse_moe.gate.");
   }
 
   private SwiGlu swiGlu(WeightSource w, LoraAdapter lora, String gate, String up, String down) {
     return new SwiGlu(linear(w, lora, gate, c.ffn(), c.dim()), linear(w, lora, up, c.ffn(), c.dim()), linear(w, lora, down, c.dim(), c.ffn()));
   }
 
-  private Linear linear(WeightSource w, LoraAdapter lora, String name, int out, int in) { return linear(w, lora, name, out, in, quantize); }
+  private Linear linear(WeightSource w, LoraAdapter lora, String name, int out, int in) { return linear(w, lora, name, out, in, quantize, prune); }
 
-  private Linear linear(WeightSource w, LoraAdapter lora, String name, int out, int in, Quantization q) {
+  private Linear linear(WeightSource w, LoraAdapter lora, String name, int out, int in, Quantization q, Pruning p) {
     String bias = c.attentionBias() && name.contains("self_attn.") && !name.contains("o_proj") ? name.replace(".weight", ".bias") : null;
-    return Linear.load(ops, w, name, bias, out, in, false, lora == null ? null : lora.delta(name, out, in), q);
+    String layer = name.substring(0, name.length() - ".weight".length());
+    if (gptq != null && GptqCheckpoint.has(w, layer)) { // GPTQ-packed: INT4 as stored, never dequantized
+      return new Linear(null, ops.uploadLinear(gptq.load(w, layer, out, in)), bias == null ? null : ops.upload(Linear.vector(w, bias, out)), out, in);
+    }
+    return Linear.load(ops, w, name, bias, out, in, false, lora == null ? null : lora.delta(name, out, in), q, p);
   }
 
   private Tensor vec(WeightSource w, String name, int n) { return ops.upload(Linear.vector(w, name, n)); }
@@ -107,9 +128,15 @@ public final class LlamaModel implements CausalLm {
 
   /** As above, the layers' Linear weights quantized at load ({@link Quantization}; NONE: as stored). */
   public static LlamaModel load(Path dir, Path loraDir, Ops ops, int entries, int capacity, Quantization quantize) {
+    return load(dir, loraDir, ops, entries, capacity, quantize, Pruning.NONE);
+  }
+
+  /** As above, the same Linear weights magnitude-pruned first ({@link Pruning}; NONE: as stored). */
+  public static LlamaModel load(Path dir, Path loraDir, Ops ops, int entries, int capacity, Quantization quantize, Pruning prune) {
     LlamaConfig c = LlamaConfig.read(dir);
+    GptqCheckpoint gptq = GptqCheckpoint.read(dir);
     try (WeightSource w = SafeTensors.openModelDir(dir); LoraAdapter lora = loraDir == null ? null : LoraAdapter.open(loraDir)) {
-      return new LlamaModel(c, ops, w, lora, entries, capacity, quantize);
+      return new LlamaModel(c, ops, w, lora, entries, capacity, quantize, prune, gptq);
     }
   }
 
@@ -118,7 +145,12 @@ public final class LlamaModel implements CausalLm {
    * a KV cache for {@code entries} x {@code capacity} tokens.
    */
   public static LlamaModel load(LlamaConfig c, WeightSource w, Ops ops, int entries, int capacity) {
-    return new LlamaModel(c, ops, w, null, entries, capacity, Quantization.NONE);
+    return load(c, w, ops, entries, capacity, Quantization.NONE, Pruning.NONE);
+  }
+
+  /** As above, the layers' Linear weights pruned and quantized at load as asked. */
+  public static LlamaModel load(LlamaConfig c, WeightSource w, Ops ops, int entries, int capacity, Quantization quantize, Pruning prune) {
+    return new LlamaModel(c, ops, w, null, entries, capacity, quantize, prune, null);
   }
 
   public LlamaConfig config() { return c; }

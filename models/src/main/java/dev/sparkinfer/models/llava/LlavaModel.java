@@ -34,7 +34,8 @@ public final class LlavaModel implements AutoCloseable {
   private final Linear linear1, linear2; // [dim, vision width x feature layers], [dim, dim]
   private final LlamaModel lm;
 
-  private LlavaModel(LlavaConfig c, Ops ops, WeightSource w, int entries, int capacity) {
+  private LlavaModel(LlavaConfig c, Ops ops, WeightSource w, int entries, int capacity, dev.sparkinfer.kernels.Quantization q,
+                     dev.sparkinfer.kernels.Pruning pr) {
     this.c = c;
     this.ops = ops;
     Layout names = w.has(CURRENT.languageModel() + "embed_tokens.weight") ? CURRENT : RELEASED;
@@ -43,8 +44,8 @@ public final class LlavaModel implements AutoCloseable {
           + CURRENT.languageModel() + "embed_tokens.weight; not a LlavaForConditionalGeneration checkpoint");
     }
     int dim = c.text().dim();
-    lm = LlamaModel.load(c.text(), RenamedWeights.of(w, "model.", names.languageModel(), "lm_head.", names.head()), ops, entries, capacity);
-    vision = ClipVisionTower.load(ops, w, names.vision(), c.vision(), c.imageSize(), c.patchSize(), c.visionBlocksUsed(), false);
+    lm = LlamaModel.load(c.text(), RenamedWeights.of(w, "model.", names.languageModel(), "lm_head.", names.head()), ops, entries, capacity, q, pr);
+    vision = ClipVisionTower.load(ops, w, names.vision(), c.vision(), c.imageSize(), c.patchSize(), c.visionBlocksUsed(), false, q, pr);
     String p = names.projector();
     linear1 = Linear.load(ops, w, p + "linear_1.weight", c.projectorBias() ? p + "linear_1.bias" : null, dim, c.projectorIn(), false, null);
     linear2 = Linear.load(ops, w, p + "linear_2.weight", c.projectorBias() ? p + "linear_2.bias" : null, dim, dim, false, null);
@@ -55,15 +56,25 @@ public final class LlavaModel implements AutoCloseable {
    * {@code capacity} tokens (image positions included).
    */
   public static LlavaModel load(Path dir, Ops ops, int entries, int capacity) {
+    return load(dir, ops, entries, capacity, dev.sparkinfer.kernels.Quantization.NONE, dev.sparkinfer.kernels.Pruning.NONE);
+  }
+
+  /**
+   * As above, the Linear weights of the vision blocks and of the language model's layers pruned and quantized at load as
+   * asked ({@code --prune}, {@code --quantize}); the projector, embeddings, norms and head keep their stored precision.
+   */
+  public static LlavaModel load(Path dir, Ops ops, int entries, int capacity, dev.sparkinfer.kernels.Quantization q,
+                                dev.sparkinfer.kernels.Pruning pr) {
     LlavaConfig c = LlavaConfig.read(dir);
     try (WeightSource w = SafeTensors.openModelDir(dir)) {
-      return new LlavaModel(c, ops, w, entries, capacity);
+      return new LlavaModel(c, ops, w, entries, capacity, q, pr);
     }
   }
 
   /** From a folder's config.json and weights given separately (converted or renamed checkpoints). */
   public static LlavaModel load(Path dir, Ops ops, WeightSource weights, int entries, int capacity) {
-    return new LlavaModel(LlavaConfig.read(dir), ops, weights, entries, capacity);
+    return new LlavaModel(LlavaConfig.read(dir), ops, weights, entries, capacity, dev.sparkinfer.kernels.Quantization.NONE,
+        dev.sparkinfer.kernels.Pruning.NONE);
   }
 
   public LlavaConfig config() { return c; }

@@ -21,11 +21,12 @@ import java.util.List;
  * are still among its 10 nearest), bytes the engine holds (after load, and after the run with its scratch), and
  * sentences/s with the ratio to f32, all measured in this one run. Load and a warm-up batch are outside the timings;
  * tokenization is inside. Each setting is timed {@code --passes} times and the fastest pass is reported (the machine may
- * be shared).
+ * be shared). Pruning settings ({@code 2:4}, {@code unstructured:0.5}, {@code 2:4+int8}: see {@link dev.sparkinfer.kernels.Pruning})
+ * run the same way: their bytes and speed are those of the unpruned setting, as the kernels do not skip zeros.
  *
  * <pre>
  * mvn -q -pl models -am test-compile exec:java -Dexec.classpathScope=test \
- *   -Dexec.mainClass=dev.sparkinfer.models.bench.QuantizationBenchmark -Dexec.args="--texts 2000 --device cpu --settings none,int8,int4"
+ *   -Dexec.mainClass=dev.sparkinfer.models.bench.QuantizationBenchmark -Dexec.args="--texts 2000 --device cpu --settings none,int8,int4,2:4,unstructured:0.5"
  * </pre>
  */
 public final class QuantizationBenchmark {
@@ -41,7 +42,7 @@ public final class QuantizationBenchmark {
         case "--device" -> device = args[++i];
         case "--settings" -> settings = Arrays.asList(args[++i].split(","));
         default -> {
-          System.err.println("usage: QuantizationBenchmark [--texts 2000] [--batch 32] [--passes 2] [--device cpu] [--settings none,int8,int4]");
+          System.err.println("usage: QuantizationBenchmark [--texts 2000] [--batch 32] [--passes 2] [--device cpu] [--settings none,int8,int4,2:4,unstructured:0.5]");
           System.exit(2);
         }
       }
@@ -56,14 +57,15 @@ public final class QuantizationBenchmark {
     int[][] refNeighbours = null;
     double refRate = 0;
     for (String setting : settings) {
-      Quantization q = Quantization.parse(setting);
-      EngineConfig config = EngineConfig.fromSystemProperties().withQuantize(q);
+      WeightSetting ws = WeightSetting.parse(setting); // int8, int4, 2:4, unstructured:0.5, 2:4+int8 ...
+      Quantization q = ws.quantize();
+      EngineConfig config = ws.applyTo(EngineConfig.fromSystemProperties());
       float[][] emb;
       double rate = 0;
       Ops.MemoryUse loaded, after;
       String ranOn;
       try (DeviceRuntime runtime = DeviceRuntime.own(DeviceChoice.parse(device), config);
-           BertEmbedder e = Embedders.load(ModelRef.resolve("default"), runtime, batch)) {
+           BertEmbedder e = Embedders.load(ModelRef.resolve("default"), runtime, batch, config)) {
         loaded = runtime.memoryUse();
         e.embed(texts.subList(0, Math.min(batch, n)));
         emb = null;
@@ -91,7 +93,7 @@ public final class QuantizationBenchmark {
       }
       double overlap = 0;
       for (int i = 0; i < n; i++) overlap += intersection(refNeighbours[i], neighbours[i]) / (double) k;
-      System.out.printf("%-5s: cosine to f32 min %.6f mean %.6f | top-%d neighbour overlap %.4f | Linear weights %s | engine holds "
+      System.out.printf("%-16s: cosine to f32 min %.6f mean %.6f | top-%d neighbour overlap %.4f | Linear weights %s | engine holds "
           + "after load %s (byte memory %s), after the run %s | %6.1f sentences/s, ratio to f32 %.3f%n", setting, minCos, sumCos / n,
           k, overlap / n, mib(linearBytes(q)), mib(loaded.hostBytes() + loaded.deviceBytes()), mib(loaded.weights8Bytes()),
           mib(after.hostBytes() + after.deviceBytes()), rate, rate / refRate);

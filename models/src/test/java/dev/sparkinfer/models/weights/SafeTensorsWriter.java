@@ -46,7 +46,7 @@ public final class SafeTensorsWriter {
     return tensor(name, "F32", shape, b.array());
   }
 
-  SafeTensorsWriter u16(String name, String dtype, long[] shape, int... bits) {
+  public SafeTensorsWriter u16(String name, String dtype, long[] shape, int... bits) {
     ByteBuffer b = ByteBuffer.allocate(2 * bits.length).order(ByteOrder.LITTLE_ENDIAN);
     for (int x : bits) b.putShort((short) x);
     return tensor(name, dtype, shape, b.array());
@@ -58,7 +58,7 @@ public final class SafeTensorsWriter {
     return tensor(name, "I64", shape, b.array());
   }
 
-  SafeTensorsWriter i32(String name, long[] shape, int... v) {
+  public SafeTensorsWriter i32(String name, long[] shape, int... v) {
     ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
     for (int x : v) b.putInt(x);
     return tensor(name, "I32", shape, b.array());

@@ -33,12 +33,12 @@ public final class ClipCache {
       ClipTokenizer tok = ClipTokenizer.fromDir(Path.of(k.tokenizerDir()));
       ClipImagePreprocessor pre = ClipImagePreprocessor.fromModelDir(dir);
       DeviceRuntime rt = DeviceRuntime.get(k.device(), k.engine());
-      ClipModel m = rt.admit(ops -> ClipModel.load(dir, ops));
+      ClipModel m = rt.admit(ops -> ClipModel.load(dir, ops, k.engine().quantize(), k.engine().prune()));
       if (pre.imageSize() != m.config().imageSize()) {
         throw new IllegalArgumentException(dir + ": the preprocessing crops to " + pre.imageSize() + " pixels but the vision tower takes "
             + m.config().imageSize());
       }
-      return new Clip(m, tok, pre, rt, dir.getFileName().toString());
+      return new Clip(m, tok, pre, rt, dir.getFileName().toString() + k.engine().weightsSuffix()); // +prune2:4, +int8, ...
     }
 
     @Override

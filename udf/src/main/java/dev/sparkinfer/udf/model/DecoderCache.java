@@ -31,13 +31,13 @@ public final class DecoderCache {
       TextTokenizer tok = DecoderTokenizers.load(dir);
       DeviceRuntime rt = DeviceRuntime.get(k.device(), k.engine());
       CausalLm m = rt.admit(ops -> DecoderModels.load(dir, k.loraDir() == null ? null : Path.of(k.loraDir()), ops, k.entries(), k.capacity(),
-          k.engine().quantize()));
+          k.engine().quantize(), k.engine().prune()));
       if (tok.vocabSize() > m.vocabSize()) {
         throw new IllegalArgumentException(dir + ": the tokenizer has " + tok.vocabSize() + " ids but the model's embeddings have "
             + m.vocabSize() + " rows: the tokenizer files do not belong to this model");
       }
       String name = dir.getFileName().toString() + (k.loraDir() == null ? "" : "+" + Path.of(k.loraDir()).getFileName())
-          + (k.engine().quantize() == dev.sparkinfer.kernels.Quantization.NONE ? "" : "+" + k.engine().quantize().name().toLowerCase(java.util.Locale.ROOT));
+          + k.engine().weightsSuffix(); // what was applied at load: +prune2:4, +int8, ...
       return new Teacher(m, tok, rt, name);
     }
 

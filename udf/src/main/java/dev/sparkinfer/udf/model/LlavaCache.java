@@ -31,8 +31,8 @@ public final class LlavaCache {
       LlavaPrompt prompt = LlavaPrompt.load(dir, c);
       ClipImagePreprocessor pre = ClipImagePreprocessor.fromModelDir(dir);
       DeviceRuntime rt = DeviceRuntime.get(k.device(), k.engine());
-      LlavaModel m = rt.admit(ops -> LlavaModel.load(dir, ops, k.entries(), k.capacity()));
-      return new Llava(m, prompt, pre, rt, dir.getFileName().toString());
+      LlavaModel m = rt.admit(ops -> LlavaModel.load(dir, ops, k.entries(), k.capacity(), k.engine().quantize(), k.engine().prune()));
+      return new Llava(m, prompt, pre, rt, dir.getFileName().toString() + k.engine().weightsSuffix()); // +prune2:4, +int8, ...
     }
 
     @Override

@@ -23,6 +23,6 @@ public final class ModelRefProvider implements EmbedderProvider {
   /** Onto this JVM's one engine for the device (shared with every other model loaded here, one memory budget). */
   @Override
   public Embedder load(String modelSpec, DeviceChoice device, EngineConfig engine) {
-    return Embedders.load(ModelRef.resolve(modelSpec), DeviceRuntime.get(device, engine), Embedders.DEFAULT_BATCH_SIZE);
+    return Embedders.load(ModelRef.resolve(modelSpec), DeviceRuntime.get(device, engine), Embedders.DEFAULT_BATCH_SIZE, engine);
   }
 }

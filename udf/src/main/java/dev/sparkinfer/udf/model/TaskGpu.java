@@ -39,7 +39,6 @@ public final class TaskGpu {
       throw new IllegalStateException("Spark gave this task GPU address '" + address + "', not a GPU number: the discovery "
           + "script must print addresses 0, 1, ... (deploy/gpu-discovery.sh does), the N-th OpenCL GPU being address N");
     }
-    return new EngineConfig(engine.matmulKernel(), engine.attentionKernel(), engine.normKernel(), engine.softmaxKernel(),
-        engine.linearLayout(), engine.elementRun(), engine.budgetBytes(), "#" + address, engine.strict(), engine.cpuThreads());
+    return engine.withOpenclDevice("#" + address); // every other setting (quantize, prune ...) kept
   }
 }

@@ -19,6 +19,9 @@ class TaskGpuTest {
     assertSame(e, TaskGpu.pin(e, Map.of()));
     assertSame(e, TaskGpu.pin(e, Map.of("gpu", new ResourceInformation("gpu", new String[0]))));
     assertThrows(IllegalStateException.class, () -> TaskGpu.pin(e, Map.of("gpu", new ResourceInformation("gpu", new String[] {"GPU-5b2c"}))));
+    // the pin keeps every other setting, the weights' --quantize and --prune among them
+    EngineConfig q = e.withQuantize(dev.sparkinfer.kernels.Quantization.INT4).withPrune(dev.sparkinfer.kernels.Pruning.TWO_FOUR);
+    assertEquals(q.withOpenclDevice("#2"), TaskGpu.pin(q, Map.of("gpu", new ResourceInformation("gpu", new String[] {"2"}))));
   }
 
   @Test

@@ -26,8 +26,16 @@ import org.junit.jupiter.api.TestMethodOrder;
  * Bar: min cosine >= 0.99999 and max |diff| <= 1e-4 over 520 varied texts.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
-// OpenCL last: twice a JVM that also held ONNX Runtime died (SIGSEGV, no hs_err) just after an OpenCL embedder was
-// closed; until that is understood, the OpenCL close is the last thing this class's JVM does (see models/pom.xml).
+// OpenCL last: twice (2026-11-24) a JVM that also held ONNX Runtime died (SIGSEGV, no hs_err) just after an OpenCL
+// embedder was closed; until that is understood, the OpenCL close is the last thing this class's JVM does (see
+// models/pom.xml). Not reproduced since (2026-11-27, PoCL 3.1): the whole models suite in one JVM (reuseForks=true, this
+// class last), OpenCLReopenTest (kernels: six open/run/close rounds with GCs that reuse the freed arrays' memory, two
+// engines open at once) and OpenClReopenWithOnnxRuntimeTest (the real model reopened beside a live ONNX Runtime) all
+// pass. The crash came 20 minutes after NonMovingArrays (ea95f42) stopped G1 moving bound arrays: before it, PoCL
+// computed in the old address of a moved array (CL_MEM_USE_HOST_PTR), i.e. in freed heap, a corruption that crashes at
+// a later GC (a close drops the engine's arrays); whether those two runs had that fix is not recorded. Aparapi's close
+// path was read for another cause (Kernel.dispose nulls its runner, so a second dispose is a no-op; the JNI dispose
+// releases context, queue, program and kernel before the buffers, legal since each holds a reference) without finding one.
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class BertOnnxParityTest {
   static final int N = 520;

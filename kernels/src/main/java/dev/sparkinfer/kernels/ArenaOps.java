@@ -47,6 +47,14 @@ abstract class ArenaOps implements Ops {
 
   public long budgetBytes() { return budgetBytes; }
 
+  private long peakArenaBytes;
+
+  /**
+   * The most bytes the arenas (float, int, 16-bit banks, byte memory: what the budget limits) held at once since the
+   * engine opened. They only grow while it is open, so this is their size now, recorded at each growth.
+   */
+  public long peakBytes() { return peakArenaBytes = Math.max(peakArenaBytes, arenaBytes()); }
+
   /** Bytes of the three arenas' capacity. */
   private long arenaBytes() {
     long b = 4L * mem.length + 4L * imem.length;
@@ -103,6 +111,7 @@ abstract class ArenaOps implements Ops {
     if (top > cur.length) {
       long want = Math.min(bankMax, Math.max(top, Math.max((long) cur.length * 3 / 2, bankTop[bank] + reserved16)));
       grow16(bank, new char[(int) withinBudget(cur.length, top, want, 2, "16-bit weights")]);
+      peakBytes();
     }
     HalfTensor t = new HalfTensor(bank, bankTop[bank], bits.length, dtype);
     bankTop[bank] = (int) top;
@@ -129,6 +138,7 @@ abstract class ArenaOps implements Ops {
     if (top > bytes.length) {
       long want = Math.min(BYTES_MAX, Math.max(top, (long) bytes.length * 3 / 2));
       grow8(new byte[(int) withinBudget(bytes.length, top, want, 1, "quantized weights")]);
+      peakBytes();
     }
     ByteTensor t = new ByteTensor(bytesTop, data.length);
     bytesTop = (int) top;
@@ -232,6 +242,7 @@ abstract class ArenaOps implements Ops {
     if (top > mem.length) {
       long want = Math.min(maxFloats(), Math.max(top, (long) mem.length * 3 / 2));
       grow(new float[(int) withinBudget(mem.length, top, want, 4, "float memory")], null);
+      peakBytes();
     }
     int off = memTop;
     memTop = (int) top;
@@ -244,6 +255,7 @@ abstract class ArenaOps implements Ops {
     if (top > imem.length) {
       long want = Math.min(maxFloats(), Math.max(top, (long) imem.length * 3 / 2));
       grow(null, new int[(int) withinBudget(imem.length, top, want, 4, "int memory")]);
+      peakBytes();
     }
     int off = imemTop;
     imemTop = (int) top;

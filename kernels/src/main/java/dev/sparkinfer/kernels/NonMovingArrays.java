@@ -41,7 +41,8 @@ final class NonMovingArrays {
     if (javaFeature >= 21) {
       throw new IllegalStateException("the OpenCL ops run on Java 17 to 20 only: this JVM is Java " + javaFeature
           + ", whose G1 may move large arrays in a last-ditch full GC (JDK-8191565), and Aparapi binds device buffers to "
-          + "Java arrays; run the job (driver and executors) on Java 17, or use --device java");
+          + "Java arrays; run the job (driver and executors) on Java 17 to 20, or use --device cpu (the CPU engine, any Java "
+          + "from 17) or --device java");
     }
     if (REGION_BYTES <= 0) {
       throw new IllegalStateException("the OpenCL ops need the G1 garbage collector (the JVM's default): Aparapi binds device "

@@ -170,6 +170,14 @@ public final class Devices {
     return all;
   }
 
+  /**
+   * True when this JVM can run the OpenCL engine: an OpenCL device exists, and the JVM is one the engine accepts (Java 17
+   * to 20 with G1; see NonMovingArrays). Tests use it to skip their OpenCL half where it cannot run.
+   */
+  public static boolean openclRuns() {
+    return NonMovingArrays.refusal(Runtime.version().feature()) == null && !openclDevices().isEmpty();
+  }
+
   static OpenCLDevice best() { return best(openclDevices(), System.getProperty(DEVICE_PROPERTY)); }
 
   static OpenCLDevice best(List<OpenCLDevice> all, String want) {

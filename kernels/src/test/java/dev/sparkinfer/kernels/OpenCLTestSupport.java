@@ -20,12 +20,11 @@ final class OpenCLTestSupport {
       if (Boolean.getBoolean("sparkinfer.requireOpenCL")) fail(msg);
       assumeTrue(false, msg + " - skipped");
     }
-    if (Runtime.version().feature() >= 21) {
-      // the OpenCL engine refuses Java 21+ (NonMovingArrays): its tests cannot run here, which is not a failure of the code
-      String msg = "the OpenCL engine runs on Java 17 to 20 (JDK-8191565); this JVM is Java " + Runtime.version().feature()
-          + ", so the OpenCL kernel tests cannot run";
-      if (Boolean.getBoolean("sparkinfer.requireOpenCL")) fail(msg);
-      assumeTrue(false, msg + " - skipped");
+    String refused = NonMovingArrays.refusal(Runtime.version().feature());
+    if (refused != null) {
+      // the OpenCL engine refuses this JVM (Java 21+, or not G1): its tests cannot run here
+      if (Boolean.getBoolean("sparkinfer.requireOpenCL")) fail(refused);
+      assumeTrue(false, refused + " - OpenCL kernel tests skipped");
     }
     return Devices.best();
   }

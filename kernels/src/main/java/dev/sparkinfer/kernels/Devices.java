@@ -167,6 +167,7 @@ public final class Devices {
     } catch (Throwable e) {
       // no OpenCL ICD loader / no platform: report as no devices
     }
+    if (!all.isEmpty()) SignalChaining.warnIfMissing(); // the driver is loaded now (PoCL: its SIGFPE handler too)
     return all;
   }
 

@@ -26,16 +26,8 @@ import org.junit.jupiter.api.TestMethodOrder;
  * Bar: min cosine >= 0.99999 and max |diff| <= 1e-4 over 520 varied texts.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
-// OpenCL last: twice (2026-11-24) a JVM that also held ONNX Runtime died (SIGSEGV, no hs_err) just after an OpenCL
-// embedder was closed; until that is understood, the OpenCL close is the last thing this class's JVM does (see
-// models/pom.xml). Not reproduced since (2026-11-27, PoCL 3.1): the whole models suite in one JVM (reuseForks=true, this
-// class last), OpenCLReopenTest (kernels: six open/run/close rounds with GCs that reuse the freed arrays' memory, two
-// engines open at once) and OpenClReopenWithOnnxRuntimeTest (the real model reopened beside a live ONNX Runtime) all
-// pass. The crash came 20 minutes after NonMovingArrays (ea95f42) stopped G1 moving bound arrays: before it, PoCL
-// computed in the old address of a moved array (CL_MEM_USE_HOST_PTR), i.e. in freed heap, a corruption that crashes at
-// a later GC (a close drops the engine's arrays); whether those two runs had that fix is not recorded. Aparapi's close
-// path was read for another cause (Kernel.dispose nulls its runner, so a second dispose is a no-op; the JNI dispose
-// releases context, queue, program and kernel before the buffers, legal since each holds a reference) without finding one.
+// OpenCL first: its engine closes before the other engines run in this JVM, beside ONNX Runtime (once a crash's
+// setting: the OpenCL driver had replaced the JVM's signal handlers; the test JVMs preload libjsig, see SignalChaining)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class BertOnnxParityTest {
   static final int N = 520;
@@ -64,7 +56,7 @@ class BertOnnxParityTest {
   }
 
   @Test
-  @Order(2)
+  @Order(1)
   void openclMatchesOnnxRuntime() {
     assumeTrue(Devices.openclRuns() || Boolean.getBoolean("sparkinfer.requireOpenCL"),
         "no OpenCL device: install pocl-opencl-icd; skipping the OpenCL half of the ONNX Runtime parity test");
@@ -72,11 +64,11 @@ class BertOnnxParityTest {
   }
 
   @Test
-  @Order(1)
+  @Order(2)
   void javaReferenceMatchesOnnxRuntime() { compare(DeviceChoice.JAVA); }
 
   @Test
-  @Order(1)
+  @Order(2)
   void cpuEngineMatchesOnnxRuntime() { compare(DeviceChoice.CPU); }
 
   private void compare(DeviceChoice device) {

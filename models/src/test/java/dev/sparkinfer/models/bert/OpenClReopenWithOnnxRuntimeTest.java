@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
  * The conditions of a crash once seen (a JVM holding ONNX Runtime died right after an OpenCL embedder closed): the real
  * default model on OpenCL loaded, run, closed and loaded again several times in one JVM beside a live ONNX Runtime
  * session, with garbage collections and the Java engine working between the OpenCL rounds; every round matches ONNX
- * Runtime. See the note in BertOnnxParityTest.
+ * Runtime. (The cause of that crash: the OpenCL driver replaces the JVM's signal handlers; see kernels' SignalChaining.)
  */
 class OpenClReopenWithOnnxRuntimeTest {
   @Test

@@ -21,7 +21,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class ClipFixtureTest {
   @ParameterizedTest(name = "{0}")
   @ValueSource(strings = {"clip-tiny-hf java", "clip-tiny-openclip java", "clip-tiny-hf cpu", "clip-tiny-openclip cpu",
-      "clip-tiny-hf opencl", "clip-tiny-openclip opencl"}) // OpenCL last (see BertOnnxParityTest)
+      "clip-tiny-hf opencl", "clip-tiny-openclip opencl"})
   void towersMatchTheReference(String fixtureAndEngine) {
     String fixture = fixtureAndEngine.split(" ")[0], engine = fixtureAndEngine.split(" ")[1];
     Path dir = Fixtures.require(fixture);

@@ -37,7 +37,6 @@ class DecoderFixtureTest {
 
   static Stream<Arguments> cases() {
     List<Arguments> all = new ArrayList<>();
-    // OpenCL last: see the note in BertOnnxParityTest about this module's JVMs and closing OpenCL engines
     for (String engine : new String[] {"java", "cpu", "opencl"}) {
       for (String f : new String[] {"gpt2-tiny", "llama-tiny", "llama-tiny/rope_scaled", "llama-tiny/lora", "mixtral-tiny"}) {
         all.add(Arguments.of(f, engine));

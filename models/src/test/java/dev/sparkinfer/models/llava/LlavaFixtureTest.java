@@ -47,7 +47,7 @@ class LlavaFixtureTest {
   }
 
   @ParameterizedTest(name = "{0}")
-  @ValueSource(strings = {"java", "cpu", "opencl"}) // OpenCL last (see BertOnnxParityTest)
+  @ValueSource(strings = {"java", "cpu", "opencl"})
   void matchesTheReference(String engine) throws Exception {
     Path dir = Fixtures.require("llava-tiny");
     if (engine.equals("opencl")) assumeTrue(Devices.openclRuns() || Boolean.getBoolean("sparkinfer.requireOpenCL"), "no OpenCL device");

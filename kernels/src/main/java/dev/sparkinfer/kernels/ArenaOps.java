@@ -256,8 +256,8 @@ abstract class ArenaOps implements Ops {
    * together; 16-bit and quantized weights live outside it. Says which of them overflowed it and the way out.
    */
   private DeviceMemoryException arenaFull(long top, int size) {
-    String limit = String.format("at most %,d floats (%.1f GiB) in the one float buffer of %s", floatCap(), floatCap() * 4.0 / (1 << 30),
-        device());
+    String limit = String.format("at most %,d floats (%.1f GiB) in the one float buffer of %s", floatCap(),
+        floatCap() * 4.0 / (1 << 30), device());
     if (marks.isEmpty()) { // weights (upload) or state (allocState): what stays for the engine's life
       return new DeviceMemoryException(String.format("float32 weights and state need %,d floats, more than this engine's "
           + "float memory holds: %s, for float32 weights, state and activations together (this tensor: %,d floats). Store "
@@ -272,7 +272,9 @@ abstract class ArenaOps implements Ops {
 
   private int ibump(int size) {
     long top = (long) imemTop + align(size);
-    if (top > maxFloats()) throw new DeviceMemoryException(String.format("int arena full: %,d ints needed, at most %,d", top, maxFloats()));
+    if (top > maxFloats()) {
+      throw new DeviceMemoryException(String.format("int arena full: %,d ints needed, at most %,d", top, maxFloats()));
+    }
     if (top > imem.length) {
       long want = Math.min(maxFloats(), Math.max(top, (long) imem.length * 3 / 2));
       grow(null, new int[(int) withinBudget(imem.length, top, want, 4, "int memory")]);

@@ -8,14 +8,14 @@ import java.nio.file.Path;
  * Whether the JVM keeps its own signal handlers when an OpenCL driver installs others. PoCL installs a SIGFPE handler
  * when its platform loads, i.e. as soon as the devices are listed (it skips the faulting instruction of an integer
  * division by zero, meant for kernels), and its in-process LLVM compiler installs handlers for SIGSEGV, SIGBUS, SIGILL,
- * SIGUSR2, SIGTERM and others (SA_RESETHAND: one shot, then the default action) when it builds the kernels. The JVM
- * uses SIGFPE and SIGSEGV itself: after that, Java integer division by zero in compiled code silently gives a wrong
- * value instead of throwing ArithmeticException,
- * and a SIGSEGV the JVM expects (an implicit null check, a safepoint poll) that arrives while LLVM's one-shot handler is
- * being reset kills the JVM with no hs_err file (seen twice in the models tests). {@code libjsig.so}, preloaded,
- * keeps the JVM's handlers installed and chains the libraries' behind them (HotSpot's documented remedy: -Xcheck:jni
- * says "SIGSEGV handler modified! ... Consider using jsig library"). bin/pipeline, the deploy scripts and the test
- * runs preload it; a JVM without it gets a warning once OpenCL devices were listed.
+ * SIGUSR2 and others (SA_RESETHAND: one shot, then the default action). The JVM uses SIGFPE and SIGSEGV itself: after
+ * that, Java integer division by zero in compiled code silently gives a wrong value instead of throwing
+ * ArithmeticException (measured: SignalHandlersTest), and a SIGSEGV the JVM expects (an implicit null check, a safepoint
+ * poll) that arrives while LLVM's one-shot handler is being reset kills the JVM with no hs_err file: the likely cause of
+ * two JVM deaths (SIGSEGV, no hs_err) after OpenCL engines in the models tests. {@code libjsig.so}, preloaded, keeps
+ * the JVM's handlers installed and chains the libraries' behind them (HotSpot's remedy: -Xcheck:jni says "SIGSEGV
+ * handler modified! ... Consider using jsig library", and says nothing with it). bin/pipeline, the deploy scripts and
+ * the test runs preload it; a JVM without it gets a warning once OpenCL devices were listed.
  */
 final class SignalChaining {
   private SignalChaining() {}

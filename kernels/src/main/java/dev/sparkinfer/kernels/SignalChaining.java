@@ -11,8 +11,9 @@ import java.nio.file.Path;
  * SIGUSR2 and others (SA_RESETHAND: one shot, then the default action). The JVM uses SIGFPE and SIGSEGV itself: after
  * that, Java integer division by zero in compiled code silently gives a wrong value instead of throwing
  * ArithmeticException (measured: SignalHandlersTest), and a SIGSEGV the JVM expects (an implicit null check, a safepoint
- * poll) that arrives while LLVM's one-shot handler is being reset kills the JVM with no hs_err file: the likely cause of
- * two JVM deaths (SIGSEGV, no hs_err) after OpenCL engines in the models tests. {@code libjsig.so}, preloaded, keeps
+ * poll) that arrives while LLVM's one-shot handler is being reset kills the JVM with no hs_err file: the two JVM deaths
+ * (SIGSEGV, no hs_err) after OpenCL engines in the models tests; reproduced by two threads taking their first implicit
+ * null check at once after the kernels built (9 of 15 JVMs died; with libjsig 0 of 15: SignalHandlersTest). {@code libjsig.so}, preloaded, keeps
  * the JVM's handlers installed and chains the libraries' behind them (HotSpot's remedy: -Xcheck:jni says "SIGSEGV
  * handler modified! ... Consider using jsig library", and says nothing with it). bin/pipeline, the deploy scripts and
  * the test runs preload it; a JVM without it gets a warning once OpenCL devices were listed.

@@ -12,6 +12,10 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 launcher="$root/jobs/target/launcher"
 [[ -f "$launcher/spark-classpath.txt" && -f "$launcher/jvm.options" ]] \
   || { echo "deploy/spark-submit.sh: $launcher is incomplete: build first (mvn -q -DskipTests package)" >&2; exit 2; }
+# libjsig keeps the JVM's signal handlers when the OpenCL driver (PoCL, its LLVM) installs its own: without it Java's
+# integer division by zero stops throwing and a JVM can die of SIGSEGV with no hs_err (kernels' SignalChaining)
+jsig="$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")/lib/libjsig.so"
+[[ -f "$jsig" && ":${LD_PRELOAD:-}:" != *":$jsig:"* ]] && export LD_PRELOAD="$jsig${LD_PRELOAD:+:$LD_PRELOAD}"
 # shellcheck disable=SC2046 # the JVM flags are one word each
 exec java $(cat "$launcher/jvm.options") ${JAVA_OPTS:-} -Dlog4j2.configurationFile="$launcher/log4j2.properties" \
   -cp "$(cat "$launcher/spark-classpath.txt")" org.apache.spark.deploy.SparkSubmit "$@"

@@ -75,6 +75,10 @@ done
 if [[ -z "$cores" && "$workers" -gt 0 ]]; then cores=$(( $(nproc) / workers )); [[ "$cores" -ge 1 ]] || cores=1; fi
 
 command -v java >/dev/null || die "java (JDK 17) is not on the PATH"
+# libjsig keeps the JVM's signal handlers when the OpenCL driver (PoCL, its LLVM) installs its own: without it Java's
+# integer division by zero stops throwing and a JVM can die of SIGSEGV with no hs_err (kernels' SignalChaining)
+jsig="$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")/lib/libjsig.so"
+[[ -f "$jsig" && ":${LD_PRELOAD:-}:" != *":$jsig:"* ]] && export LD_PRELOAD="$jsig${LD_PRELOAD:+:$LD_PRELOAD}"
 [[ -f "$launcher/jvm.options" ]] || die "$launcher/jvm.options is missing: build first (mvn -q -DskipTests package)"
 if [[ -z "$classpath" ]]; then
   [[ -f "$launcher/spark-classpath.txt" ]] || die "$launcher/spark-classpath.txt is missing: build first (mvn -q -DskipTests package)"

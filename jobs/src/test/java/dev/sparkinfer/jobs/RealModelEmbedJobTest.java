@@ -34,7 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
 class RealModelEmbedJobTest {
   static final int ROWS = Integer.getInteger("sparkinfer.realModelRows", 500);
   static final DeviceChoice DEVICE = DeviceChoice.parse(System.getProperty("sparkinfer.realModelDevice",
-      dev.sparkinfer.kernels.Devices.openclDevices().isEmpty() && !Boolean.getBoolean("sparkinfer.requireOpenCL") ? "cpu" : "opencl"));
+      !dev.sparkinfer.kernels.Devices.openclRuns() && !Boolean.getBoolean("sparkinfer.requireOpenCL") ? "cpu" : "opencl"));
 
   @TempDir Path tmp;
 

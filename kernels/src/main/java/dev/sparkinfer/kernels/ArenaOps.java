@@ -47,6 +47,14 @@ abstract class ArenaOps implements Ops {
 
   public long budgetBytes() { return budgetBytes; }
 
+  private long peakArenaBytes;
+
+  /**
+   * The most bytes the arenas (float, int, 16-bit banks, byte memory: what the budget limits) held at once since the
+   * engine opened. They only grow while it is open, so this is their size now, recorded at each growth.
+   */
+  public long peakBytes() { return peakArenaBytes = Math.max(peakArenaBytes, arenaBytes()); }
+
   /** Bytes of the three arenas' capacity. */
   private long arenaBytes() {
     long b = 4L * mem.length + 4L * imem.length;
@@ -103,6 +111,7 @@ abstract class ArenaOps implements Ops {
     if (top > cur.length) {
       long want = Math.min(bankMax, Math.max(top, Math.max((long) cur.length * 3 / 2, bankTop[bank] + reserved16)));
       grow16(bank, new char[(int) withinBudget(cur.length, top, want, 2, "16-bit weights")]);
+      peakBytes();
     }
     HalfTensor t = new HalfTensor(bank, bankTop[bank], bits.length, dtype);
     bankTop[bank] = (int) top;
@@ -129,6 +138,7 @@ abstract class ArenaOps implements Ops {
     if (top > bytes.length) {
       long want = Math.min(BYTES_MAX, Math.max(top, (long) bytes.length * 3 / 2));
       grow8(new byte[(int) withinBudget(bytes.length, top, want, 1, "quantized weights")]);
+      peakBytes();
     }
     ByteTensor t = new ByteTensor(bytesTop, data.length);
     bytesTop = (int) top;
@@ -223,27 +233,52 @@ abstract class ArenaOps implements Ops {
   /** Floats in use now (weights + live scratch). */
   public long floatsInUse() { return memTop; }
 
+  /** A smaller float arena than {@link #maxFloats()} (tests of the full-arena messages without a 1 GiB array); 0: none. */
+  int floatLimit;
+
+  private int floatCap() { return floatLimit > 0 ? Math.min(floatLimit, maxFloats()) : maxFloats(); }
+
   private int bump(int size) {
     long top = (long) memTop + align(size);
-    if (top > maxFloats()) {
-      throw new DeviceMemoryException("device memory arena full: " + top + " floats needed, at most " + maxFloats()
-          + " per buffer; use a smaller --batch-size or shorter max sequence length");
-    }
+    if (top > floatCap()) throw arenaFull(top, size);
     if (top > mem.length) {
-      long want = Math.min(maxFloats(), Math.max(top, (long) mem.length * 3 / 2));
+      long want = Math.min(floatCap(), Math.max(top, (long) mem.length * 3 / 2));
       grow(new float[(int) withinBudget(mem.length, top, want, 4, "float memory")], null);
+      peakBytes();
     }
     int off = memTop;
     memTop = (int) top;
     return off;
   }
 
+  /**
+   * The float arena is one buffer ({@link #MAX_FLOATS}, 1 GiB, on OpenCL) for float32 weights, state and activations
+   * together; 16-bit and quantized weights live outside it. Says which of them overflowed it and the way out.
+   */
+  private DeviceMemoryException arenaFull(long top, int size) {
+    String limit = String.format("at most %,d floats (%.1f GiB) in the one float buffer of %s", floatCap(),
+        floatCap() * 4.0 / (1 << 30), device());
+    if (marks.isEmpty()) { // weights (upload) or state (allocState): what stays for the engine's life
+      return new DeviceMemoryException(String.format("float32 weights and state need %,d floats, more than this engine's "
+          + "float memory holds: %s, for float32 weights, state and activations together (this tensor: %,d floats). Store "
+          + "the model's weights in 16 bits (a checkpoint with BF16 or F16 safetensors loads as 16-bit: 8 banks of 2 GiB, "
+          + "16 GiB in all), or quantize them at load with -Dsparkinfer.quantize=int8 or int4", top, limit, size));
+    }
+    return new DeviceMemoryException(String.format("device memory arena full: %,d floats needed (%,d of them weights and "
+        + "state), %s; use a smaller --batch-size or shorter max sequence length, or store the weights in 16 bits (BF16/F16) "
+        + "or quantize them (-Dsparkinfer.quantize=int8|int4) to leave the buffer to activations", top, marks.peekLast()[0],
+        limit));
+  }
+
   private int ibump(int size) {
     long top = (long) imemTop + align(size);
-    if (top > maxFloats()) throw new DeviceMemoryException("int arena full: " + top + " ints needed");
+    if (top > maxFloats()) {
+      throw new DeviceMemoryException(String.format("int arena full: %,d ints needed, at most %,d", top, maxFloats()));
+    }
     if (top > imem.length) {
       long want = Math.min(maxFloats(), Math.max(top, (long) imem.length * 3 / 2));
       grow(null, new int[(int) withinBudget(imem.length, top, want, 4, "int memory")]);
+      peakBytes();
     }
     int off = imemTop;
     imemTop = (int) top;

@@ -2,6 +2,7 @@ package dev.sparkinfer.kernels;
 
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 
@@ -20,6 +21,8 @@ public final class DeviceRuntime implements AutoCloseable {
   private final EngineConfig config;
   private final ReentrantLock gate = new ReentrantLock(true); // fair: tasks are admitted in arrival order
   private final boolean owned;
+  /** Callers inside {@link #admit} now (the admitted one and those waiting), and the most there were at once. */
+  private final AtomicInteger callers = new AtomicInteger(), mostCallers = new AtomicInteger();
 
   private DeviceRuntime(Ops ops, EngineConfig config, boolean owned) {
     this.ops = ops;
@@ -70,6 +73,15 @@ public final class DeviceRuntime implements AutoCloseable {
    * opens). Waits while another task is admitted.
    */
   public <T> T admit(Function<Ops, T> work) {
+    mostCallers.accumulateAndGet(callers.incrementAndGet(), Math::max);
+    try {
+      return gated(work);
+    } finally {
+      callers.decrementAndGet();
+    }
+  }
+
+  private <T> T gated(Function<Ops, T> work) {
     gate.lock();
     try {
       return work.apply(ops);
@@ -78,6 +90,18 @@ public final class DeviceRuntime implements AutoCloseable {
     }
   }
 
+  /**
+   * The most callers (task threads) that were inside {@link #admit} at once since the runtime opened: one admitted, the
+   * others waiting their turn. 2 or more means tasks shared this runtime concurrently (tests, logs).
+   */
+  public int mostCallersAtOnce() { return mostCallers.get(); }
+
+  /**
+   * The most bytes the engine's memory held at once since it opened (float, int, 16-bit and byte memory: what the
+   * budget, {@link #budgetBytes()}, limits; staging buffers aside). Read-only, for tests and logs.
+   */
+  public long peakBytes() { return gated(o -> ((ArenaOps) o).peakBytes()); }
+
   /** Tasks waiting for the device now (for progress and tests). */
   public int waiting() { return gate.getQueueLength(); }
 
@@ -85,7 +109,7 @@ public final class DeviceRuntime implements AutoCloseable {
 
   public EngineConfig config() { return config; }
 
-  public Ops.MemoryUse memoryUse() { return admit(Ops::memoryUse); }
+  public Ops.MemoryUse memoryUse() { return gated(Ops::memoryUse); }
 
   public long budgetBytes() { return ((ArenaOps) ops).budgetBytes(); }
 }

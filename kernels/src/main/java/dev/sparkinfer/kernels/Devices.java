@@ -167,7 +167,16 @@ public final class Devices {
     } catch (Throwable e) {
       // no OpenCL ICD loader / no platform: report as no devices
     }
+    if (!all.isEmpty()) SignalChaining.warnIfMissing(); // the driver is loaded now (PoCL: its SIGFPE handler too)
     return all;
+  }
+
+  /**
+   * True when this JVM can run the OpenCL engine: an OpenCL device exists, and the JVM is one the engine accepts (Java 17
+   * to 20 with G1; see NonMovingArrays). Tests use it to skip their OpenCL half where it cannot run.
+   */
+  public static boolean openclRuns() {
+    return NonMovingArrays.refusal(Runtime.version().feature()) == null && !openclDevices().isEmpty();
   }
 
   static OpenCLDevice best() { return best(openclDevices(), System.getProperty(DEVICE_PROPERTY)); }

@@ -38,16 +38,24 @@ final class NonMovingArrays {
    * engine refuses to start there.
    */
   static void requireNonMoving(int javaFeature) {
+    String why = refusal(javaFeature);
+    if (why != null) throw new IllegalStateException(why);
+  }
+
+  /** Why the OpenCL ops cannot run in a JVM of this Java version (and this JVM's collector), or null when they can. */
+  static String refusal(int javaFeature) {
     if (javaFeature >= 21) {
-      throw new IllegalStateException("the OpenCL ops run on Java 17 to 20 only: this JVM is Java " + javaFeature
+      return "the OpenCL ops run on Java 17 to 20 only: this JVM is Java " + javaFeature
           + ", whose G1 may move large arrays in a last-ditch full GC (JDK-8191565), and Aparapi binds device buffers to "
-          + "Java arrays; run the job (driver and executors) on Java 17, or use --device java");
+          + "Java arrays; run the job (driver and executors) on Java 17 to 20, or use --device cpu (the CPU engine, any Java "
+          + "from 17) or --device java";
     }
     if (REGION_BYTES <= 0) {
-      throw new IllegalStateException("the OpenCL ops need the G1 garbage collector (the JVM's default): Aparapi binds device "
+      return "the OpenCL ops need the G1 garbage collector (the JVM's default): Aparapi binds device "
           + "buffers to Java arrays, and only G1 guarantees that large arrays never move; remove -XX:+UseParallelGC, "
-          + "-XX:+UseZGC or similar from the JVM options, or use --device java");
+          + "-XX:+UseZGC or similar from the JVM options, or use --device java";
     }
+    return null;
   }
 
   /** The least element count of an array of {@code bytesPerElement} that G1 allocates as humongous (never moved). */

@@ -103,6 +103,9 @@ class DeviceRuntimeTest {
       for (Future<?> f : runs) f.get();
       slots.shutdown();
       assertTrue(peak[0] <= budget, "device bytes " + peak[0] + " stayed within the budget " + budget);
+      assertTrue(rt.peakBytes() <= budget && rt.peakBytes() >= 2 * (vitParams + dec.params16()),
+          "the engine's peak " + rt.peakBytes() + " holds both models' weights, within the budget " + budget);
+      assertTrue(rt.mostCallersAtOnce() >= 1 && rt.mostCallersAtOnce() <= 2, "callers at once: " + rt.mostCallersAtOnce());
 
       // a third model does not fit: refused with the budget named, the engine still usable
       IllegalStateException e = assertThrows(IllegalStateException.class, () -> rt.admit(o -> loadVit(o, 3)));

@@ -67,7 +67,7 @@ public final class PipelineBench {
     }
     if (ops) {
       List<String> engines = new ArrayList<>(List.of("cpu"));
-      if (!Devices.openclDevices().isEmpty()) engines.add("opencl");
+      if (Devices.openclRuns()) engines.add("opencl");
       for (String e : engines) opTable(e, peak);
     }
     System.out.printf(Locale.ROOT, "%nembed_vs_onnxruntime=%.3f%n", ratio);

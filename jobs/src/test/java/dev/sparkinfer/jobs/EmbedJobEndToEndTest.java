@@ -144,7 +144,7 @@ class EmbedJobEndToEndTest {
     assertEquals(s.at("/counts/input").asLong(), s.at("/counts/written").asLong() + s.at("/counts/rejected").asLong());
     assertEquals(model.modelName(), s.get("model").asText());
     assertEquals(model.deviceDescription(), s.get("device").asText());
-    assertEquals("local[2]", s.get("spark_master").asText());
+    assertEquals(spark.sparkContext().master(), s.get("spark_master").asText());
     assertTrue(s.get("rows_per_s").asDouble() > 0);
   }
 

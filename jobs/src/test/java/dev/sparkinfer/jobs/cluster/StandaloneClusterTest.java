@@ -11,8 +11,6 @@ import dev.sparkinfer.jobs.testing.TestCorpus;
 import dev.sparkinfer.udf.testing.FakeEmbedderProvider;
 import java.io.File;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -286,20 +284,7 @@ class StandaloneClusterTest {
       all.put("spark.extraListeners", TaskCounter.class.getName());
       all.put("sparkinfer.auth.secretFile", tmp.resolve("secret").toString());
     }
-    Map<String, String> before = new HashMap<>();
-    all.forEach((k, v) -> before.put(k, System.setProperty(k, v)));
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    long t0 = System.nanoTime();
-    int rc;
-    try {
-      rc = Main.execute(new PrintWriter(out, true), new PrintWriter(err, true), args);
-    } finally {
-      before.forEach((k, v) -> { if (v == null) System.clearProperty(k); else System.setProperty(k, v); });
-    }
-    double s = (System.nanoTime() - t0) / 1e9;
-    assertEquals(0, rc, "embed " + String.join(" ", args) + " failed:\n" + err + out);
-    return s;
+    return ExecutorScalingBenchmark.runJob(all, args);
   }
 
   /** The pids of this machine's executor JVMs, of one application (null: of any application started from our work dir). */

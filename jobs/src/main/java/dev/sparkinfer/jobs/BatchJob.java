@@ -45,9 +45,9 @@ import scala.Tuple2;
 /**
  * Runs a job on a live SparkSession: checks (model, input, columns, output) before any Spark job, then
  * <ol>
- *   <li>read the corpus and spread it over its shards (a stable function of the row id, {@link ShardWriter#shardOf};
- *       one partition per shard, sorted longest first inside it, {@link #spread}); count it (the total for progress;
- *       the shuffle it writes is reused by the next step),</li>
+ *   <li>read the corpus and spread it over its shards (a stable function of the row: its length band, or a hash of its
+ *       id; one partition per shard, sorted longest first inside it, {@link #spread}); count it (the total for
+ *       progress; the shuffle it writes is reused by the next step),</li>
  *   <li>run each shard's rows through the partition runner (Arrow batches through the task) and write and commit the
  *       shard from its own task ({@link ShardWriter}: data and rejects together, then its manifest), with progress
  *       on the driver,</li>
@@ -85,6 +85,7 @@ public final class BatchJob {
     int defaultShards = cfg.partitions() > 0 ? cfg.partitions() : Math.max(2, sc.defaultParallelism() * JobConfig.PARTITIONS_PER_CORE);
     RunManifest run = RunManifest.of(spec, cfg, modelName, corpus.files(), defaultShards, hadoop);
     if (resume) run = RunManifest.read(output, hadoop).checkResumable(run, cfg);
+    else if (spec.tasks().hasSortLength()) run = run.withLengthBands(lengthBands(corpus.records(), spec.tasks(), run.shards()));
     int shards = run.shards();
     String device = sc.isLocal() ? spec.warmUp() : null;
     PartitionRunner runner = new PartitionRunner(spec.tasks(), cfg.batchSize(), cfg.windowRows(), null, null);
@@ -107,7 +108,7 @@ public final class BatchJob {
 
     // 1. read, spread over the shards not committed yet, count
     sc.setJobDescription(spec.name() + ": read and count " + cfg.input());
-    JavaRDD<InputRecord> input = spread(corpus.records(), spec.tasks(), shards, committed);
+    JavaRDD<InputRecord> input = spread(corpus.records(), spec.tasks(), shards, run.lengthBands(), committed);
     long total = input.count();
     long t1 = System.nanoTime();
     LOG.info(String.format("%s: %,d rows to run from %d %s file(s), %d shards, batch size %d", spec.name(), total,
@@ -214,19 +215,87 @@ public final class BatchJob {
   }
 
   /**
-   * Spreads the corpus over {@code shards} partitions, partition i holding shard i ({@link ShardWriter#shardOf} of
-   * the id), leaving out the shards already committed; inside a partition, rows are sorted by the task's cost proxy
-   * ({@link BatchTaskFactory#sortLength}), longest first, so each batch holds rows of similar length (pads little) and
-   * the long rows start first. One shuffle, no sampling pass; a task without a cost proxy
-   * ({@link BatchTaskFactory#hasSortLength}: images) is not sorted.
+   * Spreads the corpus over {@code shards} partitions, partition i holding shard i, leaving out the shards already
+   * committed. A row's shard is a stable function of the row: with a cost proxy ({@link BatchTaskFactory#sortLength}),
+   * the band its {@link #lengthKey} falls in under {@code bands} (chosen from a sample at the first run and kept in the
+   * run's manifest; shard 0 holds the longest rows), so each shard holds rows of similar length, its batches pad little
+   * and the long shards start first; without one (images), {@link ShardWriter#shardOf} of the id. Inside a shard
+   * rows are sorted longest first. One shuffle.
    */
-  static JavaRDD<InputRecord> spread(JavaRDD<InputRecord> records, BatchTaskFactory tasks, int shards, Set<Integer> committed) {
+  static JavaRDD<InputRecord> spread(JavaRDD<InputRecord> records, BatchTaskFactory tasks, int shards, long[] bands, Set<Integer> committed) {
     boolean sort = tasks.hasSortLength();
-    JavaPairRDD<ShardKey, InputRecord> keyed = records
-        .mapToPair(r -> new Tuple2<>(new ShardKey(ShardWriter.shardOf(r.id(), shards), sort ? lengthKey(tasks, r) : 0), r));
+    if (sort && (bands == null || bands.length != shards - 1)) throw new IllegalStateException("no length bands for " + shards + " shards");
+    JavaPairRDD<ShardKey, InputRecord> keyed = records.mapToPair(r -> {
+      if (!sort) return new Tuple2<>(new ShardKey(ShardWriter.shardOf(r.id(), shards), 0), r);
+      long key = lengthKey(tasks, r);
+      return new Tuple2<>(new ShardKey(band(key, bands), key), r);
+    });
     if (!committed.isEmpty()) keyed = keyed.filter(t -> !committed.contains(t._1().shard));
     Partitioner byShard = new ShardPartitioner(shards);
     return (sort ? keyed.repartitionAndSortWithinPartitions(byShard, new LongestFirst()) : keyed.partitionBy(byShard)).values();
+  }
+
+  /** The shard of a length key under ascending bounds: shard 0 above the last bound (the longest rows). */
+  static int band(long key, long[] bounds) {
+    int i = java.util.Arrays.binarySearch(bounds, key);
+    int below = i >= 0 ? i + 1 : -i - 1; // bounds <= key
+    return bounds.length - below;
+  }
+
+  /**
+   * Bounds that cut the rows' length keys into {@code shards} bands of about equal row counts: one pass over the input,
+   * each partition sampling up to a fixed number of keys (a reservoir with a seed of its index), weighted by its row
+   * count on the driver (as Spark's range partitioner does).
+   */
+  static long[] lengthBands(JavaRDD<InputRecord> records, BatchTaskFactory tasks, int shards) {
+    int perPartition = Math.max(20, 60 * shards / Math.max(1, records.getNumPartitions()));
+    List<Tuple2<Long, long[]>> samples = records.mapPartitionsWithIndex((index, it) -> {
+      java.util.Random rnd = new java.util.Random(index);
+      long[] sample = new long[perPartition];
+      long n = 0;
+      while (it.hasNext()) {
+        long key = lengthKey(tasks, it.next());
+        if (n < perPartition) sample[(int) n] = key;
+        else {
+          long j = (long) (rnd.nextDouble() * (n + 1));
+          if (j < perPartition) sample[(int) j] = key;
+        }
+        n++;
+      }
+      return List.of(new Tuple2<>(n, java.util.Arrays.copyOf(sample, (int) Math.min(n, perPartition)))).iterator();
+    }, false).collect();
+    List<double[]> weighted = new java.util.ArrayList<>(); // {key, weight}
+    double total = 0;
+    for (Tuple2<Long, long[]> s : samples) {
+      if (s._2().length == 0) continue;
+      double w = (double) s._1() / s._2().length;
+      for (long k : s._2()) weighted.add(new double[] {k, w});
+      total += s._1();
+    }
+    long[] keys = new long[weighted.size()];
+    double[] weights = new double[weighted.size()];
+    Integer[] order = new Integer[weighted.size()];
+    for (int i = 0; i < order.length; i++) order[i] = i;
+    List<Long> raw = new java.util.ArrayList<>();
+    for (Tuple2<Long, long[]> s : samples) for (long k : s._2()) raw.add(k);
+    for (int i = 0; i < keys.length; i++) {
+      keys[i] = raw.get(i);
+      weights[i] = weighted.get(i)[1];
+    }
+    java.util.Arrays.sort(order, Comparator.comparingLong(i -> keys[i]));
+    long[] bounds = new long[shards - 1];
+    double step = total / shards, cumulative = 0;
+    int b = 0;
+    long last = Long.MIN_VALUE;
+    for (int k = 0; k < order.length && b < bounds.length; k++) {
+      cumulative += weights[order[k]];
+      if (cumulative >= step * (b + 1) && keys[order[k]] > last) {
+        bounds[b++] = keys[order[k]];
+        last = keys[order[k]];
+      }
+    }
+    for (; b < bounds.length; b++) bounds[b] = last == Long.MAX_VALUE ? last : ++last; // few rows: empty bands at the top
+    return bounds;
   }
 
   /** Cost proxy in the high 32 bits, a hash of the id in the low ones; rows rejected while reading cost 0. */

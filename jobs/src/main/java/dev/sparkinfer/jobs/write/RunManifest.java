@@ -32,8 +32,11 @@ import org.apache.hadoop.fs.Path;
  * @param settings    the digest (SHA-256) of the job's settings: the task factory the executors get (model, device,
  *                    engine settings, task options) and the run's configuration without the output, master and
  *                    overwrite flags
+ * @param lengthBands the shards' bounds on the rows' length keys (ascending; null: shards by id hash), chosen from a
+ *                    sample at the first run and kept here, so a resumed run puts every row in the shard it had
  */
-public record RunManifest(String job, String model, String input, List<String> inputFiles, String format, int shards, String settings) {
+public record RunManifest(String job, String model, String input, List<String> inputFiles, String format, int shards, String settings,
+    long[] lengthBands) {
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   public static Path file(Path output) { return new Path(ShardManifest.dir(output), ShardManifest.JOB_FILE); }
@@ -52,7 +55,12 @@ public record RunManifest(String job, String model, String input, List<String> i
     JobConfig neutral = new JobConfig(cfg.input(), "-", cfg.model(), cfg.format(), cfg.inputFormat(), cfg.device(), null, cfg.batchSize(),
         cfg.idCol(), cfg.textCol(), JobConfig.Overwrite.NO, 0, cfg.sortWindowBatches(), 1, 1, cfg.task(), cfg.images());
     return new RunManifest(spec.name(), model, cfg.input(), described, cfg.format().name().toLowerCase(java.util.Locale.ROOT), shards,
-        digest(spec.tasks(), neutral));
+        digest(spec.tasks(), neutral), null);
+  }
+
+  /** This manifest with the shards' length bounds. */
+  public RunManifest withLengthBands(long[] bands) {
+    return new RunManifest(job, model, input, inputFiles, format, shards, settings, bands);
   }
 
   private static String digest(Object... parts) {
@@ -80,6 +88,7 @@ public record RunManifest(String job, String model, String input, List<String> i
     m.put("format", format);
     m.put("shards", shards);
     m.put("settings_sha256", settings);
+    m.put("length_bands", lengthBands);
     Path f = file(output);
     try {
       FileSystem fs = f.getFileSystem(conf);
@@ -97,8 +106,13 @@ public record RunManifest(String job, String model, String input, List<String> i
       JsonNode n = JSON.readTree(ShardManifest.read(f.getFileSystem(conf), f));
       List<String> files = new ArrayList<>();
       n.path("input_files").forEach(x -> files.add(x.asText()));
+      long[] bands = null;
+      if (n.hasNonNull("length_bands")) {
+        bands = new long[n.get("length_bands").size()];
+        for (int i = 0; i < bands.length; i++) bands[i] = n.get("length_bands").get(i).asLong();
+      }
       return new RunManifest(n.path("job").asText(), n.path("model").asText(), n.path("input").asText(), files,
-          n.path("format").asText(), n.path("shards").asInt(), n.path("settings_sha256").asText());
+          n.path("format").asText(), n.path("shards").asInt(), n.path("settings_sha256").asText(), bands);
     } catch (FileNotFoundException e) {
       throw new UsageException("--resume: " + output + " holds no " + ShardManifest.DIR + "/" + ShardManifest.JOB_FILE
           + ", so it is not the output of a run that can be resumed: choose another --output, or pass --overwrite");

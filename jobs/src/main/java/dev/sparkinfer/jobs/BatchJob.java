@@ -264,24 +264,21 @@ public final class BatchJob {
       }
       return List.of(new Tuple2<>(n, java.util.Arrays.copyOf(sample, (int) Math.min(n, perPartition)))).iterator();
     }, false).collect();
-    List<double[]> weighted = new java.util.ArrayList<>(); // {key, weight}
+    int sampled = 0;
     double total = 0;
+    for (Tuple2<Long, long[]> s : samples) sampled += s._2().length;
+    long[] keys = new long[sampled];
+    double[] weights = new double[sampled]; // each sampled key stands for count / sample size rows of its partition
+    int at = 0;
     for (Tuple2<Long, long[]> s : samples) {
-      if (s._2().length == 0) continue;
-      double w = (double) s._1() / s._2().length;
-      for (long k : s._2()) weighted.add(new double[] {k, w});
+      for (long k : s._2()) {
+        keys[at] = k;
+        weights[at++] = (double) s._1() / s._2().length;
+      }
       total += s._1();
     }
-    long[] keys = new long[weighted.size()];
-    double[] weights = new double[weighted.size()];
-    Integer[] order = new Integer[weighted.size()];
-    for (int i = 0; i < order.length; i++) order[i] = i;
-    List<Long> raw = new java.util.ArrayList<>();
-    for (Tuple2<Long, long[]> s : samples) for (long k : s._2()) raw.add(k);
-    for (int i = 0; i < keys.length; i++) {
-      keys[i] = raw.get(i);
-      weights[i] = weighted.get(i)[1];
-    }
+    Integer[] order = new Integer[sampled];
+    for (int i = 0; i < sampled; i++) order[i] = i;
     java.util.Arrays.sort(order, Comparator.comparingLong(i -> keys[i]));
     long[] bounds = new long[shards - 1];
     double step = total / shards, cumulative = 0;

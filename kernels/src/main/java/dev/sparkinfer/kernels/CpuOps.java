@@ -97,7 +97,7 @@ public final class CpuOps extends HeapOps {
     if (transB) {
       dotMatmul(x, a.offset(), x, null, b.offset(), false, bias, out.offset(), m, n, k);
     } else {
-      panelMatmul(x, a.offset(), b.offset(), n, PANEL, bias, out.offset(), m, n, k);
+      panelMatmul(x, a.offset(), b.offset(), n, PANEL, bias, out.offset(), m, n, k, null);
     }
   }
 
@@ -136,7 +136,24 @@ public final class CpuOps extends HeapOps {
     check(x, size(rows, k), "linear x");
     check(w.data(), size((n + PANEL - 1) / PANEL, k, PANEL), "linear weight");
     if (bias != null) check(bias, n, "linear bias");
-    panelMatmul(mem, x.offset(), w.data().offset(), PANEL, k * PANEL, bias, out.offset(), rows, n, k);
+    panelMatmul(mem, x.offset(), w.data().offset(), PANEL, k * PANEL, bias, out.offset(), rows, n, k, null);
+  }
+
+  /** Packed float weights: the activation runs on each task's block of the output right after it is computed. */
+  @Override
+  public void linear(Tensor out, Tensor x, LinearWeight w, Tensor bias, int rows, Activation act) {
+    if (act == null || w.isQuantized() || w.panel() == 0) {
+      linear(out, x, w, bias, rows);
+      if (act != null) activation(act, out, out, Math.multiplyExact(rows, w.out()));
+      return;
+    }
+    if (w.panel() != PANEL) throw new IllegalArgumentException("a Linear weight packed in panels of " + w.panel() + ", this engine's are " + PANEL);
+    int n = w.out(), k = w.in();
+    check(out, size(rows, n), "linear out");
+    check(x, size(rows, k), "linear x");
+    check(w.data(), size((n + PANEL - 1) / PANEL, k, PANEL), "linear weight");
+    if (bias != null) check(bias, n, "linear bias");
+    panelMatmul(mem, x.offset(), w.data().offset(), PANEL, k * PANEL, bias, out.offset(), rows, n, k, act);
   }
 
   /**
@@ -144,9 +161,10 @@ public final class CpuOps extends HeapOps {
    * and its row p at {@code + p * ldb} (packed weights: ldb = PANEL, panelStep = k * PANEL; a plain [k, n] matrix:
    * ldb = n, panelStep = PANEL). The rows of a, in whole blocks of 8, are first packed so that the kernel reads the 8
    * rows' values of one k step from one place ({@link #packRows}). Tasks are (panel) x (64 rows); a ragged last panel
-   * goes through a scratch row.
+   * goes through a scratch row. {@code act} (null: none) is applied to each task's block of the output once computed,
+   * while it is in cache: the values {@link #activation} would give.
    */
-  private void panelMatmul(float[] x, int ao, int bo, int ldb, int panelStep, Tensor bias, int oo, int m, int n, int k) {
+  private void panelMatmul(float[] x, int ao, int bo, int ldb, int panelStep, Tensor bias, int oo, int m, int n, int k, Activation act) {
     int panels = (n + PANEL - 1) / PANEL, chunks = (m + ROW_CHUNK - 1) / ROW_CHUNK;
     boolean packed = ldb == PANEL;
     float[] bArr = bias == null ? ZERO : x;
@@ -174,7 +192,15 @@ public final class CpuOps extends HeapOps {
           }
         }
       }
+      if (act != null) for (int i = i0; i < i1; i++) activateRun(act, x, oo + i * n + j, cols);
     });
+  }
+
+  /** x[o, o + len) = act(x[o, o + len)) in place: whole vectors, then the tail lane by lane (as {@link #activationImpl}). */
+  private static void activateRun(Activation act, float[] x, int o, int len) {
+    int i = 0;
+    for (; i + L <= len; i += L) activate(act, FloatVector.fromArray(F, x, o + i)).intoArray(x, o + i);
+    for (; i < len; i++) x[o + i] = activate(act, FloatVector.broadcast(F, x[o + i])).lane(0);
   }
 
   /** Scratch of the packed rows of a, reused across calls (an engine runs one op at a time). */
@@ -977,17 +1003,51 @@ public final class CpuOps extends HeapOps {
     float[] x = mem;
     int go = gamma.offset(), bo = beta == null ? -1 : beta.offset();
     parallel(rows, (long) rows * dim, r -> {
-      int xo = t.offset() + r * dim, oo = out.offset() + r * dim;
-      float mean = sum(x, xo, dim) / dim;
-      float inv = (float) (1 / Math.sqrt(sumSquares(x, xo, dim, mean) / dim + eps));
+      int xo = t.offset() + r * dim;
+      normalizeRow(x, xo, out.offset() + r * dim, go, bo, dim, eps, sum(x, xo, dim) / dim);
+    });
+  }
+
+  /** The residual add and LayerNorm in one pass over each row: the sum is stored and summed as {@link #sum} sums it. */
+  @Override
+  public void addLayerNorm(Tensor out, Tensor a, Tensor b, Tensor gamma, Tensor beta, int rows, int dim, float eps) {
+    check(out, size(rows, dim), "addLayerNorm out");
+    check(a, size(rows, dim), "addLayerNorm a");
+    check(b, size(rows, dim), "addLayerNorm b");
+    check(gamma, dim, "addLayerNorm gamma");
+    if (beta != null) check(beta, dim, "addLayerNorm beta");
+    checkOpen();
+    float[] x = mem;
+    int go = gamma.offset(), bo = beta == null ? -1 : beta.offset();
+    parallel(rows, 2L * rows * dim, r -> {
+      int xo = a.offset() + r * dim, yo = b.offset() + r * dim;
+      FloatVector s = FloatVector.zero(F);
       int j = 0;
       for (; j + L <= dim; j += L) {
-        FloatVector v = FloatVector.fromArray(F, x, xo + j).sub(mean).mul(inv).mul(FloatVector.fromArray(F, x, go + j));
-        if (bo >= 0) v = v.add(FloatVector.fromArray(F, x, bo + j));
-        v.intoArray(x, oo + j);
+        FloatVector v = FloatVector.fromArray(F, x, xo + j).add(FloatVector.fromArray(F, x, yo + j));
+        v.intoArray(x, xo + j);
+        s = s.add(v);
       }
-      for (; j < dim; j++) x[oo + j] = (x[xo + j] - mean) * inv * x[go + j] + (bo >= 0 ? x[bo + j] : 0f);
+      float total = s.reduceLanes(VectorOperators.ADD);
+      for (; j < dim; j++) {
+        float v = x[xo + j] + x[yo + j];
+        x[xo + j] = v;
+        total += v;
+      }
+      normalizeRow(x, xo, out.offset() + r * dim, go, bo, dim, eps, total / dim);
     });
+  }
+
+  /** out row = (x row - mean) / sqrt(var + eps) * gamma + beta (bo < 0: no beta), the variance about {@code mean}. */
+  private static void normalizeRow(float[] x, int xo, int oo, int go, int bo, int dim, float eps, float mean) {
+    float inv = (float) (1 / Math.sqrt(sumSquares(x, xo, dim, mean) / dim + eps));
+    int j = 0;
+    for (; j + L <= dim; j += L) {
+      FloatVector v = FloatVector.fromArray(F, x, xo + j).sub(mean).mul(inv).mul(FloatVector.fromArray(F, x, go + j));
+      if (bo >= 0) v = v.add(FloatVector.fromArray(F, x, bo + j));
+      v.intoArray(x, oo + j);
+    }
+    for (; j < dim; j++) x[oo + j] = (x[xo + j] - mean) * inv * x[go + j] + (bo >= 0 ? x[bo + j] : 0f);
   }
 
   @Override
@@ -1114,7 +1174,8 @@ public final class CpuOps extends HeapOps {
           int pos = start + i0 + r, base = r * kPad;
           int lo = sp.window() > 0 ? Math.max(0, pos - sp.window() + 1) : 0, hi = sp.causal() ? Math.min(kLen - 1, pos) : kLen - 1;
           if (lo > 0) Arrays.fill(p4, base, base + Math.min(lo, kPad), Float.NEGATIVE_INFINITY);
-          if (hi + 1 < kPad) Arrays.fill(p4, base + Math.max(0, hi + 1), base + kPad, Float.NEGATIVE_INFINITY);
+          // (keys kLen .. kPad are -inf already: keyAdd put them in every score)
+          if (hi + 1 < kLen) Arrays.fill(p4, base + Math.max(0, hi + 1), base + kLen, Float.NEGATIVE_INFINITY);
           float mx = max(p4, base, kPad);
           sees[r] = mx != Float.NEGATIVE_INFINITY;
           if (!sees[r]) { // a query that sees no key gets zeros

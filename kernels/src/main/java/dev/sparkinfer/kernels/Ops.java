@@ -127,6 +127,15 @@ public interface Ops extends AutoCloseable {
   }
 
   /**
+   * out = act(x W^T + bias): a Linear followed by an activation (act null: none). This default runs the two ops; the
+   * CPU engine applies the activation to each block of the output while it is still in cache (same values).
+   */
+  default void linear(Tensor out, Tensor x, LinearWeight w, Tensor bias, int rows, Activation act) {
+    linear(out, x, w, bias, rows);
+    if (act != null) activation(act, out, out, Math.multiplyExact(rows, w.out()));
+  }
+
+  /**
    * out[rows, w.out] = x[rows, w.in] W^T + bias with W quantized ({@link #uploadLinear(QuantizedWeights)} of this
    * engine), dequantized inside the kernel; bias (float) may be null. {@link #linear} calls it for quantized weights.
    */
@@ -154,6 +163,16 @@ public interface Ops extends AutoCloseable {
 
   /** Per row: (x - mean) / sqrt(var + eps) * gamma + beta (biased variance, as PyTorch). beta may be null. */
   void layerNorm(Tensor out, Tensor x, Tensor gamma, Tensor beta, int rows, int dim, float eps);
+
+  /**
+   * The residual add and the LayerNorm after it: a = a + b, then out = layerNorm(a) per row (out may be b; a keeps the
+   * sum, as after {@link #add}). This default runs the two ops; the CPU engine does both in one pass over each row
+   * (same values).
+   */
+  default void addLayerNorm(Tensor out, Tensor a, Tensor b, Tensor gamma, Tensor beta, int rows, int dim, float eps) {
+    add(a, a, b, Math.multiplyExact(rows, dim));
+    layerNorm(out, a, gamma, beta, rows, dim, eps);
+  }
 
   /** Per row: x / sqrt(mean(x^2) + eps) * weight (LLaMA). */
   void rmsNorm(Tensor out, Tensor x, Tensor weight, int rows, int dim, float eps);

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.Arrays;
 import java.util.Random;
 import java.util.function.Function;
 import org.junit.jupiter.api.AfterAll;
@@ -362,5 +363,68 @@ class CpuOpsParityTest {
       big.write(t.slice(ArenaOps.MAX_FLOATS + 1000, 3), new float[] {1, 2, 3});
       assertArrayEquals(new float[] {1, 2, 3}, big.read(t.slice(ArenaOps.MAX_FLOATS + 1000, 3)));
     }
+  }
+
+  /**
+   * Linear with the activation fused (applied per output block while in cache): the reference's Linear then activation,
+   * and bit for bit the CPU engine's own two ops.
+   */
+  @ParameterizedTest(name = "linear + {3} rows={0} out={1} in={2}")
+  @CsvSource({"1,7,63,GELU_ERF", "9,49,17,GELU_TANH", "63,1025,7,QUICK_GELU", "130,1536,384,GELU_ERF", "33,96,33,SILU", "8,48,5,RELU"})
+  void linearWithActivation(int rows, int out, int in, Activation act) {
+    float[] w = random(out * in, 1), bias = random(out, 1), x = random(rows * in, 1);
+    LinearWeight jw = java.uploadLinear(w, out, in), cw = cpu.uploadLinear(w, out, in);
+    Tensor jb = java.upload(bias), cb = cpu.upload(bias);
+    Function<Ops, float[]> fused = ops -> {
+      Tensor o = ops.alloc(rows * out);
+      ops.linear(o, in(ops, x), ops == java ? jw : cw, ops == java ? jb : cb, rows, act);
+      return ops.read(o);
+    };
+    parity("linear + " + act, 2e-6 * Math.sqrt(in) + 1e-6, fused);
+    float[] one, two;
+    try (Ops.Scope s = cpu.scope()) {
+      one = fused.apply(cpu);
+    }
+    try (Ops.Scope s = cpu.scope()) {
+      Tensor o = cpu.alloc(rows * out);
+      cpu.linear(o, in(cpu, x), cw, cb, rows);
+      cpu.activation(act, o, o, rows * out);
+      two = cpu.read(o);
+    }
+    assertArrayEquals(two, one, "fused linear + " + act + " equals linear then activation on the CPU engine");
+  }
+
+  /**
+   * The residual add and LayerNorm in one pass: the sum kept in a, out = layerNorm(sum), out aliasing b (pre-LN blocks)
+   * or a separate tensor; against the reference's two ops, and bit for bit the CPU engine's own two.
+   */
+  @ParameterizedTest(name = "add + layerNorm rows={0} dim={1} outIsB={2}")
+  @CsvSource({"1,1,false", "7,7,true", "3,63,false", "5,384,true", "2,1023,false", "63,129,true", "300,384,false"})
+  void addLayerNorm(int rows, int dim, boolean outIsB) {
+    float[] a = random(rows * dim, 4), b = random(rows * dim, 4), g = random(dim, 1), beta = random(dim, 1);
+    for (int i = 0; i < a.length; i++) a[i] += 2.5f;
+    Function<Ops, float[]> fused = ops -> {
+      Tensor ta = in(ops, a), tb = in(ops, b), out = outIsB ? tb : ops.alloc(rows * dim);
+      ops.addLayerNorm(out, ta, tb, in(ops, g), in(ops, beta), rows, dim, 1e-12f);
+      return concat(ops.read(out), ops.read(ta));
+    };
+    parity("add + layerNorm", 2e-5, fused);
+    float[] one, two;
+    try (Ops.Scope s = cpu.scope()) {
+      one = fused.apply(cpu);
+    }
+    try (Ops.Scope s = cpu.scope()) {
+      Tensor ta = in(cpu, a), tb = in(cpu, b), out = outIsB ? tb : cpu.alloc(rows * dim);
+      cpu.add(ta, ta, tb, rows * dim);
+      cpu.layerNorm(out, ta, in(cpu, g), in(cpu, beta), rows, dim, 1e-12f);
+      two = concat(cpu.read(out), cpu.read(ta));
+    }
+    assertArrayEquals(two, one, "fused add + layerNorm equals add then layerNorm on the CPU engine");
+  }
+
+  private static float[] concat(float[] x, float[] y) {
+    float[] r = Arrays.copyOf(x, x.length + y.length);
+    System.arraycopy(y, 0, r, x.length, y.length);
+    return r;
   }
 }

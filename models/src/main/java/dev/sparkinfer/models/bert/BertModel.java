@@ -66,14 +66,11 @@ public final class BertModel {
         ops.linear(qkv, x, l.qkvW(), l.qkvB(), n);
         ops.attention(ctx, qkv, qkv.slice(h, qkv.size() - h), qkv.slice(2 * h, qkv.size() - 2 * h), keyMask, scores, spec);
         ops.linear(tmp, ctx, l.attnOutW(), l.attnOutB(), n);
-        ops.add(tmp, tmp, x, n * h);
-        ops.layerNorm(x, tmp, l.attnLnW(), l.attnLnB(), n, h, c.layerNormEps());
-        // feed-forward: dense, GELU, dense, residual, post-LN
-        ops.linear(ffn, x, l.ffnInW(), l.ffnInB(), n);
-        ops.activation(act, ffn, ffn, n * f);
+        ops.addLayerNorm(x, tmp, x, l.attnLnW(), l.attnLnB(), n, h, c.layerNormEps());
+        // feed-forward: dense and GELU, dense, residual, post-LN
+        ops.linear(ffn, x, l.ffnInW(), l.ffnInB(), n, act);
         ops.linear(tmp, ffn, l.ffnOutW(), l.ffnOutB(), n);
-        ops.add(tmp, tmp, x, n * h);
-        ops.layerNorm(x, tmp, l.ffnLnW(), l.ffnLnB(), n, h, c.layerNormEps());
+        ops.addLayerNorm(x, tmp, x, l.ffnLnW(), l.ffnLnB(), n, h, c.layerNormEps());
       }
 
       // pooling: masked mean or [CLS], then L2 normalisation (sentence-transformers Normalize)

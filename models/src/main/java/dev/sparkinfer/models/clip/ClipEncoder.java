@@ -64,11 +64,9 @@ final class ClipEncoder {
         b.v().apply(ops, v, h, rows);
         ops.attention(att, q, k, v, null, scores, sp);
         b.o().apply(ops, h, att, rows);
-        ops.add(x, x, h, rows * d);
-        // MLP: pre-LN, fc1, quick-GELU (or the tower's activation), fc2, residual
-        ops.layerNorm(h, x, b.ln2W(), b.ln2B(), rows, d, t.eps());
-        b.fc1().apply(ops, ffn, h, rows);
-        ops.activation(t.act(), ffn, ffn, rows * t.ffn());
+        // residual, then the MLP: pre-LN, fc1 and quick-GELU (or the tower's activation), fc2, residual
+        ops.addLayerNorm(h, x, h, b.ln2W(), b.ln2B(), rows, d, t.eps());
+        b.fc1().apply(ops, ffn, h, rows, t.act());
         b.fc2().apply(ops, h, ffn, rows);
         ops.add(x, x, h, rows * d);
       }

@@ -21,6 +21,16 @@ public record Linear(HalfTensor w16, LinearWeight w32, Tensor bias, int out, int
     else ops.linear(dst, x, w32, bias, rows);
   }
 
+  /** dst = act(x W^T + bias) (act null: none); float weights through the engine's fused {@link Ops#linear} with act. */
+  public void apply(Ops ops, Tensor dst, Tensor x, int rows, dev.sparkinfer.kernels.Activation act) {
+    if (w16 != null) {
+      ops.linear16(dst, x, w16, bias, rows, out, in);
+      if (act != null) ops.activation(act, dst, dst, Math.multiplyExact(rows, out));
+    } else {
+      ops.linear(dst, x, w32, bias, rows, act);
+    }
+  }
+
   /**
    * Loads a PyTorch Linear weight {@code [out, in]} named {@code name} (GPT-2's Conv1D stores {@code [in, out]}:
    * {@code conv1d} transposes it), checking its shape; {@code delta} (a merged LoRA update, [out, in]) makes it float.

@@ -111,11 +111,9 @@ public final class Gpt2Model implements CausalLm {
         ops.cacheWrite(vc, qkv.slice(2 * d, rows * 3 * d - 2 * d), start, b, q, d, 3 * d, capacity);
         ops.attention(att, qkv, kc, vc, null, start, scores, sp);
         l.proj().apply(ops, h, att, rows);
-        ops.add(x, x, h, rows * d);
-        // MLP: pre-LN, dense, GELU (tanh), dense, residual
-        ops.layerNorm(h, x, l.ln2W(), l.ln2B(), rows, d, c.eps());
-        l.fc().apply(ops, ffn, h, rows);
-        ops.activation(c.activation(), ffn, ffn, rows * c.inner());
+        // residual, then the MLP: pre-LN, dense and GELU (tanh), dense, residual
+        ops.addLayerNorm(h, x, h, l.ln2W(), l.ln2B(), rows, d, c.eps());
+        l.fc().apply(ops, ffn, h, rows, c.activation());
         l.out().apply(ops, h, ffn, rows);
         ops.add(x, x, h, rows * d);
       }

@@ -126,6 +126,10 @@ public final class CpuOps extends HeapOps {
       linearQuantized(out, x, w, bias, rows);
       return;
     }
+    if (w.banked() != null) {
+      linear16(out, x, w.banked(), bias, rows, w.out(), w.in());
+      return;
+    }
     if (w.panel() == 0) {
       matmul(out, x, w.data(), bias, rows, w.out(), w.in(), !w.inMajor());
       return;
@@ -487,12 +491,14 @@ public final class CpuOps extends HeapOps {
   @Override
   protected void linear16Impl(Tensor out, Tensor x, HalfTensor w, Tensor bias, int rows, int n, int k) {
     boolean f16 = w.dtype() == DType.F16;
+    // float32 weights (float banks) are read as stored: h null, wf the bank
+    float[] wf = w.dtype() == DType.F32 ? floatBanks[w.bank()] : null;
+    char[] h = wf == null ? banks[w.bank()] : null;
     if (rows < PANEL_ROWS_16) {
-      dotMatmul(mem, x.offset(), null, banks[w.bank()], w.offset(), f16, bias, out.offset(), rows, n, k);
+      dotMatmul(mem, x.offset(), wf, h, w.offset(), f16, bias, out.offset(), rows, n, k);
       return;
     }
     float[] m = mem;
-    char[] h = banks[w.bank()];
     int xo = x.offset(), wo = w.offset(), oo = out.offset();
     float[] ap = packRows(m, xo, rows, k);
     int panels = (n + PANEL - 1) / PANEL, full = rows / 8 * 8;
@@ -502,7 +508,8 @@ public final class CpuOps extends HeapOps {
       float[] panel = new float[k * PANEL];
       for (int c = 0; c < cols; c++) {
         int src = wo + (j + c) * k;
-        for (int p = 0; p < k; p++) panel[p * PANEL + c] = f16 ? Half.toFloat(h[src + p]) : Float.intBitsToFloat(h[src + p] << 16);
+        if (wf != null) for (int p = 0; p < k; p++) panel[p * PANEL + c] = wf[src + p];
+        else for (int p = 0; p < k; p++) panel[p * PANEL + c] = f16 ? Half.toFloat(h[src + p]) : Float.intBitsToFloat(h[src + p] << 16);
       }
       float[] bArr = bias == null || cols < PANEL ? ZERO : m;
       int bp = bias == null || cols < PANEL ? 0 : bias.offset() + j;
@@ -1345,8 +1352,8 @@ public final class CpuOps extends HeapOps {
 
   @Override
   protected void gather16Impl(Tensor out, HalfTensor table, IntTensor ids, int n, int vocab, int dim) {
-    char[] h = banks[table.bank()];
     DType t = table.dtype();
+    char[] h = t == DType.F32 ? null : banks[table.bank()];
     for (int i = 0; i < n; i++) {
       int id = imem[ids.offset() + i], oo = out.offset() + i * dim;
       if (id < 0 || id >= vocab) {
@@ -1354,7 +1361,8 @@ public final class CpuOps extends HeapOps {
         continue;
       }
       int to = table.offset() + id * dim;
-      for (int d = 0; d < dim; d++) mem[oo + d] = t.toFloat(h[to + d]);
+      if (h == null) System.arraycopy(floatBanks[table.bank()], to, mem, oo, dim);
+      else for (int d = 0; d < dim; d++) mem[oo + d] = t.toFloat(h[to + d]);
     }
   }
 

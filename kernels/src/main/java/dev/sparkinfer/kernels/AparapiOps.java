@@ -256,19 +256,6 @@ public final class AparapiOps extends ArenaOps {
     }
   }
 
-  /**
-   * Linear weights in PyTorch's {@code [out, in]} go to a float bank ({@link #uploadBanked}) and are multiplied by the
-   * banked kernels ({@link Ops#linear} calls {@link #linear16}), which compute exactly what the float-arena kernels do
-   * (the same tiles, the same dot products: {@code OpsParityTest}), so large float32 models do not fill the 1 GiB
-   * float arena; the in-major layout (a comparison setting) stays in the arena.
-   */
-  @Override
-  public LinearWeight uploadLinear(float[] w, int out, int in) {
-    if (linearInMajor()) return super.uploadLinear(w, out, in);
-    if (w.length != (long) out * in) throw new IllegalArgumentException("linear weight has " + w.length + " floats, expected " + out + " x " + in);
-    return LinearWeight.banked(uploadBanked(w), out, in);
-  }
-
   @Override
   protected void growFloatBank(int bank, float[] newBank) {
     // float banks hold weights only, uploaded through staging with the host array kept equal: no read-back needed

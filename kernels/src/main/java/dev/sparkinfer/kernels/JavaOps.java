@@ -246,7 +246,8 @@ public final class JavaOps extends HeapOps {
       for (int r = 0; r < rows; r++) {
         double acc = 0;
         int xr = x.offset() + r * k;
-        for (int p = 0; p < k; p++) acc += (double) mem[xr + p] * wr[p];
+        if (w.dtype() == DType.F32) acc = dot(mem, xr, wr, 0, k); // float32: the very sums of matmul's, as from the arena
+        else for (int p = 0; p < k; p++) acc += (double) mem[xr + p] * wr[p];
         mem[out.offset() + r * n + col] = (float) (acc + (bias == null ? 0 : mem[bias.offset() + col]));
       }
     });

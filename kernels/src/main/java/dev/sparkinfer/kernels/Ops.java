@@ -98,10 +98,15 @@ public interface Ops extends AutoCloseable {
   /** True when this device multiplies Linear weights fastest stored transposed, {@code [in, out]}. */
   boolean linearInMajor();
 
-  /** Uploads a Linear weight given in PyTorch's {@code [out, in]} layout, stored as this device prefers. */
+  /**
+   * Uploads a Linear weight given in PyTorch's {@code [out, in]} layout, stored as this device prefers. This default
+   * keeps {@code [out, in]} in a float bank ({@link #uploadBanked}, multiplied by {@link #linear16}: on OpenCL the same
+   * kernels, sums and results as from the float arena), so that a large float32 model leaves the float arena to state
+   * and activations; the in-major layout is transposed into the float arena.
+   */
   default LinearWeight uploadLinear(float[] w, int out, int in) {
-    if (w.length != out * in) throw new IllegalArgumentException("linear weight has " + w.length + " floats, expected " + out + " x " + in);
-    if (!linearInMajor()) return new LinearWeight(upload(w), out, in, false);
+    if (w.length != (long) out * in) throw new IllegalArgumentException("linear weight has " + w.length + " floats, expected " + out + " x " + in);
+    if (!linearInMajor()) return LinearWeight.banked(uploadBanked(w), out, in);
     float[] t = new float[w.length];
     for (int o = 0; o < out; o++) for (int i = 0; i < in; i++) t[i * out + o] = w[o * in + i];
     return new LinearWeight(upload(t), out, in, true);

@@ -491,14 +491,16 @@ public final class CpuOps extends HeapOps {
   @Override
   protected void linear16Impl(Tensor out, Tensor x, HalfTensor w, Tensor bias, int rows, int n, int k) {
     boolean f16 = w.dtype() == DType.F16;
-    // float32 weights (float banks) are read as stored: h null, wf the bank
-    float[] wf = w.dtype() == DType.F32 ? floatBanks[w.bank()] : null;
-    char[] h = wf == null ? banks[w.bank()] : null;
+    if (w.dtype() == DType.F32) { // float32 in a float bank, read as stored: what matmul does with a transposed b
+      dotMatmul(mem, x.offset(), floatBanks[w.bank()], null, w.offset(), false, bias, out.offset(), rows, n, k);
+      return;
+    }
     if (rows < PANEL_ROWS_16) {
-      dotMatmul(mem, x.offset(), wf, h, w.offset(), f16, bias, out.offset(), rows, n, k);
+      dotMatmul(mem, x.offset(), null, banks[w.bank()], w.offset(), f16, bias, out.offset(), rows, n, k);
       return;
     }
     float[] m = mem;
+    char[] h = banks[w.bank()];
     int xo = x.offset(), wo = w.offset(), oo = out.offset();
     float[] ap = packRows(m, xo, rows, k);
     int panels = (n + PANEL - 1) / PANEL, full = rows / 8 * 8;
@@ -508,8 +510,7 @@ public final class CpuOps extends HeapOps {
       float[] panel = new float[k * PANEL];
       for (int c = 0; c < cols; c++) {
         int src = wo + (j + c) * k;
-        if (wf != null) for (int p = 0; p < k; p++) panel[p * PANEL + c] = wf[src + p];
-        else for (int p = 0; p < k; p++) panel[p * PANEL + c] = f16 ? Half.toFloat(h[src + p]) : Float.intBitsToFloat(h[src + p] << 16);
+        for (int p = 0; p < k; p++) panel[p * PANEL + c] = f16 ? Half.toFloat(h[src + p]) : Float.intBitsToFloat(h[src + p] << 16);
       }
       float[] bArr = bias == null || cols < PANEL ? ZERO : m;
       int bp = bias == null || cols < PANEL ? 0 : bias.offset() + j;

@@ -365,9 +365,8 @@ class CpuOpsParityTest {
   }
 
   /**
-   * Float32 weights in float banks ({@link Ops#uploadBanked}): Linear (decode-sized row counts read the bank in dot
-   * products, from 32 rows on it is packed in panels per call) and gather against the Java engine; the Java engine's
-   * banked Linear is bit for bit its float-arena matmul.
+   * Float32 weights in float banks ({@link Ops#uploadBanked}): Linear and gather against the Java engine; on both
+   * engines the banked Linear is bit for bit the float-arena matmul with a transposed b (the same dot products).
    */
   @ParameterizedTest(name = "banked f32 linear rows={0} n={1} k={2} bias={3}")
   @CsvSource({"1,37,53,true", "7,37,53,false", "33,37,53,true", "1,1,1,false", "40,130,64,true", "9,1025,17,false", "67,2048,16,true"})
@@ -379,12 +378,14 @@ class CpuOpsParityTest {
       ops.linear16(o, in(ops, x), ops == java ? jw : cw, bias ? in(ops, b) : null, rows, n, k);
       return ops.read(o);
     });
-    Tensor arenaW = java.upload(w);
-    try (Ops.Scope s = java.scope()) {
-      Tensor xs = in(java, x), bs = bias ? in(java, b) : null, banked = java.alloc(rows * n), arena = java.alloc(rows * n);
-      java.linear(banked, xs, LinearWeight.banked(jw, n, k), bs, rows);
-      java.matmul(arena, xs, arenaW, bs, rows, n, k, true);
-      assertArrayEquals(java.read(arena), java.read(banked), "java: banked f32 linear = the float-arena matmul");
+    for (ArenaOps ops : new ArenaOps[] {java, cpu}) {
+      Tensor arenaW = ops.upload(w);
+      try (Ops.Scope s = ops.scope()) {
+        Tensor xs = in(ops, x), bs = bias ? in(ops, b) : null, banked = ops.alloc(rows * n), arena = ops.alloc(rows * n);
+        ops.linear(banked, xs, LinearWeight.banked(ops == java ? jw : cw, n, k), bs, rows);
+        ops.matmul(arena, xs, arenaW, bs, rows, n, k, true);
+        assertArrayEquals(ops.read(arena), ops.read(banked), ops.device() + ": banked f32 linear = the float-arena matmul");
+      }
     }
   }
 

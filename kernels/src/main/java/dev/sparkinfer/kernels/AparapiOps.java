@@ -317,17 +317,20 @@ public final class AparapiOps extends ArenaOps {
   }
 
   @Override
-  protected long extraHostBytes() {
-    return 4L * k.stage.length + 4L * k.istage.length + 2L * k.hstage.length + k.bstage.length + 4L * emptyFloatBank.length;
-  }
+  protected long extraHostBytes() { return stagingBytes() + 4L * emptyFloatBank.length; }
 
-  /** Device buffers mirror the bound arrays one to one (Aparapi allocates one buffer per array). */
+  private long stagingBytes() { return 4L * k.stage.length + 4L * k.istage.length + 2L * k.hstage.length + k.bstage.length; }
+
+  /**
+   * Device buffers mirror the bound arrays one to one (Aparapi allocates one buffer per array field; a float bank not
+   * yet made is the shared empty one, on the device once per field).
+   */
   @Override
   protected long deviceBytes() {
     long b16 = 0;
     for (char[] b : banks) b16 += 2L * b.length;
-    for (float[] f : floatBanks) b16 += 4L * f.length;
-    return 4L * k.mem.length + 4L * k.imem.length + b16 + k.q8.length + extraHostBytes();
+    for (float[] f : floatBanks) b16 += 4L * (f.length > 0 ? f.length : emptyFloatBank.length);
+    return 4L * k.mem.length + 4L * k.imem.length + b16 + k.q8.length + stagingBytes();
   }
 
   @Override

@@ -53,6 +53,7 @@ abstract class ArenaOps implements Ops {
   int bankMax = BANK_MAX;
 
   private int floatBankMax() { return Math.min(bankMax, FLOAT_BANK_MAX); }
+
   /** Most bytes the arenas may hold together (weights, state, scratch); set by the engine from its config. */
   private long budgetBytes = Long.MAX_VALUE;
 
@@ -64,8 +65,8 @@ abstract class ArenaOps implements Ops {
   private long peakArenaBytes;
 
   /**
-   * The most bytes the arenas (float, int, 16-bit and float banks, byte memory: what the budget limits) held at once since the
-   * engine opened. They only grow while it is open, so this is their size now, recorded at each growth.
+   * The most bytes the arenas (float, int, 16-bit and float banks, byte memory: what the budget limits) held at once
+   * since the engine opened. They only grow while it is open, so this is their size now, recorded at each growth.
    */
   public long peakBytes() { return peakArenaBytes = Math.max(peakArenaBytes, arenaBytes()); }
 

@@ -2,8 +2,8 @@ package dev.sparkinfer.kernels;
 
 /**
  * A Linear layer's weight on the device, in the layout that device multiplies fastest: PyTorch's {@code [out, in]}
- * (GPUs: local-memory tiles; on OpenCL in a float bank, {@code banked}, so that large float32 models do not crowd the
- * float arena), transposed {@code [in, out]} (CPU OpenCL: consecutive work-items read consecutive floats),
+ * (GPUs: local-memory tiles; on the Java and OpenCL engines in a float bank, {@code banked}, so that a large float32
+ * model does not crowd the float arena), transposed {@code [in, out]} (CPU OpenCL: consecutive work-items read consecutive floats),
  * or, for the CPU engine, transposed and cut into panels of {@code panel} columns, each panel {@code [in, panel]}
  * contiguous (the last one zero-padded), so its matmul streams one panel through the cache.
  *
@@ -27,10 +27,10 @@ public record LinearWeight(Tensor data, int out, int in, boolean inMajor, int pa
 
   public LinearWeight(Tensor data, int out, int in, boolean inMajor, int panel) { this(data, out, in, inMajor, panel, null); }
 
+  public LinearWeight(Tensor data, int out, int in, boolean inMajor) { this(data, out, in, inMajor, 0); }
+
   /** A float32 weight {@code [out, in]} in a float bank ({@link Ops#uploadBanked}). */
   public static LinearWeight banked(HalfTensor w, int out, int in) { return new LinearWeight(null, out, in, false, 0, null, w); }
-
-  public LinearWeight(Tensor data, int out, int in, boolean inMajor) { this(data, out, in, inMajor, 0); }
 
   public boolean isQuantized() { return quantized != null; }
 

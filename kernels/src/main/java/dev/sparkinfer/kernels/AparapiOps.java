@@ -29,6 +29,11 @@ public final class AparapiOps extends ArenaOps {
   private volatile boolean fellBack;
   private volatile String firstFallback;
   private volatile EngineConfig config;
+  /**
+   * What the kernel's float banks not yet made are bound to: one array for all of them, large enough never to move
+   * (NonMovingArrays), so that an engine without float32 weights does not hold 8 of them; never read or written.
+   */
+  private float[] emptyFloatBank;
 
   /** Tests flip kernel choices on a live engine through system properties: re-reads them (strictness kept). */
   void reloadConfig() { config = EngineConfig.fromSystemProperties().withStrict(strict).withBudgetBytes(config.budgetBytes()); }
@@ -93,12 +98,15 @@ public final class AparapiOps extends ArenaOps {
     k.stage = new float[Math.max(STAGE_FLOATS, NonMovingArrays.minElements(4))];
     k.istage = new int[Math.max(STAGE_FLOATS / 4, NonMovingArrays.minElements(4))];
     for (int i = 0; i < BANKS; i++) bindBank(i, new char[NonMovingArrays.minElements(2)]);
+    if (emptyFloatBank == null) emptyFloatBank = new float[NonMovingArrays.minElements(4)];
+    for (int i = 0; i < BANKS; i++) bindFloatBank(i, floatBanks[i].length == 0 ? emptyFloatBank : floatBanks[i]);
     k.hstage = new char[Math.max(STAGE_FLOATS, NonMovingArrays.minElements(2))];
     if (bytes.length < NonMovingArrays.minElements(1)) bytes = new byte[NonMovingArrays.minElements(1)];
     k.q8 = bytes;
     k.bstage = new byte[Math.max(STAGE_FLOATS, NonMovingArrays.minElements(1))];
     k.put(k.mem).put(k.imem).put(k.stage).put(k.istage).put(k.hstage).put(k.q8).put(k.bstage);
     for (char[] b : banks) k.put(b);
+    k.put(emptyFloatBank);
   }
 
   /** The first launch, which builds the program: true when it ran on the device; the last attempt throws as launches do. */
@@ -249,6 +257,44 @@ public final class AparapiOps extends ArenaOps {
   }
 
   @Override
+  protected void growFloatBank(int bank, float[] newBank) {
+    // float banks hold weights only, uploaded through staging with the host array kept equal: no read-back needed
+    if (newBank.length < NonMovingArrays.minElements(4)) newBank = new float[NonMovingArrays.minElements(4)];
+    System.arraycopy(floatBanks[bank], 0, newBank, 0, floatBanks[bank].length);
+    bindFloatBank(bank, newBank);
+    floatBanks[bank] = newBank;
+    k.put(newBank);
+  }
+
+  private void bindFloatBank(int bank, float[] arr) {
+    switch (bank) {
+      case 0 -> k.g0 = arr;
+      case 1 -> k.g1 = arr;
+      case 2 -> k.g2 = arr;
+      case 3 -> k.g3 = arr;
+      case 4 -> k.g4 = arr;
+      case 5 -> k.g5 = arr;
+      case 6 -> k.g6 = arr;
+      case 7 -> k.g7 = arr;
+      default -> throw new IllegalArgumentException("no float bank " + bank);
+    }
+  }
+
+  @Override
+  protected void writeFloatBank(int bank, int offset, float[] src) {
+    for (int from = 0; from < src.length; from += k.stage.length) {
+      int n = Math.min(k.stage.length, src.length - from);
+      System.arraycopy(src, from, k.stage, 0, n);
+      System.arraycopy(src, from, floatBanks[bank], offset + from, n); // keep the host mirror equal (regrowth copies it)
+      k.put(k.stage);
+      k.o = offset + from;
+      k.n0 = n;
+      k.p8 = bank;
+      launch(OpsKernel.OP_GSTAGE_IN, range1d(n));
+    }
+  }
+
+  @Override
   protected void grow8(byte[] newBytes) {
     // quantized weights only, uploaded through staging with the host array kept equal: no read-back needed
     System.arraycopy(bytes, 0, newBytes, 0, bytes.length);
@@ -271,14 +317,20 @@ public final class AparapiOps extends ArenaOps {
   }
 
   @Override
-  protected long extraHostBytes() { return 4L * k.stage.length + 4L * k.istage.length + 2L * k.hstage.length + k.bstage.length; }
+  protected long extraHostBytes() { return stagingBytes() + 4L * emptyFloatBank.length; }
 
-  /** Device buffers mirror the bound arrays one to one (Aparapi allocates one buffer per array). */
+  private long stagingBytes() { return 4L * k.stage.length + 4L * k.istage.length + 2L * k.hstage.length + k.bstage.length; }
+
+  /**
+   * Device buffers mirror the bound arrays one to one (Aparapi allocates one buffer per array field; a float bank not
+   * yet made is the shared empty one, on the device once per field).
+   */
   @Override
   protected long deviceBytes() {
     long b16 = 0;
     for (char[] b : banks) b16 += 2L * b.length;
-    return 4L * k.mem.length + 4L * k.imem.length + b16 + k.q8.length + extraHostBytes();
+    for (float[] f : floatBanks) b16 += 4L * (f.length > 0 ? f.length : emptyFloatBank.length);
+    return 4L * k.mem.length + 4L * k.imem.length + b16 + k.q8.length + stagingBytes();
   }
 
   @Override

@@ -25,11 +25,23 @@ abstract class ArenaOps implements Ops {
    */
   static final int BANKS = 8, BANK_MAX = (1 << 30) - 64;
 
+  /**
+   * Float32 weights too large to share the float arena (Linear weights, embedding tables: {@link #uploadBanked}) live in
+   * float banks, as 16-bit weights do in theirs: each one Java array and one device buffer of less than 2 GiB, eight of
+   * them (16 GiB: 4 billion float32 parameters); a tensor lies within one bank. The float arena keeps norms, biases,
+   * small tensors, state and activations.
+   */
+  static final int FLOAT_BANK_MAX = (1 << 29) - 64;
+
   protected float[] mem = new float[1 << 16];
   protected int[] imem = new int[1 << 12];
   /** 16-bit weights (bf16/f16 bit patterns) in banks: filled by upload16 only, never scratch. */
   protected final char[][] banks = new char[BANKS][];
   private final int[] bankTop = new int[BANKS];
+  /** Float32 weights in banks: filled by uploadBanked only, never scratch. */
+  protected final float[][] floatBanks = new float[BANKS][];
+  private final int[] floatBankTop = new int[BANKS];
+  private int floatBank;
   /** Quantized weights (int8 values, int4 nibble pairs): filled by uploadBytes only, never scratch; one array. */
   protected byte[] bytes = new byte[0];
   private int bytesTop;
@@ -37,8 +49,11 @@ abstract class ArenaOps implements Ops {
   static final int BYTES_MAX = Integer.MAX_VALUE - 127;
   private int bank;
   private long reserved16;
-  /** BANK_MAX, smaller in tests that cross banks without 2 GiB arrays. */
+  /** BANK_MAX, smaller in tests that cross banks without 2 GiB arrays (float banks: at most this many floats too). */
   int bankMax = BANK_MAX;
+
+  private int floatBankMax() { return Math.min(bankMax, FLOAT_BANK_MAX); }
+
   /** Most bytes the arenas may hold together (weights, state, scratch); set by the engine from its config. */
   private long budgetBytes = Long.MAX_VALUE;
 
@@ -50,8 +65,8 @@ abstract class ArenaOps implements Ops {
   private long peakArenaBytes;
 
   /**
-   * The most bytes the arenas (float, int, 16-bit banks, byte memory: what the budget limits) held at once since the
-   * engine opened. They only grow while it is open, so this is their size now, recorded at each growth.
+   * The most bytes the arenas (float, int, 16-bit and float banks, byte memory: what the budget limits) held at once
+   * since the engine opened. They only grow while it is open, so this is their size now, recorded at each growth.
    */
   public long peakBytes() { return peakArenaBytes = Math.max(peakArenaBytes, arenaBytes()); }
 
@@ -59,6 +74,7 @@ abstract class ArenaOps implements Ops {
   private long arenaBytes() {
     long b = 4L * mem.length + 4L * imem.length;
     for (char[] h : banks) b += 2L * h.length;
+    for (float[] f : floatBanks) b += 4L * f.length;
     return b + bytes.length;
   }
 
@@ -77,6 +93,7 @@ abstract class ArenaOps implements Ops {
 
   {
     for (int i = 0; i < BANKS; i++) banks[i] = new char[0];
+    for (int i = 0; i < BANKS; i++) floatBanks[i] = new float[0];
   }
   private final Deque<int[]> marks = new ArrayDeque<>();
   private boolean closed;
@@ -118,6 +135,48 @@ abstract class ArenaOps implements Ops {
     reserved16 = Math.max(0, reserved16 - len);
     write16(bank, t.offset(), bits);
     return t;
+  }
+
+  /** Called when a float bank must grow (or be made): subclasses move its device buffer. */
+  protected abstract void growFloatBank(int bank, float[] newBank);
+
+  /** Copies float32 weights to floatBanks[bank][offset..] (device-side for OpenCL). */
+  protected abstract void writeFloatBank(int bank, int offset, float[] src);
+
+  @Override
+  public HalfTensor uploadBanked(float[] data) {
+    checkOpen();
+    if (!marks.isEmpty()) throw new IllegalStateException("uploadBanked() inside a scope: weights must be uploaded before any scope opens");
+    long len = align(data.length);
+    int cap = floatBankMax();
+    if (len > cap) {
+      throw new DeviceMemoryException(String.format("a float32 tensor of %,d values is larger than one float bank (%,d "
+          + "values, 2 GiB); split it where it is loaded, or store it in 16 bits (BF16/F16)", data.length, cap));
+    }
+    if (floatBankTop[floatBank] + len > cap) {
+      if (floatBank + 1 == BANKS) {
+        throw new DeviceMemoryException("float32 weights fill all " + BANKS + " float banks of 2 GiB (" + (BANKS * 2)
+            + " GiB); this model is larger than one engine holds in float32: store its weights in 16 bits (a checkpoint "
+            + "with BF16 or F16 safetensors), or quantize them at load with -Dsparkinfer.quantize=int8 or int4");
+      }
+      floatBank++;
+    }
+    long top = floatBankTop[floatBank] + len;
+    float[] cur = floatBanks[floatBank];
+    if (top > cur.length) {
+      long want = Math.min(cap, Math.max(top, (long) cur.length * 3 / 2));
+      growFloatBank(floatBank, new float[(int) withinBudget(cur.length, top, want, 4, "float32 weights")]);
+      peakBytes();
+    }
+    HalfTensor t = new HalfTensor(floatBank, floatBankTop[floatBank], data.length, DType.F32);
+    floatBankTop[floatBank] = (int) top;
+    writeFloatBank(floatBank, t.offset(), data);
+    return t;
+  }
+
+  /** The weight at [i] of a banked tensor as a float: float32 as stored, 16-bit widened (the reference engine's reads). */
+  protected float bankedAt(HalfTensor t, int i) {
+    return t.dtype() == DType.F32 ? floatBanks[t.bank()][t.offset() + i] : t.dtype().toFloat(banks[t.bank()][t.offset() + i]);
   }
 
   /** Called when the byte memory must grow: subclasses move its device buffer. */
@@ -165,9 +224,11 @@ abstract class ArenaOps implements Ops {
 
   @Override
   public MemoryUse memoryUse() {
-    long floats = 4L * mem.length + 4L * imem.length, halfs = 0;
+    long floats = 4L * mem.length + 4L * imem.length, halfs = 0, banked32 = 0;
     for (char[] b : banks) halfs += 2L * b.length;
-    return new MemoryUse(floats + halfs + bytes.length + extraHostBytes(), deviceBytes(), halfs, floats, bytes.length);
+    for (float[] f : floatBanks) banked32 += 4L * f.length;
+    return new MemoryUse(floats + halfs + banked32 + bytes.length + extraHostBytes(), deviceBytes(), halfs, floats, bytes.length,
+        banked32);
   }
 
   /** Host bytes beyond the three arenas (staging buffers). */
@@ -252,17 +313,20 @@ abstract class ArenaOps implements Ops {
   }
 
   /**
-   * The float arena is one buffer ({@link #MAX_FLOATS}, 1 GiB, on OpenCL) for float32 weights, state and activations
-   * together; 16-bit and quantized weights live outside it. Says which of them overflowed it and the way out.
+   * The float arena is one buffer ({@link #MAX_FLOATS}, 1 GiB, on OpenCL) for small float32 weights (norms, biases,
+   * tensors loaded with {@link #upload}), state and activations together; Linear weights and embedding tables live in
+   * the float banks ({@link #uploadBanked}, {@link Ops#uploadLinear(float[], int, int)} on OpenCL), 16-bit and quantized
+   * weights in their own memory. Says which of them overflowed it and the way out.
    */
   private DeviceMemoryException arenaFull(long top, int size) {
     String limit = String.format("at most %,d floats (%.1f GiB) in the one float buffer of %s", floatCap(),
         floatCap() * 4.0 / (1 << 30), device());
     if (marks.isEmpty()) { // weights (upload) or state (allocState): what stays for the engine's life
       return new DeviceMemoryException(String.format("float32 weights and state need %,d floats, more than this engine's "
-          + "float memory holds: %s, for float32 weights, state and activations together (this tensor: %,d floats). Store "
-          + "the model's weights in 16 bits (a checkpoint with BF16 or F16 safetensors loads as 16-bit: 8 banks of 2 GiB, "
-          + "16 GiB in all), or quantize them at load with -Dsparkinfer.quantize=int8 or int4", top, limit, size));
+          + "float memory holds: %s, for small float32 weights, state and activations together (this tensor: %,d floats). "
+          + "Large float32 tensors belong in the float banks (%d of 2 GiB beside that buffer): load Linear weights with "
+          + "Ops.uploadLinear and embedding tables with Ops.uploadBanked, not Ops.upload; or store the weights in 16 bits "
+          + "(BF16/F16) or quantize them at load with -Dsparkinfer.quantize=int8 or int4", top, limit, size, BANKS));
     }
     return new DeviceMemoryException(String.format("device memory arena full: %,d floats needed (%,d of them weights and "
         + "state), %s; use a smaller --batch-size or shorter max sequence length, or store the weights in 16 bits (BF16/F16) "
@@ -545,6 +609,7 @@ abstract class ArenaOps implements Ops {
     mem = new float[0];
     imem = new int[0];
     java.util.Arrays.fill(banks, new char[0]);
+    java.util.Arrays.fill(floatBanks, new float[0]);
     bytes = new byte[0];
   }
 }

@@ -126,6 +126,10 @@ public final class CpuOps extends HeapOps {
       linearQuantized(out, x, w, bias, rows);
       return;
     }
+    if (w.banked() != null) {
+      linear16(out, x, w.banked(), bias, rows, w.out(), w.in());
+      return;
+    }
     if (w.panel() == 0) {
       matmul(out, x, w.data(), bias, rows, w.out(), w.in(), !w.inMajor());
       return;
@@ -513,6 +517,10 @@ public final class CpuOps extends HeapOps {
   @Override
   protected void linear16Impl(Tensor out, Tensor x, HalfTensor w, Tensor bias, int rows, int n, int k) {
     boolean f16 = w.dtype() == DType.F16;
+    if (w.dtype() == DType.F32) { // float32 in a float bank, read as stored: what matmul does with a transposed b
+      dotMatmul(mem, x.offset(), floatBanks[w.bank()], null, w.offset(), false, bias, out.offset(), rows, n, k);
+      return;
+    }
     if (rows < PANEL_ROWS_16) {
       dotMatmul(mem, x.offset(), null, banks[w.bank()], w.offset(), f16, bias, out.offset(), rows, n, k);
       return;
@@ -1406,8 +1414,8 @@ public final class CpuOps extends HeapOps {
 
   @Override
   protected void gather16Impl(Tensor out, HalfTensor table, IntTensor ids, int n, int vocab, int dim) {
-    char[] h = banks[table.bank()];
     DType t = table.dtype();
+    char[] h = t == DType.F32 ? null : banks[table.bank()];
     for (int i = 0; i < n; i++) {
       int id = imem[ids.offset() + i], oo = out.offset() + i * dim;
       if (id < 0 || id >= vocab) {
@@ -1415,7 +1423,8 @@ public final class CpuOps extends HeapOps {
         continue;
       }
       int to = table.offset() + id * dim;
-      for (int d = 0; d < dim; d++) mem[oo + d] = t.toFloat(h[to + d]);
+      if (h == null) System.arraycopy(floatBanks[table.bank()], to, mem, oo, dim);
+      else for (int d = 0; d < dim; d++) mem[oo + d] = t.toFloat(h[to + d]);
     }
   }
 

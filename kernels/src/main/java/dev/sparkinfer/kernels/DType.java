@@ -14,10 +14,13 @@ public enum DType {
 
   public int bytes() { return bytes; }
 
-  /** The code the kernels receive: 0 bf16, 1 f16. */
+  /** The code the kernels receive: 0 bf16, 1 f16 (16-bit banks), 2 f32 (float banks). */
   int kernelCode() {
-    if (this == F32) throw new IllegalArgumentException("f32 weights are not 16-bit");
-    return this == BF16 ? 0 : 1;
+    return switch (this) {
+      case BF16 -> 0;
+      case F16 -> 1;
+      case F32 -> 2;
+    };
   }
 
   /** The float a 16-bit pattern of this type stands for (exact: every bf16 and f16 value is a float). */

@@ -1,21 +1,21 @@
 package dev.sparkinfer.kernels;
 
 /**
- * 16-bit weights living in an {@link Ops}' 16-bit memory: {@code size} values of {@code dtype} from {@code offset} of
- * bank {@code bank}.
- * Uploaded once with {@link Ops#upload16}; read only by the ops that widen them in their kernels.
+ * Weights living in an {@link Ops}' banks: {@code size} values of {@code dtype} from {@code offset} of bank
+ * {@code bank}, a 16-bit bank for BF16/F16 ({@link Ops#upload16}, widened where read) or a float bank for F32
+ * ({@link Ops#uploadBanked}, read as stored). Read only by the banked ops ({@link Ops#linear16}, {@link Ops#gather16}).
  */
 public record HalfTensor(int bank, int offset, int size, DType dtype) {
   public HalfTensor {
     if (bank < 0) throw new IllegalArgumentException("bad 16-bit bank " + bank);
     if (offset < 0 || size < 0) throw new IllegalArgumentException("bad 16-bit tensor offset=" + offset + " size=" + size);
-    if (dtype == DType.F32) throw new IllegalArgumentException("a HalfTensor holds bf16 or f16, not f32");
+    if (dtype == null) throw new IllegalArgumentException("a banked tensor needs a dtype");
   }
 
   /** A view of {@code size} values starting {@code from} values into this tensor. */
   public HalfTensor slice(int from, int size) {
     if (from < 0 || size < 0 || (long) from + size > this.size) {
-      throw new IllegalArgumentException("slice [" + from + ", " + ((long) from + size) + ") outside 16-bit tensor of " + this.size);
+      throw new IllegalArgumentException("slice [" + from + ", " + ((long) from + size) + ") outside banked tensor of " + this.size);
     }
     return new HalfTensor(bank, offset + from, size, dtype);
   }

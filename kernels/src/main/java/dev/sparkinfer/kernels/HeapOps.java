@@ -30,6 +30,15 @@ abstract class HeapOps extends ArenaOps {
   }
 
   @Override
+  protected void growFloatBank(int bank, float[] newBank) {
+    System.arraycopy(floatBanks[bank], 0, newBank, 0, floatBanks[bank].length);
+    floatBanks[bank] = newBank;
+  }
+
+  @Override
+  protected void writeFloatBank(int bank, int offset, float[] src) { System.arraycopy(src, 0, floatBanks[bank], offset, src.length); }
+
+  @Override
   protected void grow8(byte[] newBytes) {
     System.arraycopy(bytes, 0, newBytes, 0, bytes.length);
     bytes = newBytes;

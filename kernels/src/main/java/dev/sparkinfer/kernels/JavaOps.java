@@ -240,15 +240,14 @@ public final class JavaOps extends HeapOps {
 
   @Override
   protected void linear16Impl(Tensor out, Tensor x, HalfTensor w, Tensor bias, int rows, int n, int k) {
-    DType t = w.dtype();
     IntStream.range(0, n).parallel().forEach(col -> {
       float[] wr = new float[k];
-      char[] h = banks[w.bank()];
-      for (int p = 0; p < k; p++) wr[p] = t.toFloat(h[w.offset() + col * k + p]);
+      for (int p = 0; p < k; p++) wr[p] = bankedAt(w, col * k + p);
       for (int r = 0; r < rows; r++) {
         double acc = 0;
         int xr = x.offset() + r * k;
-        for (int p = 0; p < k; p++) acc += (double) mem[xr + p] * wr[p];
+        if (w.dtype() == DType.F32) acc = dot(mem, xr, wr, 0, k); // float32: the very sums of matmul's, as from the arena
+        else for (int p = 0; p < k; p++) acc += (double) mem[xr + p] * wr[p];
         mem[out.offset() + r * n + col] = (float) (acc + (bias == null ? 0 : mem[bias.offset() + col]));
       }
     });
@@ -278,7 +277,7 @@ public final class JavaOps extends HeapOps {
     for (int i = 0; i < n; i++) {
       int id = imem[ids.offset() + i];
       for (int d = 0; d < dim; d++) {
-        mem[out.offset() + i * dim + d] = id >= 0 && id < vocab ? table.dtype().toFloat(banks[table.bank()][table.offset() + id * dim + d]) : 0f;
+        mem[out.offset() + i * dim + d] = id >= 0 && id < vocab ? bankedAt(table, id * dim + d) : 0f;
       }
     }
   }

@@ -48,6 +48,13 @@ public interface Ops extends AutoCloseable {
   HalfTensor upload16(char[] bits, DType dtype);
 
   /**
+   * Float32 weights too large to share the float arena with state and activations (Linear weights, embedding tables),
+   * copied once into the float banks (up to 8 of 2 GiB, beside the arena) and read as stored by {@link #linear16} and
+   * {@link #gather16}, like 16-bit weights in theirs. Not allowed inside a scope.
+   */
+  HalfTensor uploadBanked(float[] data);
+
+  /**
    * Bytes (quantized weights), copied to the device once and kept there as bytes; kernels dequantize them where they
    * use them. Not allowed inside a scope.
    */
@@ -67,9 +74,10 @@ public interface Ops extends AutoCloseable {
 
   /**
    * What an Ops holds: host bytes (Java arrays) and device bytes (buffers; 0 for the Java reference); of the host bytes,
-   * the 16-bit banks, the float and int arenas, and the byte memory of quantized weights.
+   * the 16-bit banks, the float and int arenas, the byte memory of quantized weights, and the float banks of float32
+   * weights ({@link #uploadBanked}).
    */
-  record MemoryUse(long hostBytes, long deviceBytes, long weights16Bytes, long floatBytes, long weights8Bytes) {}
+  record MemoryUse(long hostBytes, long deviceBytes, long weights16Bytes, long floatBytes, long weights8Bytes, long weights32Bytes) {}
 
   /** Marks the scratch in use now; closing the scope frees everything allocated since. Scopes nest. */
   Scope scope();
@@ -90,10 +98,15 @@ public interface Ops extends AutoCloseable {
   /** True when this device multiplies Linear weights fastest stored transposed, {@code [in, out]}. */
   boolean linearInMajor();
 
-  /** Uploads a Linear weight given in PyTorch's {@code [out, in]} layout, stored as this device prefers. */
+  /**
+   * Uploads a Linear weight given in PyTorch's {@code [out, in]} layout, stored as this device prefers. This default
+   * keeps {@code [out, in]} in a float bank ({@link #uploadBanked}, multiplied by {@link #linear16}: on OpenCL the same
+   * kernels, sums and results as from the float arena), so that a large float32 model leaves the float arena to state
+   * and activations; the in-major layout is transposed into the float arena.
+   */
   default LinearWeight uploadLinear(float[] w, int out, int in) {
-    if (w.length != out * in) throw new IllegalArgumentException("linear weight has " + w.length + " floats, expected " + out + " x " + in);
-    if (!linearInMajor()) return new LinearWeight(upload(w), out, in, false);
+    if (w.length != (long) out * in) throw new IllegalArgumentException("linear weight has " + w.length + " floats, expected " + out + " x " + in);
+    if (!linearInMajor()) return LinearWeight.banked(uploadBanked(w), out, in);
     float[] t = new float[w.length];
     for (int o = 0; o < out; o++) for (int i = 0; i < in; i++) t[i * out + o] = w[o * in + i];
     return new LinearWeight(upload(t), out, in, true);
@@ -122,6 +135,10 @@ public interface Ops extends AutoCloseable {
       linearQuantized(out, x, w, bias, rows);
       return;
     }
+    if (w.banked() != null) {
+      linear16(out, x, w.banked(), bias, rows, w.out(), w.in());
+      return;
+    }
     if (w.panel() != 0) throw new IllegalArgumentException("a panel-packed Linear weight belongs to the CPU engine that packed it");
     matmul(out, x, w.data(), bias, rows, w.out(), w.in(), !w.inMajor());
   }
@@ -142,8 +159,8 @@ public interface Ops extends AutoCloseable {
   void linearQuantized(Tensor out, Tensor x, LinearWeight w, Tensor bias, int rows);
 
   /**
-   * out[rows, n] = x[rows, k] W^T + bias[n], W a 16-bit PyTorch Linear weight {@code [n, k]} (widened in the kernel);
-   * bias (float) may be null.
+   * out[rows, n] = x[rows, k] W^T + bias[n], W a banked PyTorch Linear weight {@code [n, k]}: 16-bit (widened in the
+   * kernel) or float32 ({@link #uploadBanked}); bias (float) may be null.
    */
   void linear16(Tensor out, Tensor x, HalfTensor w, Tensor bias, int rows, int n, int k);
 
@@ -226,7 +243,10 @@ public interface Ops extends AutoCloseable {
   /** out[b, :] = sum_s x[b, s, :] mask[b, s] / max(sum_s mask[b, s], 1e-9) (sentence-transformers mean pooling). */
   void meanPool(Tensor out, Tensor x, IntTensor mask, int batch, int seq, int dim);
 
-  /** out[i, :] = table[ids[i], :] from a 16-bit table of {@code vocab} rows of dim (widened); ids out of range: zeros. */
+  /**
+   * out[i, :] = table[ids[i], :] from a banked table of {@code vocab} rows of dim (16-bit widened, or float32 as
+   * stored); ids out of range: zeros.
+   */
   void gather16(Tensor out, HalfTensor table, IntTensor ids, int n, int vocab, int dim);
 
   /**

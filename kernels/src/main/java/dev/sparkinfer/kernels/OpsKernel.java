@@ -23,6 +23,8 @@ class OpsKernel extends BitsKernel {
   /** 16-bit weights, persistent state and rotary embedding. */
   /** Quantized weights (bytes): staging, and Linear with dequantization in the kernel (tiled for GPUs, dot for CPUs). */
   static final int OP_BSTAGE_IN = 8, OP_LINEARQ = 55, OP_LINEARQ_NK = 56;
+  /** Float32 weights in float banks: staging (the 16-bit ops read them with dtype code p9 == 2). */
+  static final int OP_GSTAGE_IN = 9;
   static final int OP_HSTAGE_IN = 7, OP_LINEAR16 = 50, OP_LINEAR16_NK = 51, OP_GATHER16 = 52, OP_ROPE = 53, OP_CACHE_WRITE = 54;
 
   /** Matmul tile edge: a work-group of TILE x TILE work-items computes a TILE x TILE block of the output. */
@@ -42,6 +44,7 @@ class OpsKernel extends BitsKernel {
   int[] istage;    // host <-> device transfers of ints
   char[] h0, h1, h2, h3, h4, h5, h6, h7; // 16-bit weight banks (bf16/f16 bit patterns), widened where read
   char[] hstage;   // host -> device transfers of 16-bit weights
+  float[] g0, g1, g2, g3, g4, g5, g6, g7; // float32 weight banks (Linear weights, embedding tables), read as stored
   byte[] q8;       // quantized weights: int8 values, or int4 pairs (low nibble first), dequantized where read
   byte[] bstage;   // host -> device transfers of quantized weights
 
@@ -98,6 +101,7 @@ class OpsKernel extends BitsKernel {
       else if (op == OP_ISTAGE_OUT) istage[g] = imem[ia + g];
       else if (op == OP_HSTAGE_IN) store16(o + g, hstage[g]);
       else if (op == OP_BSTAGE_IN) q8[o + g] = bstage[g];
+      else if (op == OP_GSTAGE_IN) store32(o + g, stage[g]);
     }
   }
 
@@ -206,7 +210,10 @@ class OpsKernel extends BitsKernel {
    * m-1 (no divergent loop) and are not stored. dim 0 over columns, dim 1 over blocks of NK_ROWS rows. Sums are
    * combined pairwise: ((s0+s1)+(s2+s3))+((s4+s5)+(s6+s7)).
    */
-  void matmulNk() {
+  void matmulNk() { matmulNkFrom(mem); }
+
+  /** {@link #matmulNk()} with B read from {@code wm}: mem, or a float bank ({@link #linear16Nk()}). */
+  void matmulNkFrom(float[] wm) {
     int m = n0, n = n1, k = n2;
     int col = getGlobalId(0), r0 = getGlobalId(1) * NK_ROWS;
     if (col < n && r0 < m) {
@@ -230,8 +237,8 @@ class OpsKernel extends BitsKernel {
       int full = k - k % 8;
       for (int p = 0; p < full; p += 8) {
         int q = w + p;
-        float w0 = mem[q], w1 = mem[q + 1], w2 = mem[q + 2], w3 = mem[q + 3];
-        float w4 = mem[q + 4], w5 = mem[q + 5], w6 = mem[q + 6], w7 = mem[q + 7];
+        float w0 = wm[q], w1 = wm[q + 1], w2 = wm[q + 2], w3 = wm[q + 3];
+        float w4 = wm[q + 4], w5 = wm[q + 5], w6 = wm[q + 6], w7 = wm[q + 7];
         q = a0 + p;
         s00 += mem[q] * w0; s01 += mem[q + 1] * w1; s02 += mem[q + 2] * w2; s03 += mem[q + 3] * w3;
         s04 += mem[q + 4] * w4; s05 += mem[q + 5] * w5; s06 += mem[q + 6] * w6; s07 += mem[q + 7] * w7;
@@ -258,7 +265,7 @@ class OpsKernel extends BitsKernel {
         s74 += mem[q + 4] * w4; s75 += mem[q + 5] * w5; s76 += mem[q + 6] * w6; s77 += mem[q + 7] * w7;
       }
       for (int p = full; p < k; p++) {
-        float wp = mem[w + p];
+        float wp = wm[w + p];
         s00 += mem[a0 + p] * wp;
         s10 += mem[a1 + p] * wp;
         s20 += mem[a2 + p] * wp;
@@ -790,7 +797,7 @@ class OpsKernel extends BitsKernel {
     }
   }
 
-  // ---- 16-bit weights: p8 is the bank, p9 the dtype (0 bf16, 1 f16) of the weight read ----
+  // ---- banked weights: p8 is the bank, p9 the dtype (0 bf16, 1 f16: 16-bit banks h0..h7; 2 f32: float banks g0..g7) ----
 
   /** The bit pattern at [i] of bank p8 (Aparapi binds arrays, not pointers: the bank is chosen by a uniform branch). */
   int bits16(int i) {
@@ -817,15 +824,49 @@ class OpsKernel extends BitsKernel {
     else h7[i] = v;
   }
 
-  /** The float the 16-bit weight at [i] of bank p8 stands for: bf16 is the top half of a float; f16 is rebiased (exact). */
-  float w16(int i) {
-    int h = bits16(i);
-    return p9 == 0 ? super.asFloat(h << 16) : f16(h);
+  /** The float at [i] of float bank p8 (chosen by a uniform branch, as the 16-bit banks are). */
+  float bits32(int i) {
+    float v = 0f;
+    if (p8 == 0) v = g0[i];
+    else if (p8 == 1) v = g1[i];
+    else if (p8 == 2) v = g2[i];
+    else if (p8 == 3) v = g3[i];
+    else if (p8 == 4) v = g4[i];
+    else if (p8 == 5) v = g5[i];
+    else if (p8 == 6) v = g6[i];
+    else v = g7[i];
+    return v;
+  }
+
+  void store32(int i, float v) {
+    if (p8 == 0) g0[i] = v;
+    else if (p8 == 1) g1[i] = v;
+    else if (p8 == 2) g2[i] = v;
+    else if (p8 == 3) g3[i] = v;
+    else if (p8 == 4) g4[i] = v;
+    else if (p8 == 5) g5[i] = v;
+    else if (p8 == 6) g6[i] = v;
+    else g7[i] = v;
   }
 
   /**
-   * out[m=n0, n=n1] = a[m, k=n2] x W^T + bias (c, -1: none), W 16-bit [n, k] at [b] of bank p8: {@link #matmul()}'s
-   * local-memory tiles (GPUs), W widened as its tile is loaded.
+   * The float the banked weight at [i] of bank p8 stands for: f32 as stored; bf16 is the top half of a float; f16 is
+   * rebiased (exact).
+   */
+  float w16(int i) {
+    float v = 0f;
+    if (p9 == 2) {
+      v = bits32(i);
+    } else {
+      int h = bits16(i);
+      v = p9 == 0 ? super.asFloat(h << 16) : f16(h);
+    }
+    return v;
+  }
+
+  /**
+   * out[m=n0, n=n1] = a[m, k=n2] x W^T + bias (c, -1: none), W banked [n, k] at [b] of bank p8: {@link #matmul()}'s
+   * local-memory tiles (GPUs), W widened (16-bit) or read (f32) as its tile is loaded.
    */
   void linear16() {
     int m = n0, n = n1, k = n2;
@@ -848,12 +889,22 @@ class OpsKernel extends BitsKernel {
   /**
    * {@link #matmulNk()} with W 16-bit [n, k] at [b] of bank p8 (CPU devices): one column x up to NK_ROWS rows per
    * work-item, dot products with 8 partial sums. The bank array and the dtype are chosen once per work-item, outside the
-   * loops (branches inside them kept PoCL from vectorising: 1.6 GFLOP/s).
+   * loops (branches inside them kept PoCL from vectorising: 1.6 GFLOP/s). Float32 weights (p9 == 2) take
+   * {@link #matmulNk()}'s own work-item over their float bank: the same sums in the same order as from {@code mem}.
    */
   void linear16Nk() {
     int m = n0, n = n1;
     int col = getGlobalId(0), r0 = getGlobalId(1) * NK_ROWS;
-    if (col < n && r0 < m) {
+    if (p9 == 2) {
+      if (p8 == 0) matmulNkFrom(g0);
+      else if (p8 == 1) matmulNkFrom(g1);
+      else if (p8 == 2) matmulNkFrom(g2);
+      else if (p8 == 3) matmulNkFrom(g3);
+      else if (p8 == 4) matmulNkFrom(g4);
+      else if (p8 == 5) matmulNkFrom(g5);
+      else if (p8 == 6) matmulNkFrom(g6);
+      else matmulNkFrom(g7);
+    } else if (col < n && r0 < m) {
       if (p8 == 0) linear16Rows(h0, col, r0);
       else if (p8 == 1) linear16Rows(h1, col, r0);
       else if (p8 == 2) linear16Rows(h2, col, r0);
@@ -1006,7 +1057,7 @@ class OpsKernel extends BitsKernel {
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
   }
 
-  /** out[i, :] = table[ids[i], :] widened: n0 rows, n1 vocab, n2 dim, ids at ia, 16-bit table at [a] of bank p8. */
+  /** out[i, :] = table[ids[i], :] (16-bit widened, f32 as stored): n0 rows, n1 vocab, n2 dim, ids at ia, table at [a] of bank p8. */
   void gather16() {
     int g = getGlobalId(0);
     int dim = n2;

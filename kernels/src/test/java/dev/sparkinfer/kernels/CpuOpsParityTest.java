@@ -427,4 +427,83 @@ class CpuOpsParityTest {
     System.arraycopy(y, 0, r, x.length, y.length);
     return r;
   }
+
+  /**
+   * Float32 weights in float banks ({@link Ops#uploadBanked}): Linear and gather against the Java engine; on both
+   * engines the banked Linear is bit for bit the float-arena matmul with a transposed b (the same dot products).
+   */
+  @ParameterizedTest(name = "banked f32 linear rows={0} n={1} k={2} bias={3}")
+  @CsvSource({"1,37,53,true", "7,37,53,false", "33,37,53,true", "1,1,1,false", "40,130,64,true", "9,1025,17,false", "67,2048,16,true"})
+  void bankedF32Linear(int rows, int n, int k, boolean bias) {
+    float[] w = random(n * k, 1), x = random(rows * k, 1), b = random(n, 1);
+    HalfTensor jw = java.uploadBanked(w), cw = cpu.uploadBanked(w);
+    parity("banked f32 linear", 2e-6 * Math.sqrt(k) + 1e-6, ops -> {
+      Tensor o = ops.alloc(rows * n);
+      ops.linear16(o, in(ops, x), ops == java ? jw : cw, bias ? in(ops, b) : null, rows, n, k);
+      return ops.read(o);
+    });
+    for (ArenaOps ops : new ArenaOps[] {java, cpu}) {
+      Tensor arenaW = ops.upload(w);
+      try (Ops.Scope s = ops.scope()) {
+        Tensor xs = in(ops, x), bs = bias ? in(ops, b) : null, banked = ops.alloc(rows * n), arena = ops.alloc(rows * n);
+        ops.linear(banked, xs, LinearWeight.banked(ops == java ? jw : cw, n, k), bs, rows);
+        ops.matmul(arena, xs, arenaW, bs, rows, n, k, true);
+        assertArrayEquals(ops.read(arena), ops.read(banked), ops.device() + ": banked f32 linear = the float-arena matmul");
+      }
+    }
+  }
+
+  @ParameterizedTest(name = "banked f32 gather n={0} vocab={1} dim={2}")
+  @CsvSource({"1,37,53", "7,37,53", "33,37,53", "1,1,1", "1025,30,3"})
+  void bankedF32Gather(int n, int vocab, int dim) {
+    float[] table = random(vocab * dim, 1);
+    int[] ids = new int[n];
+    for (int i = 0; i < n; i++) ids[i] = rnd.nextInt(vocab + 2) - 1; // out-of-range ids read zeros
+    HalfTensor jt = java.uploadBanked(table), ct = cpu.uploadBanked(table);
+    parity("banked f32 gather", 0, ops -> {
+      Tensor out = ops.alloc(n * dim);
+      ops.gather16(out, ops == java ? jt : ct, in(ops, ids), n, vocab, dim);
+      return ops.read(out);
+    });
+  }
+
+  /** Float32 weights over several float banks (of 4,096 floats here): each op reads the right bank; a ninth is refused. */
+  @Test
+  void floatWeightsAcrossBanks() {
+    try (JavaOps j2 = new JavaOps(); CpuOps c2 = new CpuOps(3)) {
+      j2.bankMax = 4096;
+      c2.bankMax = 4096;
+      int n = 37, k = 53; // 1,961 floats: two tensors per bank
+      HalfTensor[][] ts = new HalfTensor[2][16];
+      for (int i = 0; i < 16; i++) {
+        float[] w = random(n * k, 1);
+        ts[0][i] = j2.uploadBanked(w);
+        ts[1][i] = c2.uploadBanked(w);
+        assertEquals(i / 2, ts[1][i].bank(), "tensor " + i + " in bank " + i / 2);
+      }
+      int[] ids = {0, 36, 5, -1, 37, 12, 1};
+      for (int rows : new int[] {7, 33}) {
+        float[] x = random(rows * k, 1);
+        for (int i = 0; i < 16; i++) {
+          float[][] out = new float[2][], got = new float[2][];
+          int o = 0;
+          for (Ops ops : new Ops[] {j2, c2}) {
+            try (Ops.Scope s = ops.scope()) {
+              Tensor y = ops.alloc(rows * n), g = ops.alloc(ids.length * k);
+              ops.linear16(y, in(ops, x), ts[o][i], null, rows, n, k);
+              ops.gather16(g, ts[o][i], in(ops, ids), ids.length, n, k);
+              out[o] = ops.read(y);
+              got[o++] = ops.read(g);
+            }
+          }
+          for (int e = 0; e < out[0].length; e++) {
+            assertEquals(out[0][e], out[1][e], (2e-6 * Math.sqrt(k) + 1e-6) * Math.max(1, Math.abs(out[0][e])), "tensor " + i + " rows " + rows);
+          }
+          assertArrayEquals(got[0], got[1], "gather from tensor " + i);
+        }
+      }
+      DeviceMemoryException full = org.junit.jupiter.api.Assertions.assertThrows(DeviceMemoryException.class, () -> c2.uploadBanked(new float[3000]));
+      assertTrue(full.getMessage().contains("all 8 float banks"), full.getMessage());
+    }
+  }
 }

@@ -1,5 +1,6 @@
 package dev.sparkinfer.kernels;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -587,6 +588,106 @@ class OpsParityTest {
       }
       IllegalStateException full = assertThrows(IllegalStateException.class, () -> c2.upload16(ws[0], DType.BF16));
       assertTrue(full.getMessage().contains("banks"), full.getMessage());
+      assertFalse(c2.fellBack());
+    }
+  }
+
+  /**
+   * Float32 weights in float banks: Linear (the CPU dot kernel and, where barriers are safe, the GPU tiled one) and
+   * gather against the Java engine, and bit for bit against the same kernels reading the weights from the float arena
+   * (the banked kernels are the arena kernels with another array), at sizes that are multiples of nothing.
+   */
+  @ParameterizedTest(name = "banked f32 linear rows={0} n={1} k={2} bias={3}")
+  @CsvSource({"1,37,53,true", "7,37,53,false", "33,37,53,true", "1,1,1,false", "9,1025,17,true", "130,64,1023,false"})
+  void bankedF32Linear(int rows, int n, int k, boolean bias) {
+    float[] w = random(n * k, 1), x = random(rows * k, 1), bv = random(n, 1);
+    HalfTensor jw = java.uploadBanked(w), cw = cl.uploadBanked(w);
+    assertEquals(DType.F32, cw.dtype());
+    Tensor jb = java.upload(bv), cb = cl.upload(bv), arenaW = cl.upload(w);
+    for (String kernel : variants("dot", "tiled")) {
+      withProperty("sparkinfer.matmul.kernel", kernel, () -> {
+        parity("banked f32 linear " + kernel, 2e-6 * Math.sqrt(k) + 1e-6, ops -> {
+          Tensor out = ops.alloc(rows * n);
+          ops.linear16(out, in(ops, x), ops == java ? jw : cw, bias ? (ops == java ? jb : cb) : null, rows, n, k);
+          return ops.read(out);
+        });
+        try (Ops.Scope s = cl.scope()) {
+          Tensor xs = in(cl, x), banked = cl.alloc(rows * n), arena = cl.alloc(rows * n);
+          cl.linear16(banked, xs, cw, bias ? cb : null, rows, n, k);
+          cl.matmul(arena, xs, arenaW, bias ? cb : null, rows, n, k, true);
+          assertArrayEquals(cl.read(arena), cl.read(banked), "banked f32 linear " + kernel + " = the float-arena matmul");
+        }
+      });
+    }
+  }
+
+  @ParameterizedTest(name = "banked f32 gather n={0} vocab={1} dim={2}")
+  @CsvSource({"1,37,53", "7,37,53", "33,37,53", "1,1,1", "1025,30,3"})
+  void bankedF32Gather(int n, int vocab, int dim) {
+    float[] table = random(vocab * dim, 1);
+    int[] ids = new int[n];
+    for (int i = 0; i < n; i++) ids[i] = rnd.nextInt(vocab + 2) - 1; // out-of-range ids read zeros
+    HalfTensor jt = java.uploadBanked(table), ct = cl.uploadBanked(table);
+    parity("banked f32 gather", 0, ops -> {
+      Tensor out = ops.alloc(n * dim);
+      ops.gather16(out, ops == java ? jt : ct, in(ops, ids), n, vocab, dim);
+      return ops.read(out);
+    });
+  }
+
+  /**
+   * Float32 weights over several float banks (banks of 4,096 floats here instead of 2 GiB): a Linear weight from
+   * {@link Ops#uploadLinear} and tables fill bank after bank, each op reads the right bank with either kernel, and a
+   * ninth bank is refused with a message.
+   */
+  @Test
+  void floatWeightsAcrossBanks() {
+    try (JavaOps j2 = new JavaOps(); AparapiOps c2 = new AparapiOps(OpenCLTestSupport.device(), true)) {
+      j2.bankMax = 4096;
+      c2.bankMax = 4096;
+      int n = 37, k = 53; // 1,961 floats: two tensors per bank, the third opens the next
+      float[][] ws = new float[16][];
+      HalfTensor[][] ts = new HalfTensor[2][16];
+      for (int i = 0; i < 16; i++) {
+        ws[i] = random(n * k, 1);
+        ts[0][i] = j2.uploadBanked(ws[i]);
+        if (i % 2 == 0) {
+          LinearWeight lw = c2.uploadLinear(ws[i], n, k);
+          assertTrue(lw.banked() != null && lw.data() == null, "an OpenCL Linear weight lives in a float bank");
+          ts[1][i] = lw.banked();
+        } else {
+          ts[1][i] = c2.uploadBanked(ws[i]);
+        }
+        assertEquals(i / 2, ts[1][i].bank(), "tensor " + i + " in bank " + i / 2);
+      }
+      float[] x = random(7 * k, 1);
+      int[] ids = {0, 36, 5, -1, 37, 12, 1};
+      for (String kernel : variants("dot", "tiled")) {
+        withProperty("sparkinfer.matmul.kernel", kernel, () -> {
+          c2.reloadConfig();
+          for (int i = 0; i < 16; i++) {
+            float[][] out = new float[2][], rows = new float[2][];
+            int o = 0;
+            for (Ops ops : new Ops[] {j2, c2}) {
+              try (Ops.Scope s = ops.scope()) {
+                Tensor y = ops.alloc(7 * n), g = ops.alloc(ids.length * k);
+                ops.linear16(y, in(ops, x), ts[o][i], null, 7, n, k);
+                ops.gather16(g, ts[o][i], in(ops, ids), ids.length, n, k);
+                out[o] = ops.read(y);
+                rows[o++] = ops.read(g);
+              }
+            }
+            for (int e = 0; e < out[0].length; e++) {
+              assertEquals(out[0][e], out[1][e], (2e-6 * Math.sqrt(k) + 1e-6) * Math.max(1, Math.abs(out[0][e])), "tensor " + i + " " + kernel);
+            }
+            assertArrayEquals(rows[0], rows[1], "gather from tensor " + i);
+          }
+        });
+      }
+      DeviceMemoryException full = assertThrows(DeviceMemoryException.class, () -> c2.uploadBanked(new float[3000]));
+      assertTrue(full.getMessage().contains("all 8 float banks") && full.getMessage().contains("int8"), full.getMessage());
+      DeviceMemoryException big = assertThrows(DeviceMemoryException.class, () -> j2.uploadBanked(new float[5000]));
+      assertTrue(big.getMessage().contains("larger than one float bank"), big.getMessage());
       assertFalse(c2.fellBack());
     }
   }

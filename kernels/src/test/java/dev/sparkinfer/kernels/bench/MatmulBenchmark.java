@@ -18,6 +18,9 @@ import java.util.Random;
  * 256 images x 50 tokens), {@code llama} (LLaMA-3.2-1B, 8 x 512 tokens, and its head for 512 positions),
  * {@code decode} (LLaMA-3.2-1B's projections for one token). {@code --quantize none,int8,int4} runs each shape with
  * the weights quantized ({@link Ops#uploadLinear(float[], int, int, Quantization)}) and prints the ratio to the first.
+ * Where a float32 weight lands in a float bank (the Java and OpenCL engines), the same product with the weight in the
+ * float arena ({@link Ops#matmul} with a transposed b, how float32 Linear weights were multiplied before the float
+ * banks) is timed too, with the banked time's ratio to it.
  *
  * <pre>
  * bin/benchmark matmul [--shapes bert,vit,llama,decode | --shape MxNxK] [--quantize none,int8,int4] [cpu|opencl|java ...]
@@ -36,6 +39,24 @@ public final class MatmulBenchmark {
         yield new int[][] {{Integer.parseInt(mnk[0]), Integer.parseInt(mnk[1]), Integer.parseInt(mnk[2])}};
       }
     };
+  }
+
+  /** The float32 weight in the float arena, multiplied by matmul with a transposed b: its time, and the banked one's ratio. */
+  private static void arenaTime(Ops ops, String d, String set, float[] w, int m, int n, int k, double banked) {
+    Tensor b = ops.upload(w);
+    try (Ops.Scope sc = ops.scope()) {
+      Tensor a = ops.alloc(m * k), out = ops.alloc(m * n);
+      long w0 = System.nanoTime();
+      for (int i = 0; i < 3 || (!d.equals("java") && System.nanoTime() - w0 < 500_000_000L && i < 50); i++) ops.matmul(out, a, b, null, m, n, k, true);
+      ops.read(out.slice(0, 1));
+      int reps = d.equals("java") ? 1 : 5;
+      long t0 = System.nanoTime();
+      for (int i = 0; i < reps; i++) ops.matmul(out, a, b, null, m, n, k, true);
+      ops.read(out.slice(0, 1));
+      double sec = (System.nanoTime() - t0) / 1e9 / reps;
+      System.out.printf("%-6s %-6s f32 in the float arena %dx%dx%d: %.2f ms, %.1f GFLOP/s; banked speed vs arena %.2f%n", d, set, m, n, k,
+          sec * 1e3, 2.0 * m * n * k / sec / 1e9, sec / banked);
+    }
   }
 
   public static void main(String[] args) {
@@ -76,6 +97,7 @@ public final class MatmulBenchmark {
                 System.out.printf("%-6s %-6s %-4s linear %dx%dx%d: %.2f ms, %.1f GFLOP/s, speed vs %s %.2f [%s]%n", d, set, q, m, n, k,
                     sec * 1e3, 2.0 * m * n * k / sec / 1e9, quantize.get(0), first / sec, ops.device());
               }
+              if (b.banked() != null && (long) n * k <= 64L << 20) arenaTime(ops, d, set, w, m, n, k, first);
             }
           }
         }

@@ -7,27 +7,23 @@ import dev.sparkinfer.kernels.Tensor;
 import dev.sparkinfer.models.weights.WeightSource;
 
 /**
- * A token (or position) table [rows, dim] on the engine in the checkpoint's precision; also the output head when the
- * model ties it (logits = x table^T).
+ * A token (or position) table [rows, dim] on the engine in the checkpoint's precision, in the engine's banks: 16-bit
+ * tables widened where read, float32 ones in a float bank ({@link Ops#uploadBanked}: a float32 vocabulary such as
+ * LLaMA-3's 128,256 x 2,048, 1 GiB, does not fill the OpenCL engine's float arena); also the output head when the model
+ * ties it (logits = x table^T).
  */
-public record Embedding(HalfTensor t16, Tensor t32, int rows, int dim) {
+public record Embedding(HalfTensor table, int rows, int dim) {
   public static Embedding load(Ops ops, WeightSource w, String name, int rows, int dim) {
     char[] bits = Linear.table16(w, name, rows, dim);
-    if (bits != null) return new Embedding(ops.upload16(bits, Linear.kernelType(w.dtype(name))), null, rows, dim);
-    return new Embedding(null, ops.upload(w.floats(name)), rows, dim);
+    if (bits != null) return new Embedding(ops.upload16(bits, Linear.kernelType(w.dtype(name))), rows, dim);
+    return new Embedding(ops.uploadBanked(w.floats(name)), rows, dim);
   }
 
   /** out[i, :] = table[ids[i], :] for i < n. */
-  public void gather(Ops ops, Tensor out, IntTensor ids, int n) {
-    if (t16 != null) ops.gather16(out, t16, ids, n, rows, dim);
-    else ops.gather(out, t32, ids, n, rows, dim, false);
-  }
+  public void gather(Ops ops, Tensor out, IntTensor ids, int n) { ops.gather16(out, table, ids, n, rows, dim); }
 
   /** logits[n, rows] = x[n, dim] table^T (a tied output head). */
-  public void head(Ops ops, Tensor logits, Tensor x, int n) {
-    if (t16 != null) ops.linear16(logits, x, t16, null, n, rows, dim);
-    else ops.matmul(logits, x, t32, null, n, rows, dim, true);
-  }
+  public void head(Ops ops, Tensor logits, Tensor x, int n) { ops.linear16(logits, x, table, null, n, rows, dim); }
 
   /** 16-bit parameters this table holds (for reserving engine memory before loading). */
   public static long params16(WeightSource w, String name) {

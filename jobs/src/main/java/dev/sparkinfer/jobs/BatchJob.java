@@ -85,7 +85,12 @@ public final class BatchJob {
     int defaultShards = cfg.partitions() > 0 ? cfg.partitions() : Math.max(2, sc.defaultParallelism() * JobConfig.PARTITIONS_PER_CORE);
     RunManifest run = RunManifest.of(spec, cfg, modelName, corpus.files(), defaultShards, hadoop);
     if (resume) run = RunManifest.read(output, hadoop).checkResumable(run, cfg);
-    else if (spec.tasks().hasSortLength()) run = run.withLengthBands(lengthBands(corpus.records(), spec.tasks(), run.shards()));
+    long counted = -1; // rows the band sampling counted on its pass over the input (a fresh text job), else -1
+    if (!resume && spec.tasks().hasSortLength()) {
+      Bands bands = lengthBands(corpus.records(), spec.tasks(), run.shards());
+      run = run.withLengthBands(bands.bounds());
+      counted = bands.rows();
+    }
     int shards = run.shards();
     String device = sc.isLocal() ? spec.warmUp() : null;
     PartitionRunner runner = new PartitionRunner(spec.tasks(), cfg.batchSize(), cfg.windowRows(), null, null);
@@ -106,10 +111,10 @@ public final class BatchJob {
     LongAccumulator rowsDone = sc.longAccumulator("sparkinfer." + spec.name() + ".rows");
     CollectionAccumulator<String> taskInfo = sc.collectionAccumulator("sparkinfer." + spec.name() + ".taskInfo");
 
-    // 1. read, spread over the shards not committed yet, count
+    // 1. read, spread over the shards not committed yet, count (a fresh text job counted while it sampled: no second pass)
     sc.setJobDescription(spec.name() + ": read and count " + cfg.input());
     JavaRDD<InputRecord> input = spread(corpus.records(), spec.tasks(), shards, run.lengthBands(), committed);
-    long total = input.count();
+    long total = counted >= 0 ? counted : input.count();
     long t1 = System.nanoTime();
     LOG.info(String.format("%s: %,d rows to run from %d %s file(s), %d shards, batch size %d", spec.name(), total,
         corpus.files().size(), corpus.format().name().toLowerCase(), shards, cfg.batchSize()));
@@ -247,7 +252,10 @@ public final class BatchJob {
    * each partition sampling up to a fixed number of keys (a reservoir with a seed of its index), weighted by its row
    * count on the driver (as Spark's range partitioner does).
    */
-  static long[] lengthBands(JavaRDD<InputRecord> records, BatchTaskFactory tasks, int shards) {
+  /** Band bounds ({@link #lengthBands}) and the rows counted on the pass that sampled them. */
+  record Bands(long[] bounds, long rows) {}
+
+  static Bands lengthBands(JavaRDD<InputRecord> records, BatchTaskFactory tasks, int shards) {
     int perPartition = Math.max(20, 60 * shards / Math.max(1, records.getNumPartitions()));
     List<Tuple2<Long, long[]>> samples = records.mapPartitionsWithIndex((index, it) -> {
       java.util.Random rnd = new java.util.Random(index);
@@ -292,7 +300,9 @@ public final class BatchJob {
       }
     }
     for (; b < bounds.length; b++) bounds[b] = last == Long.MAX_VALUE ? last : ++last; // few rows: empty bands at the top
-    return bounds;
+    long rows = 0;
+    for (Tuple2<Long, long[]> s : samples) rows += s._1();
+    return new Bands(bounds, rows);
   }
 
   /** Cost proxy in the high 32 bits, a hash of the id in the low ones; rows rejected while reading cost 0. */

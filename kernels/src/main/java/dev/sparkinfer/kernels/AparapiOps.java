@@ -157,6 +157,16 @@ public final class AparapiOps extends ArenaOps {
   boolean useRowAttention() { return cpuKernel(config.attentionKernel(), "rows"); }
 
   /**
+   * Where the row kernel is not used: attention in one launch ({@link OpsKernel#attentionFused()}: scores in local
+   * memory, never in the scores tensor) when the keys are at most {@code FA_MAX_K} (128) and the head at most
+   * {@code FA_MAX_HD} (128), as for BERT-family encoders and CLIP; else the three split launches. Auto and
+   * {@code fused} choose it where it fits; {@code split} never.
+   */
+  boolean useFusedAttention(Attention sp) {
+    return !config.attentionKernel().equals("split") && sp.kLen() <= OpsKernel.FA_MAX_K && sp.headDim() <= OpsKernel.FA_MAX_HD;
+  }
+
+  /**
    * LayerNorm and RMSNorm with a work-item per row (CPU devices) or a work-group per row with a tree reduction in
    * local memory (GPUs). {@code -Dsparkinfer.norm.kernel=rows|groups} overrides.
    */
@@ -184,7 +194,8 @@ public final class AparapiOps extends ArenaOps {
 
   private static final java.util.Set<Integer> BARRIER_OPS = java.util.Set.of(OpsKernel.OP_MATMUL, OpsKernel.OP_LAYERNORM,
       OpsKernel.OP_RMSNORM, OpsKernel.OP_SOFTMAX, OpsKernel.OP_L2NORM, OpsKernel.OP_ATTN_SOFTMAX, OpsKernel.OP_TOPK,
-      OpsKernel.OP_LINEAR16, OpsKernel.OP_LINEARQ, OpsKernel.OP_MATMUL_BLOCKED, OpsKernel.OP_LINEAR16_BLOCKED);
+      OpsKernel.OP_LINEAR16, OpsKernel.OP_LINEARQ, OpsKernel.OP_MATMUL_BLOCKED, OpsKernel.OP_LINEAR16_BLOCKED,
+      OpsKernel.OP_ATTN_FUSED);
 
   /** Whether kernels with work-group barriers may run on this device (see {@link #barriersSafe(DeviceInfo, String)}). */
   boolean barriersSafe() { return barriersSafe; }
@@ -529,6 +540,10 @@ public final class AparapiOps extends ArenaOps {
     int rows = sp.batch() * sp.heads() * sp.qLen();
     if (useRowAttention()) {
       launch(OpsKernel.OP_ATTN_ROWS, range1d(rows));
+      return;
+    }
+    if (useFusedAttention(sp)) {
+      launchRows(OpsKernel.OP_ATTN_FUSED, sp.batch() * sp.heads() * ((sp.qLen() + OpsKernel.FA_ROWS - 1) / OpsKernel.FA_ROWS));
       return;
     }
     launch(OpsKernel.OP_ATTN_SCORES, range1d(rows * sp.kLen()));

@@ -13,7 +13,9 @@ import java.util.Properties;
  * @param matmulKernel    {@code auto}, {@code dot} (CPU: contiguous dot products), {@code blocked} (GPU: local-memory
  *                        tiles, a 4 x 4 register block per work-item; auto's choice on GPUs) or {@code tiled} (GPU: the
  *                        older kernel, one output per work-item, kept to compare)
- * @param attentionKernel {@code auto}, {@code rows} (CPU, fused per row) or {@code split} (GPU: scores, softmax, values)
+ * @param attentionKernel {@code auto}, {@code rows} (CPU, fused per row), {@code fused} (GPU: one launch, scores in local
+ *                        memory, where the keys and the head are at most 128; else split; auto's choice on GPUs) or
+ *                        {@code split} (GPU: scores, softmax, values in three launches)
  * @param normKernel      {@code auto}, {@code rows} or {@code groups} (work-group reductions)
  * @param softmaxKernel   {@code auto}, {@code rows} or {@code groups}, also for top-k
  * @param linearLayout    {@code auto}, {@code in-major} or {@code out-major}: how float Linear weights are stored
@@ -36,7 +38,7 @@ public record EngineConfig(String matmulKernel, String attentionKernel, String n
                            Quantization quantize, Pruning prune) implements Serializable {
   public EngineConfig {
     check("matmul", matmulKernel, "dot", "tiled", "blocked");
-    check("attention", attentionKernel, "rows", "split");
+    check("attention", attentionKernel, "rows", "split", "fused");
     check("norm", normKernel, "rows", "groups");
     check("softmax", softmaxKernel, "rows", "groups");
     if (!linearLayout.equals("auto") && !linearLayout.equals("in-major") && !linearLayout.equals("out-major")) {

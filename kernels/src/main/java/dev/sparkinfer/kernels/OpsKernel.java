@@ -26,6 +26,8 @@ class OpsKernel extends BitsKernel {
   static final int OP_HSTAGE_IN = 7, OP_LINEAR16 = 50, OP_LINEAR16_NK = 51, OP_GATHER16 = 52, OP_ROPE = 53, OP_CACHE_WRITE = 54;
   /** Register-blocked GPU matmul, W [n, k]: float W, and 16-bit W widened as its tile is loaded ({@link #matmulBlocked()}). */
   static final int OP_MATMUL_BLOCKED = 60, OP_LINEAR16_BLOCKED = 61;
+  /** Attention in one launch for GPUs and short sequences, scores in local memory ({@link #attentionFused()}). */
+  static final int OP_ATTN_FUSED = 62;
 
   /** Matmul tile edge: a work-group of TILE x TILE work-items computes a TILE x TILE block of the output. */
   static final int TILE = 16;
@@ -76,6 +78,7 @@ class OpsKernel extends BitsKernel {
     else if (op == OP_ATTN_SOFTMAX) attentionSoftmax();
     else if (op == OP_ATTN_VALUES) attentionValues();
     else if (op == OP_ATTN_ROWS) attentionRows();
+    else if (op == OP_ATTN_FUSED) attentionFused();
     else if (op == OP_GATHER) gather();
     else if (op == OP_MEANPOOL) meanPool();
     else if (op == OP_TOPK) topK();
@@ -1127,5 +1130,71 @@ class OpsKernel extends BitsKernel {
   /** out[row, col] = v + bias[col], inside the output only. */
   void storeBlocked(int row, int col, float v) {
     if (row < n0 && col < n1) mem[o + row * n1 + col] = v + (c >= 0 ? mem[c + col] : 0f);
+  }
+
+  // ---- fused attention for GPUs and short sequences ----
+
+  /** Queries per work-group of {@link #attentionFused()}, and the longest key sequence and head it takes. */
+  static final int FA_ROWS = 8, FA_MAX_K = 128, FA_MAX_HD = 128;
+
+  /**
+   * Attention (same operands, masks and "no visible key: zeros" rule as the split kernels) in one launch, for GPUs
+   * and kLen <= FA_MAX_K, headDim <= FA_MAX_HD: a work-group of WG work-items per (batch entry, head, block of FA_ROWS
+   * queries), the block's queries and its FA_ROWS x kLen scores in local memory (in {@link #blkW} and {@link #blkA}:
+   * the matmul's tiles, 1,040 floats each, as Aparapi gives every launch all of the kernel's local arrays). Three
+   * steps, a barrier between them and none in a loop: scores (a work-item per score in turn, q from local memory, k
+   * from global), softmax (a work-item per query row), output (a work-item per (row, d) in turn, v read along d).
+   * Nothing goes to the scores tensor. Work-groups ordered query block fastest, then head, then batch entry.
+   */
+  void attentionFused() {
+    int qLen = n1, kLen = n2, hd = n3, heads = p0;
+    int lid = getLocalId(0);
+    int qBlocks = (qLen + FA_ROWS - 1) / FA_ROWS;
+    int grp = getGroupId(0);
+    int qb = grp % qBlocks;
+    int t = grp / qBlocks;
+    int h = t % heads;
+    int bb = t / heads;
+    int kvh = h / (heads / p1);
+    int i0 = qb * FA_ROWS;
+    int rows = min(FA_ROWS, qLen - i0);
+    for (int e = lid; e < rows * hd; e += WG) {
+      int r = e / hd, d = e % hd;
+      blkW[r * FA_MAX_HD + d] = mem[a + (bb * qLen + i0 + r) * p2 + h * hd + d];
+    }
+    localBarrier();
+    for (int e = lid; e < rows * kLen; e += WG) {
+      int r = e / kLen, j = e % kLen;
+      int qBase = r * FA_MAX_HD;
+      int kBase = b + (bb * p8 + j) * p3 + kvh * hd;
+      float dot = 0f;
+      for (int d = 0; d < hd; d++) dot += blkW[qBase + d] * mem[kBase + d];
+      blkA[r * FA_MAX_K + j] = dot * f0;
+    }
+    localBarrier();
+    if (lid < rows) {
+      int pos = queryPos(bb, i0 + lid);
+      int base = lid * FA_MAX_K;
+      float mx = NEG_BIG;
+      for (int j = 0; j < kLen; j++) {
+        if (visible(bb, pos, j, kLen) == 1) mx = max(mx, blkA[base + j]);
+      }
+      float sum = 0f;
+      for (int j = 0; j < kLen; j++) {
+        float e = visible(bb, pos, j, kLen) == 1 ? exp(blkA[base + j] - mx) : 0f;
+        blkA[base + j] = e;
+        sum += e;
+      }
+      for (int j = 0; j < kLen; j++) blkA[base + j] = sum > 0f ? blkA[base + j] / sum : 0f;
+    }
+    localBarrier();
+    for (int e = lid; e < rows * hd; e += WG) {
+      int r = e / hd, d = e % hd;
+      int pBase = r * FA_MAX_K;
+      int vBase = c + bb * p8 * p3 + kvh * hd + d;
+      float acc = 0f;
+      for (int j = 0; j < kLen; j++) acc += blkA[pBase + j] * mem[vBase + j * p3];
+      mem[o + (bb * qLen + i0 + r) * p4 + h * hd + d] = acc;
+    }
   }
 }

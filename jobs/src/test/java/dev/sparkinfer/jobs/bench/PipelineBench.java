@@ -231,9 +231,11 @@ public final class PipelineBench {
     }
     EngineConfig auto = EngineConfig.fromSystemProperties();
     forwardLaunches(auto, "");
-    // the GPU kernels (what --device auto picks on a GPU) on whatever OpenCL device this is
-    forwardLaunches(new EngineConfig("blocked", "split", "groups", "groups", auto.linearLayout(), auto.elementRun(), auto.budgetBytes(),
-        auto.openclDevice(), auto.strict(), auto.cpuThreads()), " with the GPU kernels");
+    // the GPU kernels (what --device auto picks on a GPU: fused attention), and with the split attention of before
+    for (String attention : List.of("fused", "split")) {
+      forwardLaunches(new EngineConfig("blocked", attention, "groups", "groups", auto.linearLayout(), auto.elementRun(), auto.budgetBytes(),
+          auto.openclDevice(), auto.strict(), auto.cpuThreads()), " with the GPU kernels, " + attention + " attention");
+    }
   }
 
   static void forwardLaunches(EngineConfig config, String what) {

@@ -689,7 +689,7 @@ public final class AparapiOps extends ArenaOps {
 
   /** Launches since this engine opened, in all and per op code (read by benchmarks: launches per model forward). */
   private long launches;
-  private final long[] launchesByOp = new long[64];
+  private final long[] launchesByOp = new long[128];
 
   /** Kernel launches since this engine opened (each one synchronous: Aparapi waits for the kernel). */
   public long launches() { return launches; }

@@ -2,6 +2,7 @@
 # The GPU check of the matmul kernels and launch overhead, for a session with an NVIDIA machine.
 #
 # Here (with Maven), pack the kernels module:   ../shared/device/gpu-kit --module kernels
+#   (--module models packs the kernels too, and adds MiniLM end to end with the old and the new kernels)
 # There, from the project root (.gpu/ beside):  bash kernels/src/test/gpu/gpu-check-speed.sh [--quick]
 #   (or: bash .gpu/run bash kernels/src/test/gpu/gpu-check-speed.sh)
 #
@@ -31,10 +32,16 @@ echo "== Linear GFLOP/s, old (tiled) and new (blocked) kernel"
 run java dev.sparkinfer.kernels.bench.MatmulBenchmark --shapes gpu --kernels tiled,blocked opencl || status=1
 echo "== attention, split (3 launches, scores in global memory) and fused (1 launch, scores in local memory)"
 run java dev.sparkinfer.kernels.bench.AttentionBenchmark --kernels split,fused || status=1
+torch=0
+run python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null && torch=1
 echo "== PyTorch on the same shapes"
-if run python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-  run python3 kernels/src/test/python/torch_matmul.py gpu || status=1
-else
-  echo "no PyTorch with CUDA here: the reference was not run"
+if [ $torch = 1 ]; then run python3 kernels/src/test/python/torch_matmul.py gpu || status=1; else echo "no PyTorch with CUDA here: not run"; fi
+# end to end, where the kit was packed with --module models (which carries the kernels' classes too)
+if ls .gpu/lib/models-test-classes.jar >/dev/null 2>&1; then
+  echo "== MiniLM shape end to end (random weights, batch 256 x 128): old kernels (tiled, split), then auto (blocked, fused)"
+  JAVA_OPTS="-Dsparkinfer.matmul.kernel=tiled -Dsparkinfer.attention.kernel=split" \
+    run java dev.sparkinfer.models.bench.MiniLmShapeBenchmark --dir /tmp/minilm-shape opencl || status=1
+  run java dev.sparkinfer.models.bench.MiniLmShapeBenchmark --dir /tmp/minilm-shape opencl || status=1
+  if [ $torch = 1 ]; then run python3 models/src/test/python/torch_minilm.py /tmp/minilm-shape 256 128 8 || status=1; fi
 fi
 exit $status

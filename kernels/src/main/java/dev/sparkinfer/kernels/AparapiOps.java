@@ -158,7 +158,7 @@ public final class AparapiOps extends ArenaOps {
 
   /**
    * Where the row kernel is not used: attention in one launch ({@link OpsKernel#attentionFused()}: scores in local
-   * memory, never in the scores tensor) when the keys are at most {@code FA_MAX_K} (128) and the head at most
+   * memory, never in the scores tensor) when the keys are at most {@code FA_MAX_K} (256) and the head at most
    * {@code FA_MAX_HD} (128), as for BERT-family encoders and CLIP; else the three split launches. Auto and
    * {@code fused} choose it where it fits; {@code split} never.
    */
@@ -543,7 +543,9 @@ public final class AparapiOps extends ArenaOps {
       return;
     }
     if (useFusedAttention(sp)) {
-      launchRows(OpsKernel.OP_ATTN_FUSED, sp.batch() * sp.heads() * ((sp.qLen() + OpsKernel.FA_ROWS - 1) / OpsKernel.FA_ROWS));
+      int queries = sp.kLen() <= OpsKernel.FA_SCORES / 8 ? 8 : 4; // per work-group: the scores block holds 1,024 floats
+      k.p9 = queries;
+      launchRows(OpsKernel.OP_ATTN_FUSED, sp.batch() * sp.heads() * ((sp.qLen() + queries - 1) / queries));
       return;
     }
     launch(OpsKernel.OP_ATTN_SCORES, range1d(rows * sp.kLen()));

@@ -14,7 +14,7 @@ import java.util.Properties;
  *                        tiles, a 4 x 4 register block per work-item; auto's choice on GPUs) or {@code tiled} (GPU: the
  *                        older kernel, one output per work-item, kept to compare)
  * @param attentionKernel {@code auto}, {@code rows} (CPU, fused per row), {@code fused} (GPU: one launch, scores in local
- *                        memory, where the keys and the head are at most 128; else split; auto's choice on GPUs) or
+ *                        memory, where the keys are at most 256 and the head at most 128; else split; auto's choice on GPUs) or
  *                        {@code split} (GPU: scores, softmax, values in three launches)
  * @param normKernel      {@code auto}, {@code rows} or {@code groups} (work-group reductions)
  * @param softmaxKernel   {@code auto}, {@code rows} or {@code groups}, also for top-k

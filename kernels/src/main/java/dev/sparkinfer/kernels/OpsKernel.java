@@ -1134,13 +1134,16 @@ class OpsKernel extends BitsKernel {
 
   // ---- fused attention for GPUs and short sequences ----
 
-  /** Queries per work-group of {@link #attentionFused()}, and the longest key sequence and head it takes. */
-  static final int FA_ROWS = 8, FA_MAX_K = 128, FA_MAX_HD = 128;
+  /**
+   * {@link #attentionFused()}: the scores block in local memory (FA_SCORES floats: FA_SCORES / p9 keys for each of the
+   * work-group's p9 queries), and the longest key sequence and head it takes.
+   */
+  static final int FA_SCORES = 1024, FA_MAX_K = 256, FA_MAX_HD = 128;
 
   /**
    * Attention (same operands, masks and "no visible key: zeros" rule as the split kernels) in one launch, for GPUs
-   * and kLen <= FA_MAX_K, headDim <= FA_MAX_HD: a work-group of WG work-items per (batch entry, head, block of FA_ROWS
-   * queries), the block's queries and its FA_ROWS x kLen scores in local memory (in {@link #blkW} and {@link #blkA}:
+   * and kLen <= FA_MAX_K, headDim <= FA_MAX_HD: a work-group of WG work-items per (batch entry, head, block of p9
+   * queries: 8 up to 128 keys, 4 up to 256), the block's queries and its p9 x kLen scores in local memory (in {@link #blkW} and {@link #blkA}:
    * the matmul's tiles, 1,040 floats each, as Aparapi gives every launch all of the kernel's local arrays). Three
    * steps, a barrier between them and none in a loop: scores (a work-item per score in turn, q from local memory, k
    * from global), softmax (a work-item per query row), output (a work-item per (row, d) in turn, v read along d).
@@ -1149,15 +1152,16 @@ class OpsKernel extends BitsKernel {
   void attentionFused() {
     int qLen = n1, kLen = n2, hd = n3, heads = p0;
     int lid = getLocalId(0);
-    int qBlocks = (qLen + FA_ROWS - 1) / FA_ROWS;
+    int fr = p9, ks = FA_SCORES / p9; // queries per work-group, scores row stride
+    int qBlocks = (qLen + fr - 1) / fr;
     int grp = getGroupId(0);
     int qb = grp % qBlocks;
     int t = grp / qBlocks;
     int h = t % heads;
     int bb = t / heads;
     int kvh = h / (heads / p1);
-    int i0 = qb * FA_ROWS;
-    int rows = min(FA_ROWS, qLen - i0);
+    int i0 = qb * fr;
+    int rows = min(fr, qLen - i0);
     for (int e = lid; e < rows * hd; e += WG) {
       int r = e / hd, d = e % hd;
       blkW[r * FA_MAX_HD + d] = mem[a + (bb * qLen + i0 + r) * p2 + h * hd + d];
@@ -1169,12 +1173,12 @@ class OpsKernel extends BitsKernel {
       int kBase = b + (bb * p8 + j) * p3 + kvh * hd;
       float dot = 0f;
       for (int d = 0; d < hd; d++) dot += blkW[qBase + d] * mem[kBase + d];
-      blkA[r * FA_MAX_K + j] = dot * f0;
+      blkA[r * ks + j] = dot * f0;
     }
     localBarrier();
     if (lid < rows) {
       int pos = queryPos(bb, i0 + lid);
-      int base = lid * FA_MAX_K;
+      int base = lid * ks;
       float mx = NEG_BIG;
       for (int j = 0; j < kLen; j++) {
         if (visible(bb, pos, j, kLen) == 1) mx = max(mx, blkA[base + j]);
@@ -1190,7 +1194,7 @@ class OpsKernel extends BitsKernel {
     localBarrier();
     for (int e = lid; e < rows * hd; e += WG) {
       int r = e / hd, d = e % hd;
-      int pBase = r * FA_MAX_K;
+      int pBase = r * ks;
       int vBase = c + bb * p8 * p3 + kvh * hd + d;
       float acc = 0f;
       for (int j = 0; j < kLen; j++) acc += blkA[pBase + j] * mem[vBase + j * p3];

@@ -250,8 +250,9 @@ public final class PipelineBench {
       java.util.Map<String, Long> byOp = rt.admit(o -> ((AparapiOps) o).launchesByOp());
       byOp.replaceAll((op, c) -> c - byOpBefore.getOrDefault(op, 0L));
       byOp.values().removeIf(c -> c == 0);
-      System.out.printf(Locale.ROOT, "launches per MiniLM forward%s (32 texts, 6 layers, ids in and embeddings out included) on %s: %d; "
-          + "by op: %s%n", what, rt.device(), after - before, byOp);
+      int longest = batch.subList(32, 64).stream().mapToInt(t -> e.encode(t).ids().length).max().orElse(0);
+      System.out.printf(Locale.ROOT, "launches per MiniLM forward%s (32 texts of up to %d tokens, 6 layers, ids in and embeddings out "
+          + "included) on %s: %d; by op: %s%n", what, longest, rt.device(), after - before, byOp);
     } catch (IllegalStateException ex) { // PoCL without its cbs work-group method refuses barrier kernels
       System.out.printf(Locale.ROOT, "launches per MiniLM forward%s: not run: %s%n", what, ex.getMessage());
     }

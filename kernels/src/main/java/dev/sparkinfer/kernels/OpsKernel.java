@@ -1143,8 +1143,9 @@ class OpsKernel extends BitsKernel {
   /**
    * Attention (same operands, masks and "no visible key: zeros" rule as the split kernels) in one launch, for GPUs
    * and kLen <= FA_MAX_K, headDim <= FA_MAX_HD: a work-group of WG work-items per (batch entry, head, block of p9
-   * queries: 8 up to 128 keys, 4 up to 256), the block's queries and its p9 x kLen scores in local memory (in {@link #blkW} and {@link #blkA}:
-   * the matmul's tiles, 1,040 floats each, as Aparapi gives every launch all of the kernel's local arrays). Three
+   * queries: 8 up to 128 keys, 4 up to 256), the block's queries and its p9 x kLen scores in local memory (in
+   * {@link #blkW} and {@link #blkA}: the matmul's tiles, 1,040 floats each, reused because Aparapi gives every launch
+   * all of the kernel's local arrays, so each new one costs every op's work-groups local memory on a GPU). Three
    * steps, a barrier between them and none in a loop: scores (a work-item per score in turn, q from local memory, k
    * from global), softmax (a work-item per query row), output (a work-item per (row, d) in turn, v read along d).
    * Nothing goes to the scores tensor. Work-groups ordered query block fastest, then head, then batch entry.

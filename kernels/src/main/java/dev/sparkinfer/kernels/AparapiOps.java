@@ -143,6 +143,13 @@ public final class AparapiOps extends ArenaOps {
    */
   boolean useDotKernel() { return cpuKernel(config.matmulKernel(), "dot"); }
 
+  /**
+   * Which GPU kernel multiplies by a Linear weight {@code W[n, k]} (float or 16-bit) where the dot kernel is not used:
+   * the register-blocked one ({@link OpsKernel#matmulBlocked()}: 64 x 64 outputs per work-group, 4 x 4 per work-item;
+   * auto and {@code blocked}) or the one-output-per-work-item tiles ({@code tiled}, kept to compare).
+   */
+  boolean useBlockedKernel() { return !config.matmulKernel().equals("tiled"); }
+
   /** A kernel choice of the config: true for the CPU kind (auto: on CPU devices). */
   private boolean cpuKernel(String forced, String cpuKind) {
     if (forced.equals("auto")) return "CPU".equals(info.type());
@@ -156,6 +163,16 @@ public final class AparapiOps extends ArenaOps {
    * {@code -Dsparkinfer.attention.kernel=rows|split} overrides.
    */
   boolean useRowAttention() { return cpuKernel(config.attentionKernel(), "rows"); }
+
+  /**
+   * Where the row kernel is not used: attention in one launch ({@link OpsKernel#attentionFused()}: scores in local
+   * memory, never in the scores tensor) when the keys are at most {@code FA_MAX_K} (256) and the head at most
+   * {@code FA_MAX_HD} (128), as for BERT-family encoders and CLIP; else the three split launches. Auto and
+   * {@code fused} choose it where it fits; {@code split} never.
+   */
+  boolean useFusedAttention(Attention sp) {
+    return !config.attentionKernel().equals("split") && sp.kLen() <= OpsKernel.FA_MAX_K && sp.headDim() <= OpsKernel.FA_MAX_HD;
+  }
 
   /**
    * LayerNorm and RMSNorm with a work-item per row (CPU devices) or a work-group per row with a tree reduction in
@@ -185,7 +202,8 @@ public final class AparapiOps extends ArenaOps {
 
   private static final java.util.Set<Integer> BARRIER_OPS = java.util.Set.of(OpsKernel.OP_MATMUL, OpsKernel.OP_LAYERNORM,
       OpsKernel.OP_RMSNORM, OpsKernel.OP_SOFTMAX, OpsKernel.OP_L2NORM, OpsKernel.OP_ATTN_SOFTMAX, OpsKernel.OP_TOPK,
-      OpsKernel.OP_LINEAR16, OpsKernel.OP_LINEARQ);
+      OpsKernel.OP_LINEAR16, OpsKernel.OP_LINEARQ, OpsKernel.OP_MATMUL_BLOCKED, OpsKernel.OP_LINEAR16_BLOCKED,
+      OpsKernel.OP_ATTN_FUSED);
 
   /** Whether kernels with work-group barriers may run on this device (see {@link #barriersSafe(DeviceInfo, String)}). */
   boolean barriersSafe() { return barriersSafe; }
@@ -425,7 +443,17 @@ public final class AparapiOps extends ArenaOps {
       launch(OpsKernel.OP_MATMUL_KN, device.createRange2D(roundUp(colBlocks, 16), rowBlocks, 16, 1));
       return;
     }
-    launchTransposed(OpsKernel.OP_MATMUL_NK, OpsKernel.OP_MATMUL, m, n);
+    launchTransposed(OpsKernel.OP_MATMUL_NK, OpsKernel.OP_MATMUL, OpsKernel.OP_MATMUL_BLOCKED, m, n);
+  }
+
+  /** {@link #launchTransposed(int, int, int, int)} with a register-blocked GPU kernel as well, chosen by {@link #useBlockedKernel()}. */
+  private void launchTransposed(int dotOp, int tiledOp, int blockedOp, int m, int n) {
+    if (useDotKernel() || !useBlockedKernel()) {
+      launchTransposed(dotOp, tiledOp, m, n);
+      return;
+    }
+    int t = OpsKernel.TILE;
+    launch(blockedOp, device.createRange2D((n + OpsKernel.BLK - 1) / OpsKernel.BLK * t, (m + OpsKernel.BLK - 1) / OpsKernel.BLK * t, t, t));
   }
 
   /**
@@ -566,6 +594,12 @@ public final class AparapiOps extends ArenaOps {
       launch(OpsKernel.OP_ATTN_ROWS, range1d(rows));
       return;
     }
+    if (useFusedAttention(sp)) {
+      int queries = sp.kLen() <= OpsKernel.FA_SCORES / 8 ? 8 : 4; // per work-group: the scores block holds 1,024 floats
+      k.p9 = queries;
+      launchRows(OpsKernel.OP_ATTN_FUSED, sp.batch() * sp.heads() * ((sp.qLen() + queries - 1) / queries));
+      return;
+    }
     launch(OpsKernel.OP_ATTN_SCORES, range1d(rows * sp.kLen()));
     launchRows(OpsKernel.OP_ATTN_SOFTMAX, rows);
     launch(OpsKernel.OP_ATTN_VALUES, range1d(rows * sp.headDim()));
@@ -612,7 +646,7 @@ public final class AparapiOps extends ArenaOps {
     k.n2 = kk;
     k.p8 = w.bank();
     k.p9 = w.dtype().kernelCode();
-    launchTransposed(OpsKernel.OP_LINEAR16_NK, OpsKernel.OP_LINEAR16, rows, n);
+    launchTransposed(OpsKernel.OP_LINEAR16_NK, OpsKernel.OP_LINEAR16, OpsKernel.OP_LINEAR16_BLOCKED, rows, n);
   }
 
   /** Quantized weights in the plain layout ({@code [n][rowBytes]} bytes, {@code [n][groups]} scales), dequantized in the kernel. */
@@ -707,6 +741,41 @@ public final class AparapiOps extends ArenaOps {
   private static final boolean PROFILE = Boolean.getBoolean("sparkinfer.kernels.profile");
   private final java.util.Map<String, long[]> profile = new java.util.TreeMap<>();
 
+  /** Launches since this engine opened, in all and per op code (read by benchmarks: launches per model forward). */
+  private long launches;
+  private final long[] launchesByOp = new long[128];
+
+  /** Kernel launches since this engine opened (each one synchronous: Aparapi waits for the kernel). */
+  public long launches() { return launches; }
+
+  /** Launches per op since this engine opened, by op name, the ops launched at least once. */
+  public java.util.Map<String, Long> launchesByOp() {
+    java.util.Map<String, Long> m = new java.util.TreeMap<>();
+    for (int op = 0; op < launchesByOp.length; op++) if (launchesByOp[op] > 0) m.put(opName(op), launchesByOp[op]);
+    return m;
+  }
+
+  /**
+   * What one launch costs on this device: wall times, in microseconds and sorted, of {@code count} launches of a zero
+   * fill of one float (a kernel with nothing to do), after 100 untimed ones. Each is a whole launch as the ops make it:
+   * Aparapi's setting of the kernel's arguments, the enqueue, the wait for the kernel, the fallback check.
+   */
+  public double[] launchMicros(int count) {
+    checkOpen();
+    double[] us = new double[count];
+    try (Scope s = scope()) {
+      Tensor t = alloc(1);
+      for (int i = 0; i < 100; i++) zero(t);
+      for (int i = 0; i < count; i++) {
+        long t0 = System.nanoTime();
+        zero(t);
+        us[i] = (System.nanoTime() - t0) / 1e3;
+      }
+    }
+    java.util.Arrays.sort(us);
+    return us;
+  }
+
   private void launch(int op, Range range) {
     checkOpen();
     if (!barriersSafe && BARRIER_OPS.contains(op)) {
@@ -715,6 +784,8 @@ public final class AparapiOps extends ArenaOps {
           + "the CPU kernels (leave -Dsparkinfer.*.kernel at auto) on " + info);
     }
     k.op = op;
+    launches++;
+    if (op < launchesByOp.length) launchesByOp[op]++;
     long t0 = PROFILE ? System.nanoTime() : 0;
     try {
       k.execute(range);

@@ -10,8 +10,12 @@ import java.util.Properties;
  * properties read on each machine). Defaults come from the {@code sparkinfer.*} system properties of the JVM that makes
  * the config (the driver), so the flags users know keep working there.
  *
- * @param matmulKernel    {@code auto}, {@code dot} (CPU: contiguous dot products) or {@code tiled} (GPU: local-memory tiles)
- * @param attentionKernel {@code auto}, {@code rows} (CPU, fused per row) or {@code split} (GPU: scores, softmax, values)
+ * @param matmulKernel    {@code auto}, {@code dot} (CPU: contiguous dot products), {@code blocked} (GPU: local-memory
+ *                        tiles, a 4 x 4 register block per work-item; auto's choice on GPUs) or {@code tiled} (GPU: the
+ *                        older kernel, one output per work-item, kept to compare)
+ * @param attentionKernel {@code auto}, {@code rows} (CPU, fused per row), {@code fused} (GPU: one launch, scores in local
+ *                        memory, where the keys are at most 256 and the head at most 128; else split; auto's choice on GPUs) or
+ *                        {@code split} (GPU: scores, softmax, values in three launches)
  * @param normKernel      {@code auto}, {@code rows} or {@code groups} (work-group reductions)
  * @param softmaxKernel   {@code auto}, {@code rows} or {@code groups}, also for top-k
  * @param linearLayout    {@code auto}, {@code in-major} or {@code out-major}: how float Linear weights are stored
@@ -33,8 +37,8 @@ public record EngineConfig(String matmulKernel, String attentionKernel, String n
                            String openclDevice, boolean strict, int cpuThreads,
                            Quantization quantize, Pruning prune) implements Serializable {
   public EngineConfig {
-    check("matmul", matmulKernel, "dot", "tiled");
-    check("attention", attentionKernel, "rows", "split");
+    check("matmul", matmulKernel, "dot", "tiled", "blocked");
+    check("attention", attentionKernel, "rows", "split", "fused");
     check("norm", normKernel, "rows", "groups");
     check("softmax", softmaxKernel, "rows", "groups");
     if (!linearLayout.equals("auto") && !linearLayout.equals("in-major") && !linearLayout.equals("out-major")) {
@@ -65,9 +69,11 @@ public record EngineConfig(String matmulKernel, String attentionKernel, String n
   /** The CPU engine's threads: the configured number, else the JVM's available processors. */
   public int cpuThreadsOrAll() { return cpuThreads > 0 ? cpuThreads : Runtime.getRuntime().availableProcessors(); }
 
-  private static void check(String what, String value, String cpu, String gpu) {
-    if (!value.equals("auto") && !value.equals(cpu) && !value.equals(gpu)) {
-      throw new IllegalArgumentException("sparkinfer." + what + ".kernel must be auto, " + cpu + " or " + gpu + ", got '" + value + "'");
+  private static void check(String what, String value, String... kinds) {
+    if (!value.equals("auto") && !java.util.Arrays.asList(kinds).contains(value)) {
+      String last = kinds[kinds.length - 1];
+      String others = String.join(", ", java.util.Arrays.asList(kinds).subList(0, kinds.length - 1));
+      throw new IllegalArgumentException("sparkinfer." + what + ".kernel must be auto, " + others + " or " + last + ", got '" + value + "'");
     }
   }
 
@@ -146,6 +152,11 @@ public record EngineConfig(String matmulKernel, String attentionKernel, String n
   public EngineConfig withPrune(Pruning p) {
     return new EngineConfig(matmulKernel, attentionKernel, normKernel, softmaxKernel, linearLayout, elementRun, budgetBytes,
         openclDevice, strict, cpuThreads, quantize, p);
+  }
+
+  public EngineConfig withMatmulKernel(String kernel) {
+    return new EngineConfig(kernel, attentionKernel, normKernel, softmaxKernel, linearLayout, elementRun, budgetBytes,
+        openclDevice, strict, cpuThreads, quantize, prune);
   }
 
   public EngineConfig withOpenclDevice(String device) {

@@ -26,6 +26,10 @@ class OpsKernel extends BitsKernel {
   /** Float32 weights in float banks: staging (the 16-bit ops read them with dtype code p9 == 2). */
   static final int OP_GSTAGE_IN = 9;
   static final int OP_HSTAGE_IN = 7, OP_LINEAR16 = 50, OP_LINEAR16_NK = 51, OP_GATHER16 = 52, OP_ROPE = 53, OP_CACHE_WRITE = 54;
+  /** Register-blocked GPU matmul, W [n, k]: float W, and 16-bit W widened as its tile is loaded ({@link #matmulBlocked()}). */
+  static final int OP_MATMUL_BLOCKED = 60, OP_LINEAR16_BLOCKED = 61;
+  /** Attention in one launch for GPUs and short sequences, scores in local memory ({@link #attentionFused()}). */
+  static final int OP_ATTN_FUSED = 62;
 
   /** Matmul tile edge: a work-group of TILE x TILE work-items computes a TILE x TILE block of the output. */
   static final int TILE = 16;
@@ -65,6 +69,7 @@ class OpsKernel extends BitsKernel {
     if (op == OP_MATMUL) matmul();
     else if (op == OP_MATMUL_KN) matmulKn();
     else if (op == OP_MATMUL_NK) matmulNk();
+    else if (op == OP_MATMUL_BLOCKED || op == OP_LINEAR16_BLOCKED) matmulBlocked();
     else if (op == OP_ADD || op == OP_MUL || op == OP_SCALE || op == OP_ACT || op == OP_COPY) elementwise();
     else if (op == OP_LAYERNORM) layerNorm();
     else if (op == OP_RMSNORM) rmsNorm();
@@ -76,6 +81,7 @@ class OpsKernel extends BitsKernel {
     else if (op == OP_ATTN_SOFTMAX) attentionSoftmax();
     else if (op == OP_ATTN_VALUES) attentionValues();
     else if (op == OP_ATTN_ROWS) attentionRows();
+    else if (op == OP_ATTN_FUSED) attentionFused();
     else if (op == OP_GATHER) gather();
     else if (op == OP_MEANPOOL) meanPool();
     else if (op == OP_TOPK) topK();
@@ -1102,6 +1108,149 @@ class OpsKernel extends BitsKernel {
       int i = t % n1;
       int bb = t / n1;
       mem[o + (bb * p1 + imem[ia + bb] + i) * w + d] = mem[a + (bb * n1 + i) * p0 + d];
+    }
+  }
+
+  // ---- register-blocked GPU matmul: a work-group computes a BLK x BLK block of the output ----
+
+  /** Output block edge of {@link #matmulBlocked()}: TILE x TILE work-items, each a BLK/TILE x BLK/TILE register block. */
+  static final int BLK = 64;
+  /** Depth (along k) of its local-memory tiles. */
+  static final int BLK_K = 16;
+  /**
+   * Pitch of a tile's k-rows in local memory: BLK + 1, so that the transposing stores (16 work-items writing one
+   * row's 16 k-values) fall into 16 different banks instead of one.
+   */
+  static final int BLK_PITCH = BLK + 1;
+
+  @Local final float[] blkA = new float[BLK_K * BLK_PITCH]; // a's rows [rowBase, rowBase + BLK) x k [t, t + BLK_K), k-major
+  @Local final float[] blkW = new float[BLK_K * BLK_PITCH]; // W's rows [colBase, colBase + BLK) x the same k, k-major
+
+  /**
+   * out[m=n0, n=n1] = a[m, k=n2] x W^T + bias (c, -1: none), W [n, k] (PyTorch Linear): float at b of mem
+   * (OP_MATMUL_BLOCKED), or 16-bit at [b] of bank p8, dtype p9 (OP_LINEAR16_BLOCKED). For GPUs: a TILE x TILE
+   * work-group computes a BLK x BLK output block, each work-item 4 x 4 outputs (rows lr + 16i, columns lc + 16j: the
+   * stores of consecutive work-items are consecutive) in 16 named accumulators, from tiles of a and W BLK_K deep in
+   * local memory. Per step of k a work-item reads 4 values of a and 4 of W from local memory for 16 multiply-adds
+   * (against 2 for 1 in {@link #matmul()}). Tiles are filled by all 256 work-items, 4 values of each tile each, 16
+   * consecutive work-items reading 16 consecutive k of one row; every edge (m, n, k) is bounds-checked, outside
+   * values are zero. dim 0 over column blocks (BLK columns per TILE work-items), dim 1 over row blocks.
+   */
+  void matmulBlocked() {
+    int m = n0, n = n1, k = n2;
+    int lc = getLocalId(0), lr = getLocalId(1);
+    int tid = lr * TILE + lc;
+    int rowBase = getGroupId(1) * BLK, colBase = getGroupId(0) * BLK;
+    float x00 = 0f, x01 = 0f, x02 = 0f, x03 = 0f;
+    float x10 = 0f, x11 = 0f, x12 = 0f, x13 = 0f;
+    float x20 = 0f, x21 = 0f, x22 = 0f, x23 = 0f;
+    float x30 = 0f, x31 = 0f, x32 = 0f, x33 = 0f;
+    for (int t = 0; t < k; t += BLK_K) {
+      for (int l = 0; l < 4; l++) {
+        int idx = tid + l * TILE * TILE;
+        int r = idx / BLK_K, kk = idx % BLK_K;
+        int gk = t + kk;
+        int ar = rowBase + r, wr = colBase + r;
+        blkA[kk * BLK_PITCH + r] = (ar < m && gk < k) ? mem[a + ar * k + gk] : 0f;
+        blkW[kk * BLK_PITCH + r] = (wr < n && gk < k) ? blockedWeight(b + wr * k + gk) : 0f;
+      }
+      localBarrier();
+      for (int kk = 0; kk < BLK_K; kk++) {
+        int ia0 = kk * BLK_PITCH + lr, iw0 = kk * BLK_PITCH + lc;
+        float a0 = blkA[ia0], a1 = blkA[ia0 + 16], a2 = blkA[ia0 + 32], a3 = blkA[ia0 + 48];
+        float w0 = blkW[iw0], w1 = blkW[iw0 + 16], w2 = blkW[iw0 + 32], w3 = blkW[iw0 + 48];
+        x00 += a0 * w0; x01 += a0 * w1; x02 += a0 * w2; x03 += a0 * w3;
+        x10 += a1 * w0; x11 += a1 * w1; x12 += a1 * w2; x13 += a1 * w3;
+        x20 += a2 * w0; x21 += a2 * w1; x22 += a2 * w2; x23 += a2 * w3;
+        x30 += a3 * w0; x31 += a3 * w1; x32 += a3 * w2; x33 += a3 * w3;
+      }
+      localBarrier();
+    }
+    int r0 = rowBase + lr, c0 = colBase + lc;
+    storeBlocked(r0, c0, x00); storeBlocked(r0, c0 + 16, x01); storeBlocked(r0, c0 + 32, x02); storeBlocked(r0, c0 + 48, x03);
+    storeBlocked(r0 + 16, c0, x10); storeBlocked(r0 + 16, c0 + 16, x11); storeBlocked(r0 + 16, c0 + 32, x12); storeBlocked(r0 + 16, c0 + 48, x13);
+    storeBlocked(r0 + 32, c0, x20); storeBlocked(r0 + 32, c0 + 16, x21); storeBlocked(r0 + 32, c0 + 32, x22); storeBlocked(r0 + 32, c0 + 48, x23);
+    storeBlocked(r0 + 48, c0, x30); storeBlocked(r0 + 48, c0 + 16, x31); storeBlocked(r0 + 48, c0 + 32, x32); storeBlocked(r0 + 48, c0 + 48, x33);
+  }
+
+  /** The weight at [i]: float from mem, or 16-bit from bank p8 widened (a branch uniform over the launch). */
+  float blockedWeight(int i) {
+    return op == OP_LINEAR16_BLOCKED ? w16(i) : mem[i];
+  }
+
+  /** out[row, col] = v + bias[col], inside the output only. */
+  void storeBlocked(int row, int col, float v) {
+    if (row < n0 && col < n1) mem[o + row * n1 + col] = v + (c >= 0 ? mem[c + col] : 0f);
+  }
+
+  // ---- fused attention for GPUs and short sequences ----
+
+  /**
+   * {@link #attentionFused()}: the scores block in local memory (FA_SCORES floats: FA_SCORES / p9 keys for each of the
+   * work-group's p9 queries), and the longest key sequence and head it takes.
+   */
+  static final int FA_SCORES = 1024, FA_MAX_K = 256, FA_MAX_HD = 128;
+
+  /**
+   * Attention (same operands, masks and "no visible key: zeros" rule as the split kernels) in one launch, for GPUs
+   * and kLen <= FA_MAX_K, headDim <= FA_MAX_HD: a work-group of WG work-items per (batch entry, head, block of p9
+   * queries: 8 up to 128 keys, 4 up to 256), the block's queries and its p9 x kLen scores in local memory (in
+   * {@link #blkW} and {@link #blkA}: the matmul's tiles, 1,040 floats each, reused because Aparapi gives every launch
+   * all of the kernel's local arrays, so each new one costs every op's work-groups local memory on a GPU). Three
+   * steps, a barrier between them and none in a loop: scores (a work-item per score in turn, q from local memory, k
+   * from global), softmax (a work-item per query row), output (a work-item per (row, d) in turn, v read along d).
+   * Nothing goes to the scores tensor. Work-groups ordered query block fastest, then head, then batch entry.
+   */
+  void attentionFused() {
+    int qLen = n1, kLen = n2, hd = n3, heads = p0;
+    int lid = getLocalId(0);
+    int fr = p9, ks = FA_SCORES / p9; // queries per work-group, scores row stride
+    int qBlocks = (qLen + fr - 1) / fr;
+    int grp = getGroupId(0);
+    int qb = grp % qBlocks;
+    int t = grp / qBlocks;
+    int h = t % heads;
+    int bb = t / heads;
+    int kvh = h / (heads / p1);
+    int i0 = qb * fr;
+    int rows = min(fr, qLen - i0);
+    for (int e = lid; e < rows * hd; e += WG) {
+      int r = e / hd, d = e % hd;
+      blkW[r * FA_MAX_HD + d] = mem[a + (bb * qLen + i0 + r) * p2 + h * hd + d];
+    }
+    localBarrier();
+    for (int e = lid; e < rows * kLen; e += WG) {
+      int r = e / kLen, j = e % kLen;
+      int qBase = r * FA_MAX_HD;
+      int kBase = b + (bb * p8 + j) * p3 + kvh * hd;
+      float dot = 0f;
+      for (int d = 0; d < hd; d++) dot += blkW[qBase + d] * mem[kBase + d];
+      blkA[r * ks + j] = dot * f0;
+    }
+    localBarrier();
+    if (lid < rows) {
+      int pos = queryPos(bb, i0 + lid);
+      int base = lid * ks;
+      float mx = NEG_BIG;
+      for (int j = 0; j < kLen; j++) {
+        if (visible(bb, pos, j, kLen) == 1) mx = max(mx, blkA[base + j]);
+      }
+      float sum = 0f;
+      for (int j = 0; j < kLen; j++) {
+        float e = visible(bb, pos, j, kLen) == 1 ? exp(blkA[base + j] - mx) : 0f;
+        blkA[base + j] = e;
+        sum += e;
+      }
+      for (int j = 0; j < kLen; j++) blkA[base + j] = sum > 0f ? blkA[base + j] / sum : 0f;
+    }
+    localBarrier();
+    for (int e = lid; e < rows * hd; e += WG) {
+      int r = e / hd, d = e % hd;
+      int pBase = r * ks;
+      int vBase = c + bb * p8 * p3 + kvh * hd + d;
+      float acc = 0f;
+      for (int j = 0; j < kLen; j++) acc += blkA[pBase + j] * mem[vBase + j * p3];
+      mem[o + (bb * qLen + i0 + r) * p4 + h * hd + d] = acc;
     }
   }
 }

@@ -1,10 +1,13 @@
 package dev.sparkinfer.jobs.bench;
 
+import com.aparapi.device.OpenCLDevice;
 import dev.sparkinfer.jobs.Main;
+import dev.sparkinfer.kernels.AparapiOps;
 import dev.sparkinfer.kernels.Attention;
 import dev.sparkinfer.kernels.CpuOps;
 import dev.sparkinfer.kernels.DType;
 import dev.sparkinfer.kernels.DeviceChoice;
+import dev.sparkinfer.kernels.DeviceRuntime;
 import dev.sparkinfer.kernels.Devices;
 import dev.sparkinfer.kernels.EngineConfig;
 import dev.sparkinfer.kernels.HalfTensor;
@@ -29,8 +32,9 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code bin/pipeline bench}: where the engines stand on this machine, in one run. Prints the machine (CPU model, cores,
  * OpenCL devices), its measured fp32 peak (a Vector API FMA loop on every core), per-op GFLOP/s or GB/s for the shapes of
  * MiniLM, CLIP ViT-B/32 and LLaMA-3.2-1B on each engine (the CPU engine and every OpenCL device), MiniLM end to end
- * against ONNX Runtime on the same texts, and the Spark job against the raw engine. The last line is
- * {@code embed_vs_onnxruntime=<ratio>}.
+ * against ONNX Runtime on the same texts, and the Spark job against the raw engine; then, per OpenCL device, what one
+ * Aparapi launch costs, how many launches one MiniLM forward makes, and the GPU matmul kernels (tiled, blocked) on the
+ * Linear shapes. The last line is {@code embed_vs_onnxruntime=<ratio>}.
  *
  * <pre>
  * bin/pipeline bench [--texts 2000] [--rows 2000] [--skip-ops] [--skip-job]
@@ -69,7 +73,9 @@ public final class PipelineBench {
       List<String> engines = new ArrayList<>(List.of("cpu"));
       if (Devices.openclRuns()) engines.add("opencl");
       for (String e : engines) opTable(e, peak);
+      if (Devices.openclRuns()) gpuMatmulKernels();
     }
+    if (Devices.openclRuns()) launches();
     System.out.printf(Locale.ROOT, "%nembed_vs_onnxruntime=%.3f%n", ratio);
   }
 
@@ -174,6 +180,81 @@ public final class PipelineBench {
               "llama-1b", rowsN, sec * 1e3, 2.0 * w16.length / sec / 1e9, 2.0 * rowsN * w16.length / sec / 1e9);
         }
       }
+    }
+  }
+
+  /**
+   * The Linear shapes on the OpenCL device with each GPU matmul kernel forced: {@code tiled} (one output per work-item)
+   * and {@code blocked} (a 4 x 4 register block per work-item, auto's choice on GPUs). On PoCL they need
+   * POCL_WORK_GROUP_METHOD=cbs, else the line says they were refused.
+   */
+  static void gpuMatmulKernels() {
+    Random r = new Random(1);
+    double[] tiled = new double[LINEARS.size()];
+    for (String kernel : List.of("tiled", "blocked")) {
+      try (Ops ops = Devices.open(DeviceChoice.OPENCL, EngineConfig.fromSystemProperties().withMatmulKernel(kernel))) {
+        System.out.printf(Locale.ROOT, "%n%s, GPU matmul kernel %s%n", ops.device(), kernel);
+        for (int i = 0; i < LINEARS.size(); i++) {
+          LinearShape s = LINEARS.get(i);
+          float[] w = new float[s.n() * s.k()];
+          for (int j = 0; j < w.length; j++) w[j] = r.nextFloat() - 0.5f;
+          LinearWeight lw = ops.uploadLinear(w, s.n(), s.k());
+          try (Ops.Scope sc = ops.scope()) {
+            Tensor a = ops.alloc(s.m() * s.k()), out = ops.alloc(s.m() * s.n());
+            double sec = time(ops, out, () -> ops.linear(out, a, lw, null, s.m()));
+            if (kernel.equals("tiled")) tiled[i] = sec;
+            System.out.printf(Locale.ROOT, "  %-9s linear %-22s %5dx%5dx%5d: %8.2f ms %8.1f GFLOP/s%s%n", s.model(), s.what(), s.m(), s.n(),
+                s.k(), sec * 1e3, 2.0 * s.m() * s.n() * s.k() / sec / 1e9,
+                tiled[i] > 0 && !kernel.equals("tiled") ? String.format(Locale.ROOT, " (%.2fx tiled)", tiled[i] / sec) : "");
+          }
+        }
+      } catch (IllegalStateException e) { // PoCL without its cbs work-group method refuses barrier kernels
+        System.out.printf(Locale.ROOT, "%nGPU matmul kernel %s: not run: %s%n", kernel, e.getMessage());
+      }
+    }
+  }
+
+  /**
+   * Per OpenCL device: what one Aparapi launch costs ({@link AparapiOps#launchMicros}: 2,000 launches of a 1-element
+   * zero fill, median), and how many launches one MiniLM forward of a batch of 32 texts makes there, by op (every launch
+   * is synchronous: launches x overhead is the floor of a forward's time).
+   */
+  static void launches() {
+    System.out.println();
+    for (OpenCLDevice d : Devices.openclDevices()) {
+      try (AparapiOps ops = new AparapiOps(d, EngineConfig.fromSystemProperties())) {
+        int n = 2000;
+        double[] us = ops.launchMicros(n);
+        System.out.printf(Locale.ROOT, "aparapi launch overhead: %.1f µs per launch on %s (median of %d launches of a 1-element zero "
+            + "fill; p10 %.1f, p90 %.1f µs)%n", us[n / 2], ops.device(), n, us[n / 10], us[n * 9 / 10]);
+      }
+    }
+    EngineConfig auto = EngineConfig.fromSystemProperties();
+    forwardLaunches(auto, "");
+    // the GPU kernels (what --device auto picks on a GPU: fused attention), and with the split attention of before
+    for (String attention : List.of("fused", "split")) {
+      forwardLaunches(new EngineConfig("blocked", attention, "groups", "groups", auto.linearLayout(), auto.elementRun(), auto.budgetBytes(),
+          auto.openclDevice(), auto.strict(), auto.cpuThreads()), " with the GPU kernels, " + attention + " attention");
+    }
+  }
+
+  static void forwardLaunches(EngineConfig config, String what) {
+    List<String> batch = TestTexts.generate(64, 11);
+    try (DeviceRuntime rt = DeviceRuntime.own(DeviceChoice.OPENCL, config);
+         BertEmbedder e = Embedders.load(ModelRef.resolve("default"), rt, 32)) {
+      e.embed(batch.subList(0, 32)); // warm-up: the first batch grows the arenas
+      long before = rt.admit(o -> ((AparapiOps) o).launches());
+      java.util.Map<String, Long> byOpBefore = rt.admit(o -> ((AparapiOps) o).launchesByOp());
+      e.embed(batch.subList(32, 64));
+      long after = rt.admit(o -> ((AparapiOps) o).launches());
+      java.util.Map<String, Long> byOp = rt.admit(o -> ((AparapiOps) o).launchesByOp());
+      byOp.replaceAll((op, c) -> c - byOpBefore.getOrDefault(op, 0L));
+      byOp.values().removeIf(c -> c == 0);
+      int longest = batch.subList(32, 64).stream().mapToInt(t -> e.encode(t).ids().length).max().orElse(0);
+      System.out.printf(Locale.ROOT, "launches per MiniLM forward%s (32 texts of up to %d tokens, 6 layers, ids in and embeddings out "
+          + "included) on %s: %d; by op: %s%n", what, longest, rt.device(), after - before, byOp);
+    } catch (IllegalStateException ex) { // PoCL without its cbs work-group method refuses barrier kernels
+      System.out.printf(Locale.ROOT, "launches per MiniLM forward%s: not run: %s%n", what, ex.getMessage());
     }
   }
 

@@ -24,7 +24,7 @@ public final class AparapiOps extends ArenaOps {
   private OpsKernel k;
   /** Elements per work-item of the element-wise ops and of zero fills by default (see {@link #runs}). */
   private final int elementRun, zeroRun;
-  /** False on PoCL unless its cbs work-group method is on: barrier kernels are then refused (see {@link #barriersSafe}). */
+  /** False on PoCL unless its work-item loops run without the vectorizer: barrier kernels are then refused (see {@link #barriersSafe}). */
   private final boolean barriersSafe;
   private volatile boolean fellBack;
   private volatile String firstFallback;
@@ -187,17 +187,21 @@ public final class AparapiOps extends ArenaOps {
   boolean useRowSoftmax() { return cpuKernel(config.softmaxKernel(), "rows"); }
 
   /**
-   * Whether kernels with work-group barriers (the tiled matmul, the work-group row reductions, split attention's
-   * softmax) compute correctly here. Not on PoCL with its default work-group method (loopvec): PoCL 3.1 on an Intel
-   * skylake-avx512 target miscompiles barriers inside this kernel's op dispatch, depending on the shape of the whole
-   * kernel's control flow (reproduced in plain OpenCL C, outside Aparapi), while its {@code cbs} method computes them
-   * correctly. CPU devices never choose these kernels; forcing one on PoCL needs POCL_WORK_GROUP_METHOD=cbs in the
-   * JVM's environment (set before PoCL loads), else the launch is refused with a message.
+   * Whether kernels with work-group barriers (the GPU matmuls, the work-group row reductions, split and fused
+   * attention) compute correctly here. Not on PoCL with its default work-group method, {@code loopvec}: it wraps each
+   * region between barriers in a loop over the work-items and then runs LLVM's loop vectorizer over those loops (PoCL
+   * lowers its trip-count threshold to 2), and on an Intel skylake-avx512 target (PoCL 3.1, LLVM 15) the vectorized
+   * tree reductions compute wrong values, depending on the shape of the whole kernel's control flow (reproduced in plain
+   * OpenCL C, outside Aparapi). The same work-item loops without the vectorizer ({@code POCL_WORK_GROUP_METHOD=loops})
+   * compute every kernel right. {@code cbs} is accepted too: PoCL 4+'s continuation-based method; PoCL 3.1 does not
+   * know it ("Unknown work group generation method. Using 'auto'.") and runs the loops without the vectorizer. CPU
+   * devices never choose these kernels; forcing one on PoCL needs POCL_WORK_GROUP_METHOD=loops in the JVM's environment
+   * (set before PoCL loads), else the launch is refused with a message.
    */
   static boolean barriersSafe(DeviceInfo info, String workGroupMethod) {
     boolean pocl = info.vendor().toLowerCase(java.util.Locale.ROOT).contains("pocl")
         || info.vendor().toLowerCase(java.util.Locale.ROOT).contains("portable computing");
-    return !pocl || "cbs".equals(workGroupMethod);
+    return !pocl || (workGroupMethod != null && java.util.Set.of("loops", "workitemloops", "cbs").contains(workGroupMethod));
   }
 
   private static final java.util.Set<Integer> BARRIER_OPS = java.util.Set.of(OpsKernel.OP_MATMUL, OpsKernel.OP_LAYERNORM,
@@ -780,7 +784,7 @@ public final class AparapiOps extends ArenaOps {
     checkOpen();
     if (!barriersSafe && BARRIER_OPS.contains(op)) {
       throw new IllegalStateException("kernel op " + opName(op) + " uses work-group barriers, which PoCL's default work-group "
-          + "method (loopvec) miscompiles in this kernel; run with POCL_WORK_GROUP_METHOD=cbs in the environment, or use "
+          + "method (loopvec: its loop vectorizer) miscompiles in this kernel; run with POCL_WORK_GROUP_METHOD=loops in the environment, or use "
           + "the CPU kernels (leave -Dsparkinfer.*.kernel at auto) on " + info);
     }
     k.op = op;

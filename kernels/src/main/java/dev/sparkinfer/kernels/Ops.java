@@ -145,7 +145,7 @@ public interface Ops extends AutoCloseable {
 
   /**
    * out = act(x W^T + bias): a Linear followed by an activation (act null: none). This default runs the two ops; the
-   * CPU engine applies the activation to each block of the output while it is still in cache (same values).
+   * CPU engine applies the activation to each block of the output while it is still in cache (the same arithmetic).
    */
   default void linear(Tensor out, Tensor x, LinearWeight w, Tensor bias, int rows, Activation act) {
     linear(out, x, w, bias, rows);
@@ -184,7 +184,7 @@ public interface Ops extends AutoCloseable {
   /**
    * The residual add and the LayerNorm after it: a = a + b, then out = layerNorm(a) per row (out may be b; a keeps the
    * sum, as after {@link #add}). This default runs the two ops; the CPU engine does both in one pass over each row
-   * (same values).
+   * (the same arithmetic in the same order).
    */
   default void addLayerNorm(Tensor out, Tensor a, Tensor b, Tensor gamma, Tensor beta, int rows, int dim, float eps) {
     add(a, a, b, Math.multiplyExact(rows, dim));

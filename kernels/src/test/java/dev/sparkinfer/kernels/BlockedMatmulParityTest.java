@@ -23,7 +23,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * work-group edge (16): m in {1, 7, 33, 65, 130}, n in {1, 37, 64, 129}, k in {1, 15, 16, 17, 100, 384}, with and
  * without bias; tolerance as OpsParityTest's matmul, |opencl - java| <= (2e-6 sqrt(k) + 1e-6) max(1, |java|). Each case
  * checks that the blocked op itself ran (the engine's launch count of that op went up). The kernel has work-group
- * barriers: on PoCL it runs only under POCL_WORK_GROUP_METHOD=cbs (the kernels module's second test run), elsewhere
+ * barriers: on PoCL it runs only under POCL_WORK_GROUP_METHOD=loops (the kernels module's second test run), elsewhere
  * these tests skip with that reason.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -87,7 +87,7 @@ class BlockedMatmulParityTest {
 
   private void assumeBarriersSafe() {
     org.junit.jupiter.api.Assumptions.assumeTrue(cl.barriersSafe(),
-        "the blocked matmul uses work-group barriers: on PoCL it is checked only with POCL_WORK_GROUP_METHOD=cbs");
+        "the blocked matmul uses work-group barriers: on PoCL it is checked only with POCL_WORK_GROUP_METHOD=loops");
   }
 
   private long blockedLaunches(String op) { return cl.launchesByOp().getOrDefault(op, 0L); }
@@ -161,7 +161,7 @@ class BlockedMatmulParityTest {
     try (Ops.Scope s = cl.scope()) {
       Tensor t = in(cl, random(7 * 7));
       IllegalStateException e = assertThrows(IllegalStateException.class, () -> cl.matmul(t, t, t, null, 7, 7, 1, true));
-      assertTrue(e.getMessage().contains("POCL_WORK_GROUP_METHOD=cbs") && e.getMessage().contains("matmul_blocked"), e.getMessage());
+      assertTrue(e.getMessage().contains("POCL_WORK_GROUP_METHOD=loops") && e.getMessage().contains("matmul_blocked"), e.getMessage());
     }
   }
 

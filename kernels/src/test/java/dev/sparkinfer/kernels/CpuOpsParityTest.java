@@ -367,7 +367,8 @@ class CpuOpsParityTest {
 
   /**
    * Linear with the activation fused (applied per output block while in cache): the reference's Linear then activation,
-   * and bit for bit the CPU engine's own two ops.
+   * and the CPU engine's own two ops within float rounding (not bit for bit: the Vector API's EXP and TANH give
+   * different last bits in interpreted or C1 code, where they fall back to Math.exp per lane, than in C2's vector code).
    */
   @ParameterizedTest(name = "linear + {3} rows={0} out={1} in={2}")
   @CsvSource({"1,7,63,GELU_ERF", "9,49,17,GELU_TANH", "63,1025,7,QUICK_GELU", "130,1536,384,GELU_ERF", "33,96,33,SILU", "8,48,5,RELU"})
@@ -391,12 +392,13 @@ class CpuOpsParityTest {
       cpu.activation(act, o, o, rows * out);
       two = cpu.read(o);
     }
-    assertArrayEquals(two, one, "fused linear + " + act + " equals linear then activation on the CPU engine");
+    assertClose(two, one, 1e-6, "fused linear + " + act + " against linear then activation on the CPU engine");
   }
 
   /**
    * The residual add and LayerNorm in one pass: the sum kept in a, out = layerNorm(sum), out aliasing b (pre-LN blocks)
-   * or a separate tensor; against the reference's two ops, and bit for bit the CPU engine's own two.
+   * or a separate tensor; against the reference's two ops, and the CPU engine's own two within float rounding (a lane
+   * reduction's order may differ between C2's vector code and the Vector API's Java fallback).
    */
   @ParameterizedTest(name = "add + layerNorm rows={0} dim={1} outIsB={2}")
   @CsvSource({"1,1,false", "7,7,true", "3,63,false", "5,384,true", "2,1023,false", "63,129,true", "300,384,false"})
@@ -419,7 +421,15 @@ class CpuOpsParityTest {
       cpu.layerNorm(out, ta, in(cpu, g), in(cpu, beta), rows, dim, 1e-12f);
       two = concat(cpu.read(out), cpu.read(ta));
     }
-    assertArrayEquals(two, one, "fused add + layerNorm equals add then layerNorm on the CPU engine");
+    assertClose(two, one, 1e-6, "fused add + layerNorm against add then layerNorm on the CPU engine");
+  }
+
+  private static void assertClose(float[] expected, float[] actual, double tol, String what) {
+    assertEquals(expected.length, actual.length, what + ": length");
+    for (int i = 0; i < expected.length; i++) {
+      double err = Math.abs(expected[i] - actual[i]) / Math.max(1, Math.abs(expected[i]));
+      assertTrue(err <= tol, what + ": " + actual[i] + " against " + expected[i] + " at " + i);
+    }
   }
 
   private static float[] concat(float[] x, float[] y) {

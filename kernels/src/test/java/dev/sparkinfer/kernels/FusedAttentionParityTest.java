@@ -20,7 +20,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * positions, strided fused qkv, and query counts that are not multiples of its query blocks; tolerance 5e-6 as
  * OpsParityTest's attention. Each case checks which kernel ran: fused where the keys are at most 256 and the head at
  * most 128, the split kernels beyond. The
- * kernel has work-group barriers: on PoCL it runs only under POCL_WORK_GROUP_METHOD=cbs (the kernels module's second
+ * kernel has work-group barriers: on PoCL it runs only under POCL_WORK_GROUP_METHOD=loops (the kernels module's second
  * test run); elsewhere these tests skip with that reason.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -66,7 +66,7 @@ class FusedAttentionParityTest {
 
   private void assumeBarriersSafe() {
     org.junit.jupiter.api.Assumptions.assumeTrue(cl.barriersSafe(),
-        "the fused attention uses work-group barriers: on PoCL it is checked only with POCL_WORK_GROUP_METHOD=cbs");
+        "the fused attention uses work-group barriers: on PoCL it is checked only with POCL_WORK_GROUP_METHOD=loops");
   }
 
   /** Runs one attention on both engines; checks the outputs and that the expected kernel (fused or split) ran. */

@@ -80,7 +80,7 @@ class OpsParityTest {
 
   /**
    * The kernel variants to compare: the CPU kind, and the GPU kind where its work-group barriers are safe (everywhere
-   * but PoCL with its default loopvec method; the kernels module's second test run sets POCL_WORK_GROUP_METHOD=cbs so
+   * but PoCL with its default loopvec method; the kernels module's second test run sets POCL_WORK_GROUP_METHOD=loops so
    * that PoCL checks them too).
    */
   private String[] variants(String cpuKind, String gpuKind) {
@@ -106,7 +106,7 @@ class OpsParityTest {
       "33,384,384,true,true,tiled", "63,1023,7,false,true,auto", "17,1025,33,false,false,auto", "33,384,384,true,true,auto"})
   void matmul(int m, int n, int k, boolean transB, boolean bias, String kernel) {
     org.junit.jupiter.api.Assumptions.assumeTrue(!kernel.equals("tiled") || cl.barriersSafe(),
-        "the tiled matmul uses barriers: checked on PoCL only with POCL_WORK_GROUP_METHOD=cbs");
+        "the tiled matmul uses barriers: checked on PoCL only with POCL_WORK_GROUP_METHOD=loops");
     float[] a = random(m * k, 1), b = random(n * k, 1), c = random(n, 1);
     withProperty("sparkinfer.matmul.kernel", kernel, () -> parity("matmul " + kernel, 2e-6 * Math.sqrt(k) + 1e-6, ops -> {
       Tensor out = ops.alloc(m * n);
@@ -339,12 +339,13 @@ class OpsParityTest {
     }
   }
 
-  /** On PoCL without its cbs work-group method a forced barrier kernel is refused with the fix, never run wrong. */
+  /** On PoCL without its loops work-group method a forced barrier kernel is refused with the fix, never run wrong. */
   @Test
   void barrierKernelsAreRefusedWherePoclWouldMiscompileThem() {
     DeviceInfo pocl = new DeviceInfo("opencl", "pthread-skylake-avx512", "The pocl project", "CPU");
     assertFalse(AparapiOps.barriersSafe(pocl, null));
     assertFalse(AparapiOps.barriersSafe(pocl, "loopvec"));
+    assertTrue(AparapiOps.barriersSafe(pocl, "loops"));
     assertTrue(AparapiOps.barriersSafe(pocl, "cbs"));
     assertTrue(AparapiOps.barriersSafe(new DeviceInfo("opencl", "NVIDIA H100", "NVIDIA Corporation", "GPU"), null));
     org.junit.jupiter.api.Assumptions.assumeFalse(cl.barriersSafe(), "barrier kernels are safe on " + cl.device());
@@ -353,7 +354,7 @@ class OpsParityTest {
         Tensor t = in(cl, random(7 * 7, 1));
         IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
             () -> cl.layerNorm(t, t, t.slice(0, 7), null, 7, 7, 1e-5f));
-        assertTrue(e.getMessage().contains("POCL_WORK_GROUP_METHOD=cbs"), e.getMessage());
+        assertTrue(e.getMessage().contains("POCL_WORK_GROUP_METHOD=loops"), e.getMessage());
       }
     });
   }

@@ -186,7 +186,7 @@ public final class PipelineBench {
   /**
    * The Linear shapes on the OpenCL device with each GPU matmul kernel forced: {@code tiled} (one output per work-item)
    * and {@code blocked} (a 4 x 4 register block per work-item, auto's choice on GPUs). On PoCL they need
-   * POCL_WORK_GROUP_METHOD=cbs, else the line says they were refused.
+   * POCL_WORK_GROUP_METHOD=loops, else the line says they were refused.
    */
   static void gpuMatmulKernels() {
     Random r = new Random(1);
@@ -208,7 +208,7 @@ public final class PipelineBench {
                 tiled[i] > 0 && !kernel.equals("tiled") ? String.format(Locale.ROOT, " (%.2fx tiled)", tiled[i] / sec) : "");
           }
         }
-      } catch (IllegalStateException e) { // PoCL without its cbs work-group method refuses barrier kernels
+      } catch (IllegalStateException e) { // PoCL without its loops work-group method refuses barrier kernels
         System.out.printf(Locale.ROOT, "%nGPU matmul kernel %s: not run: %s%n", kernel, e.getMessage());
       }
     }
@@ -253,7 +253,7 @@ public final class PipelineBench {
       int longest = batch.subList(32, 64).stream().mapToInt(t -> e.encode(t).ids().length).max().orElse(0);
       System.out.printf(Locale.ROOT, "launches per MiniLM forward%s (32 texts of up to %d tokens, 6 layers, ids in and embeddings out "
           + "included) on %s: %d; by op: %s%n", what, longest, rt.device(), after - before, byOp);
-    } catch (IllegalStateException ex) { // PoCL without its cbs work-group method refuses barrier kernels
+    } catch (IllegalStateException ex) { // PoCL without its loops work-group method refuses barrier kernels
       System.out.printf(Locale.ROOT, "launches per MiniLM forward%s: not run: %s%n", what, ex.getMessage());
     }
   }

@@ -15,7 +15,7 @@ import java.util.Locale;
  * launches with the scores in global memory; {@code fused}, one launch with the scores in local memory; {@code rows},
  * the CPU devices' kernel), on MiniLM (32 x 128 tokens, 12 heads of 32, padded) and CLIP ViT-B/32 (32 images x 50, 12
  * heads of 64) shapes: ms per call, GFLOP/s (4 b h q k d) and the ratio to the first kernel. On PoCL the GPU kernels
- * need POCL_WORK_GROUP_METHOD=cbs (else the line says they were refused).
+ * need POCL_WORK_GROUP_METHOD=loops (else the line says they were refused).
  *
  * <pre>
  * bash .gpu/run java dev.sparkinfer.kernels.bench.AttentionBenchmark [--kernels split,fused]
@@ -63,7 +63,7 @@ public final class AttentionBenchmark {
                 sp.batch(), sp.qLen(), sp.heads(), sp.headDim(), sec * 1e3, flops / sec / 1e9, kernels.get(0), first[s] / sec, ops.device());
           }
         }
-      } catch (IllegalStateException e) { // a GPU kernel forced on PoCL without its cbs work-group method
+      } catch (IllegalStateException e) { // a GPU kernel forced on PoCL without its loops work-group method
         System.out.printf(Locale.ROOT, "attention %s: refused: %s%n", kernel, e.getMessage());
       }
     }

@@ -25,7 +25,7 @@ import java.util.Random;
  * {@code gpu} is the GPU check's set (MiniLM at 4096 tokens, ViT-B/32 at 1600, LLaMA-1B at 256). {@code --kernels
  * tiled,blocked} runs each shape with each OpenCL matmul kernel ({@code sparkinfer.matmul.kernel}: {@code dot},
  * {@code tiled}, {@code blocked}, {@code auto}) and prints the ratio to the first; on PoCL the GPU kernels need
- * {@code POCL_WORK_GROUP_METHOD=cbs} (else they are refused, and the line says so).
+ * {@code POCL_WORK_GROUP_METHOD=loops} (else they are refused, and the line says so).
  *
  * <pre>
  * bin/benchmark matmul [--shapes bert,vit,llama,decode,gpu | --shape MxNxK] [--quantize none,int8,int4] [--kernels tiled,blocked]
@@ -85,7 +85,7 @@ public final class MatmulBenchmark {
       for (String kernel : d.equals("opencl") ? kernels : List.of("")) {
         try {
           run(d, kernel, sets, quantize, firstKernel, kernels.get(0));
-        } catch (IllegalStateException e) { // a GPU kernel forced on PoCL without its cbs work-group method
+        } catch (IllegalStateException e) { // a GPU kernel forced on PoCL without its loops work-group method
           System.out.printf("%s/%s: refused: %s%n", d, kernel, e.getMessage());
         }
       }

@@ -121,33 +121,18 @@ public final class CpuOps extends HeapOps {
   }
 
   @Override
-  public void linear(Tensor out, Tensor x, LinearWeight w, Tensor bias, int rows) {
-    if (w.isQuantized()) {
-      linearQuantized(out, x, w, bias, rows);
-      return;
-    }
-    if (w.banked() != null) {
-      linear16(out, x, w.banked(), bias, rows, w.out(), w.in());
-      return;
-    }
-    if (w.panel() == 0) {
-      matmul(out, x, w.data(), bias, rows, w.out(), w.in(), !w.inMajor());
-      return;
-    }
-    if (w.panel() != PANEL) throw new IllegalArgumentException("a Linear weight packed in panels of " + w.panel() + ", this engine's are " + PANEL);
-    int n = w.out(), k = w.in();
-    check(out, size(rows, n), "linear out");
-    check(x, size(rows, k), "linear x");
-    check(w.data(), size((n + PANEL - 1) / PANEL, k, PANEL), "linear weight");
-    if (bias != null) check(bias, n, "linear bias");
-    panelMatmul(mem, x.offset(), w.data().offset(), PANEL, k * PANEL, bias, out.offset(), rows, n, k, null);
-  }
+  public void linear(Tensor out, Tensor x, LinearWeight w, Tensor bias, int rows) { linear(out, x, w, bias, rows, null); }
 
-  /** Packed float weights: the activation runs on each task's block of the output right after it is computed. */
+  /**
+   * Packed float weights: the activation (null: none) runs on each task's block of the output right after it is
+   * computed; other weights (quantized, banked, plain) run their op, then the activation.
+   */
   @Override
   public void linear(Tensor out, Tensor x, LinearWeight w, Tensor bias, int rows, Activation act) {
-    if (act == null || w.isQuantized() || w.panel() == 0) {
-      linear(out, x, w, bias, rows);
+    if (w.isQuantized() || w.banked() != null || w.panel() == 0) {
+      if (w.isQuantized()) linearQuantized(out, x, w, bias, rows);
+      else if (w.banked() != null) linear16(out, x, w.banked(), bias, rows, w.out(), w.in());
+      else matmul(out, x, w.data(), bias, rows, w.out(), w.in(), !w.inMajor());
       if (act != null) activation(act, out, out, Math.multiplyExact(rows, w.out()));
       return;
     }

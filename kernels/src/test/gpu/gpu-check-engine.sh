@@ -19,6 +19,9 @@ run() { bash .gpu/run "$@"; }
 status=0
 echo "== device"
 run probe
+# libjsig keeps the JVM's signal handlers first when the OpenCL driver installs its own (kernels' SignalChaining); the
+# runtime .gpu/run unpacks (at probe) has it
+[ -f /tmp/jre/lib/libjsig.so ] && export LD_PRELOAD=/tmp/jre/lib/libjsig.so
 echo "== kernel parity on the GPU"
 run java dev.sparkinfer.kernels.bench.RunTests dev.sparkinfer.kernels.OpsParityTest dev.sparkinfer.kernels.QuantizedLinearParityTest \
   dev.sparkinfer.kernels.FloatArenaLimitTest dev.sparkinfer.kernels.DecoderStackParityTest dev.sparkinfer.kernels.DeviceRuntimeTest || status=1

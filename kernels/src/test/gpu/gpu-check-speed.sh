@@ -22,6 +22,9 @@ status=0
 
 echo "== device"
 run probe
+# libjsig keeps the JVM's signal handlers first when the OpenCL driver installs its own (kernels' SignalChaining); the
+# runtime .gpu/run unpacks (at probe) has it
+[ -f /tmp/jre/lib/libjsig.so ] && export LD_PRELOAD=/tmp/jre/lib/libjsig.so
 echo "== parity on the GPU: BlockedMatmulParityTest, FusedAttentionParityTest, OpsParityTest"
 run java dev.sparkinfer.kernels.bench.RunTests dev.sparkinfer.kernels.BlockedMatmulParityTest dev.sparkinfer.kernels.FusedAttentionParityTest \
   dev.sparkinfer.kernels.OpsParityTest || status=1

@@ -233,7 +233,8 @@ class CpuOpsParityTest {
   @ParameterizedTest(name = "attention b={0} q={1} k={2} h={3} kvh={4} d={5} causal={6} pos={7} window={8} padded={9}")
   @CsvSource({"1,1,1,1,1,1,false,0,0,false", "2,7,7,3,3,16,false,0,0,true", "3,63,63,4,2,8,true,0,0,true",
       "1,1,65,4,1,32,true,64,0,false", "2,17,17,2,2,7,true,0,8,false", "1,5,1025,2,1,4,true,1020,0,false",
-      "4,129,129,12,12,32,false,0,0,true", "2,9,9,2,1,64,true,0,0,false", "1,3,40,2,2,80,false,0,0,true"})
+      "4,129,129,12,12,32,false,0,0,true", "2,9,9,2,1,64,true,0,0,false", "1,3,40,2,2,80,false,0,0,true",
+      "2,24,40,2,2,48,false,0,0,true", "1,16,16,2,1,20,true,0,0,false", "1,33,33,1,1,80,false,0,0,true", "3,30,30,12,12,32,false,0,0,true"})
   void attention(int b, int q, int kLen, int h, int kvh, int d, boolean causal, int pos, int window, boolean padded) {
     Attention sp = new Attention(b, q, kLen, h, kvh, d, h * d, kvh * d, h * d, causal, pos, window, (float) (1 / Math.sqrt(d)));
     float[] qx = random(b * q * h * d, 2), kx = random(b * kLen * kvh * d, 2), vx = random(b * kLen * kvh * d, 2);

@@ -17,9 +17,8 @@ import dev.sparkinfer.kernels.Tensor;
 import dev.sparkinfer.models.Embedders;
 import dev.sparkinfer.models.ModelRef;
 import dev.sparkinfer.models.TestTexts;
+import dev.sparkinfer.models.bench.EmbedBenchmark;
 import dev.sparkinfer.models.bert.BertEmbedder;
-import dev.sparkinfer.models.bert.OnnxRuntimeReference;
-import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -281,42 +280,14 @@ public final class PipelineBench {
 
   // ---- MiniLM end to end against ONNX Runtime ----
 
-  /** Same texts, our tokenizer's ids for both, length-sorted batches of 32, both warmed up on 20 % of the texts. */
+  /**
+   * Same texts, our tokenizer's ids for both, length-sorted batches of 32, both warmed up on 20 % of the texts, then 3
+   * alternating rounds: the median of the rounds' ratios ({@link EmbedBenchmark#compare}).
+   */
   static double embedVsOnnxRuntime(int n) throws Exception {
-    List<String> texts = TestTexts.generate(n, 11);
     int batch = 32;
-    byte[] onnx;
-    try (InputStream in = ModelRef.openDefaultResource(ModelRef.DEFAULT_ONNX_RESOURCE)) {
-      onnx = in.readAllBytes();
-    }
-    System.out.printf(Locale.ROOT, "%nall-MiniLM-L6-v2 end to end: %d texts, batches of %d, %d cores%n", n, batch,
-        Runtime.getRuntime().availableProcessors());
-    double ortRate;
-    try (BertEmbedder tok = Embedders.load(ModelRef.resolve("default"), DeviceChoice.JAVA, batch);
-         OnnxRuntimeReference ort = new OnnxRuntimeReference(onnx, 0)) {
-      List<int[]> warm = new ArrayList<>();
-      for (String t : texts.subList(0, Math.max(batch, n / 5))) warm.add(tok.encode(t).ids());
-      for (int from = 0; from < warm.size(); from += batch) ort.embed(warm.subList(from, Math.min(warm.size(), from + batch)));
-      long t0 = System.nanoTime();
-      List<int[]> all = new ArrayList<>();
-      long tokens = 0;
-      for (String t : texts) all.add(tok.encode(t).ids());
-      for (int[] e : all) tokens += e.length;
-      all.sort((a, b) -> Integer.compare(a.length, b.length));
-      for (int from = 0; from < n; from += batch) ort.embed(all.subList(from, Math.min(n, from + batch)));
-      double s = (System.nanoTime() - t0) / 1e9;
-      ortRate = n / s;
-      System.out.printf(Locale.ROOT, "  onnxruntime (CPU, its default threads): %8.1f sentences/s (%.2f s, %d tokens)%n", ortRate, s, tokens);
-    }
-    double ratio = 0;
-    try (BertEmbedder e = Embedders.load(ModelRef.resolve("default"), DeviceChoice.AUTO, batch)) {
-      e.embed(texts.subList(0, Math.max(batch, n / 5)));
-      long t0 = System.nanoTime();
-      e.embed(texts);
-      double s = (System.nanoTime() - t0) / 1e9;
-      ratio = n / s / ortRate;
-      System.out.printf(Locale.ROOT, "  engine (--device auto: %s): %8.1f sentences/s (%.2f s), ratio %.3f%n", e.deviceDescription(), n / s, s, ratio);
-    }
-    return ratio;
+    System.out.printf(Locale.ROOT, "%nall-MiniLM-L6-v2 end to end against onnxruntime (CPU, its default threads): %d texts, batches of %d, %d cores%n",
+        n, batch, Runtime.getRuntime().availableProcessors());
+    return EmbedBenchmark.compare(TestTexts.generate(n, 11), batch, DeviceChoice.AUTO, 3, "engine (--device auto)");
   }
 }

@@ -88,7 +88,13 @@ abstract class ArenaOps implements Ops {
     }
     return Math.min(want, room);
   }
-  private int memTop;
+  /**
+   * Where the float arena's tensors start modulo 16 floats (they are 16-float aligned from here): 0 unless an engine
+   * aligns its vectors to cache lines this way ({@link CpuOps}). Called once, while this object is constructed.
+   */
+  protected int floatPhase() { return 0; }
+
+  private int memTop = floatPhase();
   private int imemTop;
 
   {

@@ -78,6 +78,28 @@ public final class CpuOps extends HeapOps {
     super.close();
   }
 
+  /**
+   * The arena's tensors start on 64-byte lines: the arena hands out 16-float aligned offsets, a Java float[] holds its
+   * first element {@code ARRAY_FLOAT_BASE_OFFSET} (16) bytes after its start, and the JVM's default collector (G1) starts
+   * an array as large as the arena on a region boundary. Starting the arena at float 12 puts every tensor, every vector
+   * of a 16-multiple-wide row and every packed weight panel on a line; otherwise every 512-bit load straddles two lines
+   * and costs two. Measured on MiniLM (2 cores, AVX-512): Linear 5-20 % more GFLOP/s, embeddings/s against ONNX Runtime
+   * 0.93 -> 0.98-1.04. Only speed depends on it (another collector may place the array elsewhere).
+   */
+  static final int LINE_PHASE = linePhase();
+
+  private static int linePhase() {
+    try {
+      int base = sun.misc.Unsafe.ARRAY_FLOAT_BASE_OFFSET;
+      return base % 4 != 0 ? 0 : (64 - base % 64) % 64 / 4;
+    } catch (LinkageError e) { // no jdk.unsupported module: unaligned, still right
+      return 0;
+    }
+  }
+
+  @Override
+  protected int floatPhase() { return LINE_PHASE; }
+
   /** Splits {@code tasks} over the threads when the op is big enough to pay for it. */
   private void parallel(int tasks, long work, java.util.function.IntConsumer body) {
     if (work < PARALLEL_MIN) {

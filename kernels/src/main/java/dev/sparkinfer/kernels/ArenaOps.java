@@ -275,6 +275,16 @@ abstract class ArenaOps implements Ops {
     return t;
   }
 
+  /**
+   * Scratch like {@link #alloc}, not zeroed: an engine's own buffers inside an op (which writes each value before it
+   * reads it), where zeroing would cost more than the op (the CPU engine's attention over a long KV cache).
+   */
+  protected Tensor allocUnzeroed(int size) {
+    checkOpen();
+    if (marks.isEmpty()) throw new IllegalStateException("alloc() outside a scope: open one with ops.scope()");
+    return new Tensor(bump(size), size);
+  }
+
   @Override
   public IntTensor allocInts(int size) {
     checkOpen();

@@ -74,7 +74,6 @@ public final class CpuOps extends HeapOps {
   @Override
   public void close() {
     pool.close();
-    attentionScratch.remove();
     super.close();
   }
 
@@ -1145,29 +1144,6 @@ public final class CpuOps extends HeapOps {
   // ---- attention ----
 
   /**
-   * One thread's attention buffers, reused across tasks and calls (a fresh set per task cost more than the arithmetic
-   * on short sequences: 1.36 against 0.88 ms for BERT-base-shaped heads at 30 tokens, batch 32, 2 cores).
-   * {@link #fit} leaves the key padding columns of k^T zero and the key mask row zero, as fresh arrays would be.
-   */
-  private static final class AttentionScratch {
-    float[] kt = new float[0], vv = new float[0], keyAdd = new float[0], p = new float[0], inv = new float[8];
-    boolean[] sees = new boolean[8];
-
-    AttentionScratch fit(int hd, int kLen, int kPad) {
-      if (kt.length < hd * kPad) kt = new float[hd * kPad];
-      else if (kLen < kPad) Arrays.fill(kt, 0, hd * kPad, 0f);
-      if (vv.length < kLen * hd) vv = new float[kLen * hd];
-      if (keyAdd.length < kPad) keyAdd = new float[kPad];
-      else Arrays.fill(keyAdd, 0, kPad, 0f);
-      if (p.length < 8 * kPad) p = new float[8 * kPad];
-      return this;
-    }
-  }
-
-  /** Per engine, so the buffers go with it: its helper threads end at close, which drops the closing thread's entry. */
-  private final ThreadLocal<AttentionScratch> attentionScratch = ThreadLocal.withInitial(AttentionScratch::new);
-
-  /**
    * Fused per (batch entry, head): the head's keys are copied transposed ({@code [headDim, kLen]}) and its values
    * contiguous ({@code [kLen, headDim]}) into the thread's buffers; then for each query, the scores against all keys are
    * broadcast multiply-adds over headDim (no horizontal sums), masked, soft-maxed with vector exp, and the output is the
@@ -1175,26 +1151,41 @@ public final class CpuOps extends HeapOps {
    */
   @Override
   protected void attentionImpl(Tensor out, Tensor q, Tensor k, Tensor v, IntTensor keyMask, IntTensor positions, Tensor scores, Attention sp) {
-    float[] x = mem;
+    int hd = sp.headDim(), group = sp.heads() / sp.kvHeads(), kLen = sp.kLen(), kPad = (kLen + L - 1) / L * L;
+    // each thread's buffers, in the arena (on cache lines; not zeroed: each task writes what it reads): k^T [hd][kPad],
+    // the values [kLen][hd], the key mask as an additive row [kPad], the scores of a block of queries [8][kPad]
+    int ktSize = roundUp16((long) hd * kPad), vvSize = roundUp16((long) kLen * hd), rowSize = roundUp16(kPad);
+    long perSlot = (long) ktSize + vvSize + rowSize + roundUp16(8L * kPad);
+    try (Scope scratchScope = scope()) {
+      Tensor scratch = allocUnzeroed(Math.toIntExact(perSlot * pool.threads()));
+      attentionBlocks(out, q, k, v, keyMask, positions, sp, scratch.offset(), (int) perSlot, ktSize, vvSize, rowSize);
+    }
+  }
+
+  private static int roundUp16(long n) { return Math.toIntExact((n + 15) & ~15L); }
+
+  private void attentionBlocks(Tensor out, Tensor q, Tensor k, Tensor v, IntTensor keyMask, IntTensor positions, Attention sp,
+      int scratch0, int perSlot, int ktSize, int vvSize, int rowSize) {
+    float[] x = mem; // after the scratch was allocated: the arena may have grown
     int[] im = imem;
     int hd = sp.headDim(), group = sp.heads() / sp.kvHeads(), kLen = sp.kLen(), kPad = (kLen + L - 1) / L * L;
     long work = (long) sp.batch() * sp.heads() * sp.qLen() * kLen * hd * 2;
     parallel(sp.batch() * sp.heads(), work, bh -> {
       int b = bh / sp.heads(), h = bh % sp.heads(), g = h / group;
       int start = positions == null ? sp.posOffset() : im[positions.offset() + b];
-      AttentionScratch scr = attentionScratch.get().fit(hd, kLen, kPad);
-      float[] kt = scr.kt, vv = scr.vv, keyAdd = scr.keyAdd;
+      // this thread's buffers
+      int kto = scratch0 + pool.slot() * perSlot, vvo = kto + ktSize, kao = vvo + vvSize, po = kao + rowSize;
       int kRow0 = k.offset() + b * sp.kvRows() * sp.kvStride() + g * hd;
       int vRow0 = v.offset() + b * sp.kvRows() * sp.kvStride() + g * hd;
-      transposeKeys(x, kRow0, sp.kvStride(), kLen, hd, kt, kPad);
+      transposeKeys(x, kRow0, sp.kvStride(), kLen, hd, kto, kPad);
       for (int j = 0; j < kLen; j++) {
-        System.arraycopy(x, vRow0 + j * sp.kvStride(), vv, j * hd, hd);
+        System.arraycopy(x, vRow0 + j * sp.kvStride(), x, vvo + j * hd, hd);
         // the padding mask as an additive row: -inf hides a key (and the padding up to whole vectors)
-        if (keyMask != null && im[keyMask.offset() + b * kLen + j] == 0) keyAdd[j] = Float.NEGATIVE_INFINITY;
+        x[kao + j] = keyMask != null && im[keyMask.offset() + b * kLen + j] == 0 ? Float.NEGATIVE_INFINITY : 0f;
       }
-      Arrays.fill(keyAdd, kLen, kPad, Float.NEGATIVE_INFINITY);
-      float[] p4 = scr.p, inv = scr.inv;
-      boolean[] sees = scr.sees;
+      Arrays.fill(x, kao + kLen, kao + kPad, Float.NEGATIVE_INFINITY);
+      float[] inv = new float[8];
+      boolean[] sees = new boolean[8];
       int qs = sp.qStride(), os = sp.outStride();
       for (int i0 = 0, nq; i0 < sp.qLen(); i0 += nq) {
         // a block of 8 queries (then up to 4): their scores share each load of k^T, their outputs each load of v
@@ -1202,78 +1193,81 @@ public final class CpuOps extends HeapOps {
         int qo = q.offset() + (b * sp.qLen() + i0) * qs + h * hd, oo = out.offset() + (b * sp.qLen() + i0) * os + h * hd;
         if (nq == 8) {
           int jv = 0;
-          for (; jv + 2 * L <= kPad; jv += 2 * L) scores8x2(x, qo, qs, kt, kPad, hd, jv, sp.scale(), keyAdd, p4);
+          for (; jv + 2 * L <= kPad; jv += 2 * L) scores8x2(x, qo, qs, kto, kPad, hd, jv, sp.scale(), kao, po);
           if (jv < kPad) {
-            scores4(x, qo, qs, kt, kPad, hd, jv, sp.scale(), keyAdd, p4, 0);
-            scores4(x, qo + 4 * qs, qs, kt, kPad, hd, jv, sp.scale(), keyAdd, p4, 4 * kPad);
+            scores4(x, qo, qs, kto, kPad, hd, jv, sp.scale(), kao, po);
+            scores4(x, qo + 4 * qs, qs, kto, kPad, hd, jv, sp.scale(), kao, po + 4 * kPad);
           }
         } else if (nq == 4) {
           int jv = 0;
-          for (; jv + 2 * L <= kPad; jv += 2 * L) scores4x2(x, qo, qs, kt, kPad, hd, jv, sp.scale(), keyAdd, p4);
-          if (jv < kPad) scores4(x, qo, qs, kt, kPad, hd, jv, sp.scale(), keyAdd, p4, 0);
+          for (; jv + 2 * L <= kPad; jv += 2 * L) scores4x2(x, qo, qs, kto, kPad, hd, jv, sp.scale(), kao, po);
+          if (jv < kPad) scores4(x, qo, qs, kto, kPad, hd, jv, sp.scale(), kao, po);
         } else {
-          for (int jv = 0; jv < kPad; jv += L) for (int r = 0; r < nq; r++) scoresVector(x, qo + r * qs, kt, kPad, hd, jv, sp.scale(), keyAdd, p4, r * kPad);
+          for (int jv = 0; jv < kPad; jv += L) for (int r = 0; r < nq; r++) scoresVector(x, qo + r * qs, kto, kPad, hd, jv, sp.scale(), kao, po + r * kPad);
         }
         boolean all = nq >= 4;
         for (int r = 0; r < nq; r++) {
           // keys [lo, hi] are visible to this query (causal, sliding window); the padding mask is in the scores
-          int pos = start + i0 + r, base = r * kPad;
+          int pos = start + i0 + r, base = po + r * kPad;
           int lo = sp.window() > 0 ? Math.max(0, pos - sp.window() + 1) : 0, hi = sp.causal() ? Math.min(kLen - 1, pos) : kLen - 1;
-          if (lo > 0) Arrays.fill(p4, base, base + Math.min(lo, kPad), Float.NEGATIVE_INFINITY);
+          if (lo > 0) Arrays.fill(x, base, base + Math.min(lo, kPad), Float.NEGATIVE_INFINITY);
           // (keys kLen .. kPad are -inf already: keyAdd put them in every score)
-          if (hi + 1 < kLen) Arrays.fill(p4, base + Math.max(0, hi + 1), base + kLen, Float.NEGATIVE_INFINITY);
-          float mx = max(p4, base, kPad);
+          if (hi + 1 < kLen) Arrays.fill(x, base + Math.max(0, hi + 1), base + kLen, Float.NEGATIVE_INFINITY);
+          float mx = max(x, base, kPad);
           sees[r] = mx != Float.NEGATIVE_INFINITY;
           if (!sees[r]) { // a query that sees no key gets zeros
             Arrays.fill(x, oo + r * os, oo + r * os + hd, 0f);
             all = false;
             continue;
           }
-          inv[r] = (float) (1 / expShifted(p4, base, kPad, mx));
+          inv[r] = (float) (1 / expShifted(x, base, kPad, mx));
         }
         if (all && nq == 8) {
           int d = 0;
-          for (; d + 2 * L <= hd; d += 2 * L) values8x2(p4, kPad, kLen, vv, hd, d, inv, x, oo + d, os);
+          for (; d + 2 * L <= hd; d += 2 * L) values8x2(x, po, kPad, kLen, vvo, hd, d, inv, oo + d, os);
           for (; d + L <= hd; d += L) {
-            values4(p4, kPad, kLen, vv, hd, d, inv, 0, x, oo + d, os);
-            values4(p4, kPad, kLen, vv, hd, d, inv, 4, x, oo + 4 * os + d, os);
+            values4(x, po, kPad, kLen, vvo, hd, d, inv, 0, oo + d, os);
+            values4(x, po, kPad, kLen, vvo, hd, d, inv, 4, oo + 4 * os + d, os);
           }
-          for (; d < hd; d++) for (int r = 0; r < 8; r++) x[oo + r * os + d] = valueScalar(p4, r * kPad, kLen, vv, hd, d) * inv[r];
+          for (; d < hd; d++) for (int r = 0; r < 8; r++) x[oo + r * os + d] = valueScalar(x, po + r * kPad, kLen, vvo, hd, d) * inv[r];
         } else if (all) {
           int d = 0;
-          for (; d + 2 * L <= hd; d += 2 * L) values4x2(p4, kPad, kLen, vv, hd, d, inv, x, oo + d, os);
-          for (; d + L <= hd; d += L) values4(p4, kPad, kLen, vv, hd, d, inv, 0, x, oo + d, os);
-          for (; d < hd; d++) for (int r = 0; r < 4; r++) x[oo + r * os + d] = valueScalar(p4, r * kPad, kLen, vv, hd, d) * inv[r];
+          for (; d + 2 * L <= hd; d += 2 * L) values4x2(x, po, kPad, kLen, vvo, hd, d, inv, oo + d, os);
+          for (; d + L <= hd; d += L) values4(x, po, kPad, kLen, vvo, hd, d, inv, 0, oo + d, os);
+          for (; d < hd; d++) for (int r = 0; r < 4; r++) x[oo + r * os + d] = valueScalar(x, po + r * kPad, kLen, vvo, hd, d) * inv[r];
         } else {
-          for (int r = 0; r < nq; r++) if (sees[r]) weightedValues(x, p4, r * kPad, kLen, vv, hd, inv[r], oo + r * os);
+          for (int r = 0; r < nq; r++) if (sees[r]) weightedValues(x, po + r * kPad, kLen, vvo, hd, inv[r], oo + r * os);
         }
       }
     });
   }
 
-  /** kt[d, j] = k_j[d] for the kLen keys (rows ks apart) of one head: k^T, {@code kPad} columns per row. */
-  private static void transposeKeys(float[] x, int k0, int ks, int kLen, int hd, float[] kt, int kPad) {
+  /** k^T of one head at x[kto..]: [d][j] = k_j[d] for the kLen keys (rows ks apart), {@code kPad} columns per row. */
+  private static void transposeKeys(float[] x, int k0, int ks, int kLen, int hd, int kto, int kPad) {
     for (int j = 0; j < kLen; j++) {
       int ko = k0 + j * ks;
-      for (int d = 0; d < hd; d++) kt[d * kPad + j] = x[ko + d];
+      for (int d = 0; d < hd; d++) x[kto + d * kPad + j] = x[ko + d];
     }
+    // the padding columns: zero keys, whose scores the mask row makes -inf (stale values could be inf or NaN)
+    if (kLen < kPad) for (int d = 0; d < hd; d++) Arrays.fill(x, kto + d * kPad + kLen, kto + (d + 1) * kPad, 0f);
   }
 
+
   /** Scores of 4 consecutive queries (rows qs apart) against L keys: one load of k^T feeds 4 independent FMA chains. */
-  private static void scores4(float[] x, int qo, int qs, float[] kt, int kPad, int hd, int jv, float scale, float[] keyAdd, float[] p, int pb) {
+  private static void scores4(float[] x, int qo, int qs, int kto, int kPad, int hd, int jv, float scale, int kao, int po) {
     FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
     for (int d = 0; d < hd; d++) {
-      FloatVector k = FloatVector.fromArray(F, kt, d * kPad + jv);
+      FloatVector k = FloatVector.fromArray(F, x, kto + d * kPad + jv);
       a0 = k.fma(FloatVector.broadcast(F, x[qo + d]), a0);
       a1 = k.fma(FloatVector.broadcast(F, x[qo + qs + d]), a1);
       a2 = k.fma(FloatVector.broadcast(F, x[qo + 2 * qs + d]), a2);
       a3 = k.fma(FloatVector.broadcast(F, x[qo + 3 * qs + d]), a3);
     }
-    FloatVector m = FloatVector.fromArray(F, keyAdd, jv);
-    a0.mul(scale).add(m).intoArray(p, pb + jv);
-    a1.mul(scale).add(m).intoArray(p, pb + kPad + jv);
-    a2.mul(scale).add(m).intoArray(p, pb + 2 * kPad + jv);
-    a3.mul(scale).add(m).intoArray(p, pb + 3 * kPad + jv);
+    FloatVector m = FloatVector.fromArray(F, x, kao + jv);
+    a0.mul(scale).add(m).intoArray(x, po + jv);
+    a1.mul(scale).add(m).intoArray(x, po + kPad + jv);
+    a2.mul(scale).add(m).intoArray(x, po + 2 * kPad + jv);
+    a3.mul(scale).add(m).intoArray(x, po + 3 * kPad + jv);
   }
 
   /**
@@ -1281,11 +1275,11 @@ public final class CpuOps extends HeapOps {
    * work per load of {@link #scores4x2}, and enough chains to cover the FMA latency). Each score is the same sum in
    * the same order as in the 4-query kernels.
    */
-  private static void scores8x2(float[] x, int qo, int qs, float[] kt, int kPad, int hd, int jv, float scale, float[] keyAdd, float[] p) {
+  private static void scores8x2(float[] x, int qo, int qs, int kto, int kPad, int hd, int jv, float scale, int kao, int po) {
     FloatVector z = FloatVector.zero(F), q;
     FloatVector a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z, a4 = z, b4 = z, a5 = z, b5 = z, a6 = z, b6 = z, a7 = z, b7 = z;
     for (int d = 0; d < hd; d++) {
-      FloatVector k0 = FloatVector.fromArray(F, kt, d * kPad + jv), k1 = FloatVector.fromArray(F, kt, d * kPad + jv + L);
+      FloatVector k0 = FloatVector.fromArray(F, x, kto + d * kPad + jv), k1 = FloatVector.fromArray(F, x, kto + d * kPad + jv + L);
       q = FloatVector.broadcast(F, x[qo + d]);
       a0 = k0.fma(q, a0);
       b0 = k1.fma(q, b0);
@@ -1311,30 +1305,30 @@ public final class CpuOps extends HeapOps {
       a7 = k0.fma(q, a7);
       b7 = k1.fma(q, b7);
     }
-    FloatVector m0 = FloatVector.fromArray(F, keyAdd, jv), m1 = FloatVector.fromArray(F, keyAdd, jv + L);
-    a0.mul(scale).add(m0).intoArray(p, 0 * kPad + jv);
-    b0.mul(scale).add(m1).intoArray(p, 0 * kPad + jv + L);
-    a1.mul(scale).add(m0).intoArray(p, 1 * kPad + jv);
-    b1.mul(scale).add(m1).intoArray(p, 1 * kPad + jv + L);
-    a2.mul(scale).add(m0).intoArray(p, 2 * kPad + jv);
-    b2.mul(scale).add(m1).intoArray(p, 2 * kPad + jv + L);
-    a3.mul(scale).add(m0).intoArray(p, 3 * kPad + jv);
-    b3.mul(scale).add(m1).intoArray(p, 3 * kPad + jv + L);
-    a4.mul(scale).add(m0).intoArray(p, 4 * kPad + jv);
-    b4.mul(scale).add(m1).intoArray(p, 4 * kPad + jv + L);
-    a5.mul(scale).add(m0).intoArray(p, 5 * kPad + jv);
-    b5.mul(scale).add(m1).intoArray(p, 5 * kPad + jv + L);
-    a6.mul(scale).add(m0).intoArray(p, 6 * kPad + jv);
-    b6.mul(scale).add(m1).intoArray(p, 6 * kPad + jv + L);
-    a7.mul(scale).add(m0).intoArray(p, 7 * kPad + jv);
-    b7.mul(scale).add(m1).intoArray(p, 7 * kPad + jv + L);
+    FloatVector m0 = FloatVector.fromArray(F, x, kao + jv), m1 = FloatVector.fromArray(F, x, kao + jv + L);
+    a0.mul(scale).add(m0).intoArray(x, po + 0 * kPad + jv);
+    b0.mul(scale).add(m1).intoArray(x, po + 0 * kPad + jv + L);
+    a1.mul(scale).add(m0).intoArray(x, po + 1 * kPad + jv);
+    b1.mul(scale).add(m1).intoArray(x, po + 1 * kPad + jv + L);
+    a2.mul(scale).add(m0).intoArray(x, po + 2 * kPad + jv);
+    b2.mul(scale).add(m1).intoArray(x, po + 2 * kPad + jv + L);
+    a3.mul(scale).add(m0).intoArray(x, po + 3 * kPad + jv);
+    b3.mul(scale).add(m1).intoArray(x, po + 3 * kPad + jv + L);
+    a4.mul(scale).add(m0).intoArray(x, po + 4 * kPad + jv);
+    b4.mul(scale).add(m1).intoArray(x, po + 4 * kPad + jv + L);
+    a5.mul(scale).add(m0).intoArray(x, po + 5 * kPad + jv);
+    b5.mul(scale).add(m1).intoArray(x, po + 5 * kPad + jv + L);
+    a6.mul(scale).add(m0).intoArray(x, po + 6 * kPad + jv);
+    b6.mul(scale).add(m1).intoArray(x, po + 6 * kPad + jv + L);
+    a7.mul(scale).add(m0).intoArray(x, po + 7 * kPad + jv);
+    b7.mul(scale).add(m1).intoArray(x, po + 7 * kPad + jv + L);
   }
 
   /** Scores of 4 queries against 2L keys: 2 loads of k^T and 4 broadcasts feed 8 FMAs (the loads, not the FMAs, bound these loops). */
-  private static void scores4x2(float[] x, int qo, int qs, float[] kt, int kPad, int hd, int jv, float scale, float[] keyAdd, float[] p) {
+  private static void scores4x2(float[] x, int qo, int qs, int kto, int kPad, int hd, int jv, float scale, int kao, int po) {
     FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     for (int d = 0; d < hd; d++) {
-      FloatVector k0 = FloatVector.fromArray(F, kt, d * kPad + jv), k1 = FloatVector.fromArray(F, kt, d * kPad + jv + L);
+      FloatVector k0 = FloatVector.fromArray(F, x, kto + d * kPad + jv), k1 = FloatVector.fromArray(F, x, kto + d * kPad + jv + L);
       FloatVector q = FloatVector.broadcast(F, x[qo + d]);
       a0 = k0.fma(q, a0);
       b0 = k1.fma(q, b0);
@@ -1348,45 +1342,45 @@ public final class CpuOps extends HeapOps {
       a3 = k0.fma(q, a3);
       b3 = k1.fma(q, b3);
     }
-    FloatVector m0 = FloatVector.fromArray(F, keyAdd, jv), m1 = FloatVector.fromArray(F, keyAdd, jv + L);
-    a0.mul(scale).add(m0).intoArray(p, jv);
-    b0.mul(scale).add(m1).intoArray(p, jv + L);
-    a1.mul(scale).add(m0).intoArray(p, kPad + jv);
-    b1.mul(scale).add(m1).intoArray(p, kPad + jv + L);
-    a2.mul(scale).add(m0).intoArray(p, 2 * kPad + jv);
-    b2.mul(scale).add(m1).intoArray(p, 2 * kPad + jv + L);
-    a3.mul(scale).add(m0).intoArray(p, 3 * kPad + jv);
-    b3.mul(scale).add(m1).intoArray(p, 3 * kPad + jv + L);
+    FloatVector m0 = FloatVector.fromArray(F, x, kao + jv), m1 = FloatVector.fromArray(F, x, kao + jv + L);
+    a0.mul(scale).add(m0).intoArray(x, po + jv);
+    b0.mul(scale).add(m1).intoArray(x, po + jv + L);
+    a1.mul(scale).add(m0).intoArray(x, po + kPad + jv);
+    b1.mul(scale).add(m1).intoArray(x, po + kPad + jv + L);
+    a2.mul(scale).add(m0).intoArray(x, po + 2 * kPad + jv);
+    b2.mul(scale).add(m1).intoArray(x, po + 2 * kPad + jv + L);
+    a3.mul(scale).add(m0).intoArray(x, po + 3 * kPad + jv);
+    b3.mul(scale).add(m1).intoArray(x, po + 3 * kPad + jv + L);
   }
 
   /** Two vectors of 8 queries' outputs: 2 loads of a value row and 8 broadcasts feed 16 FMA chains. */
-  private static void values8x2(float[] p, int kPad, int kLen, float[] vv, int hd, int d, float[] inv, float[] x, int oo, int os) {
+  private static void values8x2(float[] x, int po, int kPad, int kLen, int vvo, int hd, int d, float[] inv, int oo, int os) {
     FloatVector z = FloatVector.zero(F), w;
     FloatVector a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z, a4 = z, b4 = z, a5 = z, b5 = z, a6 = z, b6 = z, a7 = z, b7 = z;
     for (int j = 0; j < kLen; j++) {
-      FloatVector v0 = FloatVector.fromArray(F, vv, j * hd + d), v1 = FloatVector.fromArray(F, vv, j * hd + d + L);
-      w = FloatVector.broadcast(F, p[j]);
+      FloatVector v0 = FloatVector.fromArray(F, x, vvo + j * hd + d), v1 = FloatVector.fromArray(F, x, vvo + j * hd + d + L);
+      w = FloatVector.broadcast(F, x[po + j]);
       a0 = v0.fma(w, a0);
       b0 = v1.fma(w, b0);
-      w = FloatVector.broadcast(F, p[1 * kPad + j]);
+      w = FloatVector.broadcast(F, x[po + 1 * kPad + j]);
       a1 = v0.fma(w, a1);
       b1 = v1.fma(w, b1);
-      w = FloatVector.broadcast(F, p[2 * kPad + j]);
+      w = FloatVector.broadcast(F, x[po + 2 * kPad + j]);
       a2 = v0.fma(w, a2);
       b2 = v1.fma(w, b2);
-      w = FloatVector.broadcast(F, p[3 * kPad + j]);
+      w = FloatVector.broadcast(F, x[po + 3 * kPad + j]);
       a3 = v0.fma(w, a3);
       b3 = v1.fma(w, b3);
-      w = FloatVector.broadcast(F, p[4 * kPad + j]);
+      w = FloatVector.broadcast(F, x[po + 4 * kPad + j]);
       a4 = v0.fma(w, a4);
       b4 = v1.fma(w, b4);
-      w = FloatVector.broadcast(F, p[5 * kPad + j]);
+      w = FloatVector.broadcast(F, x[po + 5 * kPad + j]);
       a5 = v0.fma(w, a5);
       b5 = v1.fma(w, b5);
-      w = FloatVector.broadcast(F, p[6 * kPad + j]);
+      w = FloatVector.broadcast(F, x[po + 6 * kPad + j]);
       a6 = v0.fma(w, a6);
       b6 = v1.fma(w, b6);
-      w = FloatVector.broadcast(F, p[7 * kPad + j]);
+      w = FloatVector.broadcast(F, x[po + 7 * kPad + j]);
       a7 = v0.fma(w, a7);
       b7 = v1.fma(w, b7);
     }
@@ -1409,20 +1403,20 @@ public final class CpuOps extends HeapOps {
   }
 
   /** Two vectors of 4 queries' outputs: 2 loads of a value row and 4 broadcasts feed 8 FMAs. */
-  private static void values4x2(float[] p, int kPad, int kLen, float[] vv, int hd, int d, float[] inv, float[] x, int oo, int os) {
+  private static void values4x2(float[] x, int po, int kPad, int kLen, int vvo, int hd, int d, float[] inv, int oo, int os) {
     FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     for (int j = 0; j < kLen; j++) {
-      FloatVector v0 = FloatVector.fromArray(F, vv, j * hd + d), v1 = FloatVector.fromArray(F, vv, j * hd + d + L);
-      FloatVector w = FloatVector.broadcast(F, p[j]);
+      FloatVector v0 = FloatVector.fromArray(F, x, vvo + j * hd + d), v1 = FloatVector.fromArray(F, x, vvo + j * hd + d + L);
+      FloatVector w = FloatVector.broadcast(F, x[po + j]);
       a0 = v0.fma(w, a0);
       b0 = v1.fma(w, b0);
-      w = FloatVector.broadcast(F, p[kPad + j]);
+      w = FloatVector.broadcast(F, x[po + kPad + j]);
       a1 = v0.fma(w, a1);
       b1 = v1.fma(w, b1);
-      w = FloatVector.broadcast(F, p[2 * kPad + j]);
+      w = FloatVector.broadcast(F, x[po + 2 * kPad + j]);
       a2 = v0.fma(w, a2);
       b2 = v1.fma(w, b2);
-      w = FloatVector.broadcast(F, p[3 * kPad + j]);
+      w = FloatVector.broadcast(F, x[po + 3 * kPad + j]);
       a3 = v0.fma(w, a3);
       b3 = v1.fma(w, b3);
     }
@@ -1437,15 +1431,15 @@ public final class CpuOps extends HeapOps {
   }
 
   /** One vector of 4 queries' outputs: one load of a value row feeds 4 FMA chains. */
-  private static void values4(float[] p, int kPad, int kLen, float[] vv, int hd, int d, float[] inv, int r0, float[] x, int oo, int os) {
+  private static void values4(float[] x, int po, int kPad, int kLen, int vvo, int hd, int d, float[] inv, int r0, int oo, int os) {
     FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
     int pb = r0 * kPad;
     for (int j = 0; j < kLen; j++) {
-      FloatVector v = FloatVector.fromArray(F, vv, j * hd + d);
-      a0 = v.fma(FloatVector.broadcast(F, p[pb + j]), a0);
-      a1 = v.fma(FloatVector.broadcast(F, p[pb + kPad + j]), a1);
-      a2 = v.fma(FloatVector.broadcast(F, p[pb + 2 * kPad + j]), a2);
-      a3 = v.fma(FloatVector.broadcast(F, p[pb + 3 * kPad + j]), a3);
+      FloatVector v = FloatVector.fromArray(F, x, vvo + j * hd + d);
+      a0 = v.fma(FloatVector.broadcast(F, x[po + pb + j]), a0);
+      a1 = v.fma(FloatVector.broadcast(F, x[po + pb + kPad + j]), a1);
+      a2 = v.fma(FloatVector.broadcast(F, x[po + pb + 2 * kPad + j]), a2);
+      a3 = v.fma(FloatVector.broadcast(F, x[po + pb + 3 * kPad + j]), a3);
     }
     a0.mul(inv[r0]).intoArray(x, oo);
     a1.mul(inv[r0 + 1]).intoArray(x, oo + os);
@@ -1453,9 +1447,9 @@ public final class CpuOps extends HeapOps {
     a3.mul(inv[r0 + 3]).intoArray(x, oo + 3 * os);
   }
 
-  private static float valueScalar(float[] p, int base, int kLen, float[] vv, int hd, int d) {
+  private static float valueScalar(float[] x, int base, int kLen, int vvo, int hd, int d) {
     float acc = 0;
-    for (int j = 0; j < kLen; j++) acc = Math.fma(p[base + j], vv[j * hd + d], acc);
+    for (int j = 0; j < kLen; j++) acc = Math.fma(x[base + j], x[vvo + j * hd + d], acc);
     return acc;
   }
 
@@ -1463,15 +1457,15 @@ public final class CpuOps extends HeapOps {
    * p[jv, jv + L) = scale * q . k_j + keyAdd[j] for L keys: q broadcast against rows of k^T, two accumulators to halve
    * the FMA chain.
    */
-  private static void scoresVector(float[] x, int qo, float[] kt, int kPad, int hd, int jv, float scale, float[] keyAdd, float[] p, int base) {
+  private static void scoresVector(float[] x, int qo, int kto, int kPad, int hd, int jv, float scale, int kao, int po) {
     FloatVector a0 = FloatVector.zero(F), a1 = a0;
     int d = 0;
     for (; d + 1 < hd; d += 2) {
-      a0 = FloatVector.fromArray(F, kt, d * kPad + jv).fma(FloatVector.broadcast(F, x[qo + d]), a0);
-      a1 = FloatVector.fromArray(F, kt, (d + 1) * kPad + jv).fma(FloatVector.broadcast(F, x[qo + d + 1]), a1);
+      a0 = FloatVector.fromArray(F, x, kto + d * kPad + jv).fma(FloatVector.broadcast(F, x[qo + d]), a0);
+      a1 = FloatVector.fromArray(F, x, kto + (d + 1) * kPad + jv).fma(FloatVector.broadcast(F, x[qo + d + 1]), a1);
     }
-    if (d < hd) a0 = FloatVector.fromArray(F, kt, d * kPad + jv).fma(FloatVector.broadcast(F, x[qo + d]), a0);
-    a0.add(a1).mul(scale).add(FloatVector.fromArray(F, keyAdd, jv)).intoArray(p, base + jv);
+    if (d < hd) a0 = FloatVector.fromArray(F, x, kto + d * kPad + jv).fma(FloatVector.broadcast(F, x[qo + d]), a0);
+    a0.add(a1).mul(scale).add(FloatVector.fromArray(F, x, kao + jv)).intoArray(x, po + jv);
   }
 
   private static float max(float[] p, int base, int n) {
@@ -1492,24 +1486,24 @@ public final class CpuOps extends HeapOps {
   }
 
   /** out[0, hd) = inv * sum_j p[j] vv[j, :], vv the head's values contiguous (invisible keys have p[j] = 0). */
-  private static void weightedValues(float[] x, float[] p, int base, int kLen, float[] vv, int hd, float inv, int oo) {
+  private static void weightedValues(float[] x, int base, int kLen, int vvo, int hd, float inv, int oo) {
     int d = 0;
-    for (; d + L <= hd; d += L) weightedValuesVector(p, base, kLen, vv, hd, d, inv, x, oo + d);
-    for (; d < hd; d++) x[oo + d] = valueScalar(p, base, kLen, vv, hd, d) * inv;
+    for (; d + L <= hd; d += L) weightedValuesVector(x, base, kLen, vvo, hd, d, inv, oo + d);
+    for (; d < hd; d++) x[oo + d] = valueScalar(x, base, kLen, vvo, hd, d) * inv;
   }
 
   /**
    * One vector of the output, two accumulators over alternate keys. A method of its own: C2 (JDK 17) keeps the
    * accumulators in registers here, but boxes them (the Vector API's slow Java path, 10x slower) inside the loop over d.
    */
-  private static void weightedValuesVector(float[] p, int base, int kLen, float[] vv, int hd, int d, float inv, float[] x, int oo) {
+  private static void weightedValuesVector(float[] x, int base, int kLen, int vvo, int hd, int d, float inv, int oo) {
     FloatVector a0 = FloatVector.zero(F), a1 = a0;
     int j = 0;
     for (; j + 1 < kLen; j += 2) {
-      a0 = FloatVector.fromArray(F, vv, j * hd + d).fma(FloatVector.broadcast(F, p[base + j]), a0);
-      a1 = FloatVector.fromArray(F, vv, (j + 1) * hd + d).fma(FloatVector.broadcast(F, p[base + j + 1]), a1);
+      a0 = FloatVector.fromArray(F, x, vvo + j * hd + d).fma(FloatVector.broadcast(F, x[base + j]), a0);
+      a1 = FloatVector.fromArray(F, x, vvo + (j + 1) * hd + d).fma(FloatVector.broadcast(F, x[base + j + 1]), a1);
     }
-    if (j < kLen) a0 = FloatVector.fromArray(F, vv, j * hd + d).fma(FloatVector.broadcast(F, p[base + j]), a0);
+    if (j < kLen) a0 = FloatVector.fromArray(F, x, vvo + j * hd + d).fma(FloatVector.broadcast(F, x[base + j]), a0);
     a0.add(a1).mul(inv).intoArray(x, oo);
   }
 

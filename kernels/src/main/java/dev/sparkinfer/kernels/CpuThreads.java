@@ -20,13 +20,29 @@ final class CpuThreads implements AutoCloseable {
     this.threads = threads;
     AtomicInteger n = new AtomicInteger();
     this.helpers = threads == 1 ? null : Executors.newFixedThreadPool(threads - 1, r -> {
-      Thread t = new Thread(r, "sparkinfer-cpu-" + n.incrementAndGet());
+      int slot = n.incrementAndGet();
+      Thread t = new Thread(() -> {
+        slots.set(slot);
+        r.run();
+      }, "sparkinfer-cpu-" + slot);
       t.setDaemon(true);
       return t;
     });
   }
 
   int threads() { return threads; }
+
+  /** Each helper thread's number, 1 .. threads - 1; unset on other threads. */
+  private final ThreadLocal<Integer> slots = new ThreadLocal<>();
+
+  /**
+   * Which of this pool's threads runs the current task of {@link #forEach}: 0 for the calling thread, 1 .. threads - 1
+   * for the helpers. Tasks running at the same time have different slots (for per-thread scratch).
+   */
+  int slot() {
+    Integer s = slots.get();
+    return s == null ? 0 : s;
+  }
 
   /** Runs body(0..tasks-1) on the engine's threads and returns when all are done; the first failure is rethrown. */
   void forEach(int tasks, IntConsumer body) {

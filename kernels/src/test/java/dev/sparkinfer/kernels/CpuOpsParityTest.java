@@ -250,6 +250,32 @@ class CpuOpsParityTest {
     });
   }
 
+  /**
+   * The engine's attention buffers live in its arena and are not zeroed: arena memory that last held NaN and infinities
+   * must not leak into a result (k^T's padding columns, past the last key, are zeroed by each task).
+   */
+  @Test
+  void attentionOverStaleArenaMemory() {
+    int b = 2, q = 9, kLen = 20, h = 3, d = 16;
+    float[] qx = random(b * q * h * d, 2), kx = random(b * kLen * h * d, 2), vx = random(b * kLen * h * d, 2);
+    int[] mask = new int[b * kLen];
+    for (int j = 0; j < kLen + 11; j++) mask[j] = 1; // entry 0 sees all 20 keys, entry 1 its first 11
+    Attention spec = new Attention(b, q, kLen, h, h, d, h * d, h * d, h * d, false, 0, 0, 0.25f);
+    try (Ops.Scope s = cpu.scope()) { // fills the arena past the live tensors with NaN and -inf
+      Tensor junk = cpu.alloc(1 << 20);
+      float[] bad = new float[1 << 20];
+      for (int i = 0; i < bad.length; i++) bad[i] = i % 3 == 0 ? Float.NaN : i % 3 == 1 ? Float.NEGATIVE_INFINITY : Float.POSITIVE_INFINITY;
+      cpu.write(junk, bad);
+    }
+    parity("attention over stale arena memory", 5e-6, ops -> {
+      Tensor out = ops.alloc(b * q * h * d);
+      ops.attention(out, in(ops, qx), in(ops, kx), in(ops, vx), in(ops, mask), ops.alloc((int) spec.scoresSize()), spec);
+      float[] o = ops.read(out);
+      for (float f : o) assertTrue(Float.isFinite(f), "a non-finite output");
+      return o;
+    });
+  }
+
   @Test
   void attentionOverFusedQkvWithStrides() {
     int b = 2, s = 9, h = 3, d = 5, w = h * d;

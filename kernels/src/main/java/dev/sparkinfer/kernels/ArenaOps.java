@@ -268,9 +268,7 @@ abstract class ArenaOps implements Ops {
 
   @Override
   public Tensor alloc(int size) {
-    checkOpen();
-    if (marks.isEmpty()) throw new IllegalStateException("alloc() outside a scope: open one with ops.scope()");
-    Tensor t = new Tensor(bump(size), size);
+    Tensor t = allocUnzeroed(size);
     zero(t);
     return t;
   }

@@ -23,6 +23,8 @@ public final class DeviceRuntime implements AutoCloseable {
   private final boolean owned;
   /** Callers inside {@link #admit} now (the admitted one and those waiting), and the most there were at once. */
   private final AtomicInteger callers = new AtomicInteger(), mostCallers = new AtomicInteger();
+  /** Time spent inside admitted calls, and their number (written under the gate). */
+  private volatile long busyNanos, admitted;
 
   private DeviceRuntime(Ops ops, EngineConfig config, boolean owned) {
     this.ops = ops;
@@ -83,12 +85,24 @@ public final class DeviceRuntime implements AutoCloseable {
 
   private <T> T gated(Function<Ops, T> work) {
     gate.lock();
+    long start = System.nanoTime();
     try {
       return work.apply(ops);
     } finally {
+      busyNanos += System.nanoTime() - start; // only the gate's holder writes
+      admitted++;
       gate.unlock();
     }
   }
+
+  /**
+   * Nanoseconds the engine has spent inside admitted calls (and the other gated reads) since it opened. The busy share
+   * of a time span is the difference of two readings over the span's length: how well the tasks kept the engine fed.
+   */
+  public long busyNanos() { return busyNanos; }
+
+  /** Admitted calls (and gated reads) since the runtime opened; see {@link #busyNanos()}. */
+  public long admittedCalls() { return admitted; }
 
   /**
    * The most callers (task threads) that were inside {@link #admit} at once since the runtime opened: one admitted, the

@@ -114,6 +114,37 @@ class DeviceRuntimeTest {
     }
   }
 
+  /** The busy time counts the time inside admitted calls only, however many task threads wait at the gate. */
+  @Test
+  void busyTimeCountsAdmittedCallsOnly() throws Exception {
+    EngineConfig cfg = EngineConfig.fromSystemProperties();
+    try (DeviceRuntime rt = DeviceRuntime.own(DeviceChoice.JAVA, cfg)) {
+      long busy0 = rt.busyNanos(), calls0 = rt.admittedCalls();
+      Thread.sleep(30); // idle: not counted
+      ExecutorService slots = Executors.newFixedThreadPool(2);
+      List<Future<?>> runs = new ArrayList<>();
+      long t0 = System.nanoTime();
+      for (int t = 0; t < 2; t++) {
+        runs.add(slots.submit(() -> {
+          for (int i = 0; i < 3; i++) {
+            rt.admit(o -> {
+              long end = System.nanoTime() + 10_000_000L;
+              while (System.nanoTime() < end) Thread.onSpinWait();
+              return null;
+            });
+          }
+        }));
+      }
+      for (Future<?> f : runs) f.get();
+      long wall = System.nanoTime() - t0;
+      slots.shutdown();
+      long busy = rt.busyNanos() - busy0;
+      assertEquals(6, rt.admittedCalls() - calls0);
+      assertTrue(busy >= 60_000_000L, "6 calls of 10 ms each: " + busy + " ns busy");
+      assertTrue(busy <= wall, "one call at a time, so busy " + busy + " ns <= the wall time " + wall + " ns");
+    }
+  }
+
   private static float[] vitMlp(Ops o, Map<String, HalfTensor> w, int tokens) {
     try (Ops.Scope s = o.scope()) {
       Tensor x = o.alloc(tokens * 1024), h = o.alloc(tokens * 4096), y = o.alloc(tokens * 1024);

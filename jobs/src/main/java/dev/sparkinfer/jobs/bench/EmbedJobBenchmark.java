@@ -10,10 +10,14 @@ import dev.sparkinfer.jobs.cli.Sessions;
 import dev.sparkinfer.jobs.embed.EmbedJob;
 import dev.sparkinfer.jobs.write.OutputFormat;
 import dev.sparkinfer.kernels.DeviceChoice;
+import dev.sparkinfer.kernels.DeviceRuntime;
 import dev.sparkinfer.models.Embedder;
+import dev.sparkinfer.models.bert.BertEmbedder;
 import dev.sparkinfer.udf.model.EmbedderCache;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,7 +39,9 @@ import picocli.CommandLine.Option;
  * The embedding job's throughput against the raw {@link Embedder} on the same texts, in the same run, and their
  * ratio (goal: at least 0.90). JVM start, Spark start and the model load are excluded: a warm-up job runs first
  * (loading the model and warming Spark's read and write paths), then the timed job, then the raw model with as
- * many threads as the job has task slots, in batches of the same size.
+ * many threads as the job has task slots, in batches of the same size. Each round also says how busy the engine was
+ * (its share of the wall time inside admitted calls) and how long the JIT compiled meanwhile: where the job loses
+ * to the raw model.
  */
 @Command(name = "bench-embed", mixinStandardHelpOptions = true, sortOptions = false,
     customSynopsis = "bin/pipeline bench-embed [--rows N] [--model MODEL] [--device auto|cpu|opencl|java] [--master URL] "
@@ -44,7 +50,12 @@ import picocli.CommandLine.Option;
     footer = {"", "Examples:", "  bin/pipeline bench-embed --rows 2000 --device java",
         "  SPARKINFER_CLASSPATH=udf/target/test-classes bin/pipeline bench-embed --model test:hash --rows 50000  (plumbing smoke run)"})
 public final class EmbedJobBenchmark implements Callable<Integer> {
-  @Option(names = "--rows", paramLabel = "N", defaultValue = "2000", description = "texts to embed (default: ${DEFAULT-VALUE})")
+  /**
+   * 8,000 by default: a job has a fixed cost (the shuffle before its first batch, the JIT compiling Spark's read,
+   * shuffle and write paths, shard commits, its last task alone) of about a second on a 2-core machine, which a job over
+   * a real corpus amortizes; at 2,000 rows it is a sixth of the job (the printed engine-busy share shows it).
+   */
+  @Option(names = "--rows", paramLabel = "N", defaultValue = "8000", description = "texts to embed (default: ${DEFAULT-VALUE})")
   int rows;
 
   @Option(names = "--model", paramLabel = "MODEL", defaultValue = JobConfig.DEFAULT_MODEL, description = "as for embed (default: ${DEFAULT-VALUE})")
@@ -99,16 +110,23 @@ public final class EmbedJobBenchmark implements Callable<Integer> {
         rawRowsPerSecond(embedder, texts.subList(0, Math.min(texts.size(), 2 * batchSize * slots)), slots);
 
         // timed rounds, job and raw alternating so that a noisy neighbour hurts both alike
+        DeviceRuntime engine = embedder instanceof BertEmbedder bert ? bert.runtime() : null;
         List<JobSummary> jobs = new ArrayList<>();
-        List<Double> jobRates = new ArrayList<>();
-        List<Double> rawRates = new ArrayList<>();
+        List<Double> jobRates = new ArrayList<>(), rawRates = new ArrayList<>(), jobBusy = new ArrayList<>(), rawBusy = new ArrayList<>();
         for (int round = 0; round < repeat; round++) {
+          Span span = Span.start(engine);
           JobSummary job = BatchJob.run(spark, base.withPaths(corpus.toString(), dir.resolve("out-" + round).toString()), EmbedJob::new);
+          Span jobSpan = span.end();
           jobs.add(job);
           jobRates.add(job.inputRows() / job.wallSeconds());
+          span = Span.start(engine);
           rawRates.add(rawRowsPerSecond(embedder, texts, slots));
-          System.out.printf(Locale.ROOT, "round %d: job %,.1f rows/s (read+count %.2f s, tasks %.2f s, write %.2f s), raw %,.1f rows/s%n",
-              round + 1, jobRates.get(round), job.readSeconds(), job.runSeconds(), job.writeSeconds(), rawRates.get(round));
+          Span rawSpan = span.end();
+          jobBusy.add(jobSpan.busyShare());
+          rawBusy.add(rawSpan.busyShare());
+          System.out.printf(Locale.ROOT, "round %d: job %,.1f rows/s (read+count %.2f s, tasks %.2f s, write %.2f s; %s), raw %,.1f rows/s (%s)%n",
+              round + 1, jobRates.get(round), job.readSeconds(), job.runSeconds(), job.writeSeconds(), jobSpan,
+              rawRates.get(round), rawSpan);
         }
         double jobRate = median(jobRates);
         double raw = median(rawRates);
@@ -121,12 +139,46 @@ public final class EmbedJobBenchmark implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "  raw  Embedder.embedDetailed, %d thread(s), batches of %d:         %,10.1f rows/s%n",
             slots, batchSize, raw);
         System.out.printf(Locale.ROOT, "  ratio job / raw: %.3f  (goal >= 0.90)%n", jobRate / raw);
+        if (engine != null) {
+          System.out.printf(Locale.ROOT, "  engine busy (median): job %.1f %%, raw %.1f %% of the wall time; the job's idle engine is its fixed cost "
+              + "per job (the shuffle before the first batch, shard commits, the last task), which a longer input amortizes%n",
+              100 * median(jobBusy), 100 * median(rawBusy));
+        }
         return 0;
       } finally {
         spark.stop();
       }
     } finally {
       deleteTree(dir);
+    }
+  }
+
+  /**
+   * What the engine and the JIT did over a span of wall time: the engine's busy time (inside admitted calls) and the
+   * JIT compilers' time (a job runs Spark's code paths, which compile over its first seconds: a cost a long job pays
+   * once).
+   */
+  record Span(DeviceRuntime engine, long wallNanos, long busyNanos, long jitMillis) {
+    private static final CompilationMXBean JIT = ManagementFactory.getCompilationMXBean();
+
+    static Span start(DeviceRuntime engine) {
+      return new Span(engine, System.nanoTime(), engine == null ? 0 : engine.busyNanos(), jitNow());
+    }
+
+    Span end() {
+      return new Span(engine, System.nanoTime() - wallNanos, engine == null ? 0 : engine.busyNanos() - busyNanos, jitNow() - jitMillis);
+    }
+
+    double busyShare() { return engine == null ? Double.NaN : (double) busyNanos / wallNanos; }
+
+    static long jitNow() {
+      return JIT != null && JIT.isCompilationTimeMonitoringSupported() ? JIT.getTotalCompilationTime() : -1;
+    }
+
+    @Override
+    public String toString() {
+      return (engine == null ? "" : String.format(Locale.ROOT, "engine busy %.1f %%, ", 100 * busyShare()))
+          + (jitMillis < 0 ? "JIT time unknown" : String.format(Locale.ROOT, "JIT %.2f s", jitMillis / 1e3));
     }
   }
 

@@ -36,12 +36,12 @@ import jdk.incubator.vector.VectorSpecies;
  * Linear shapes. The last line is {@code embed_vs_onnxruntime=<ratio>}.
  *
  * <pre>
- * bin/pipeline bench [--texts 2000] [--rows 2000] [--skip-ops] [--skip-job]
+ * bin/pipeline bench [--texts 2000] [--rows 8000] [--skip-ops] [--skip-job]
  * </pre>
  */
 public final class PipelineBench {
   public static void main(String[] args) throws Exception {
-    int texts = 2000, rows = 2000;
+    int texts = 2000, rows = 8000;
     boolean ops = true, job = true;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
@@ -50,7 +50,7 @@ public final class PipelineBench {
         case "--skip-ops" -> ops = false;
         case "--skip-job" -> job = false;
         default -> {
-          System.err.println("usage: bin/pipeline bench [--texts 2000] [--rows 2000] [--skip-ops] [--skip-job]");
+          System.err.println("usage: bin/pipeline bench [--texts 2000] [--rows 8000] [--skip-ops] [--skip-job]");
           System.exit(2);
         }
       }

@@ -47,6 +47,9 @@ public final class BertEmbedder implements Embedder {
 
   public int maxLength() { return maxLength; }
 
+  /** The engine this model runs on (shared by the executor's tasks unless the model owns it). */
+  public DeviceRuntime runtime() { return runtime; }
+
   public Tokenizer tokenizer() { return tokenizer; }
 
   /** Token ids as the model sees them (special tokens, truncation): for reference comparisons. */

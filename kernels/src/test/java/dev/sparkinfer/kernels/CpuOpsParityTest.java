@@ -88,7 +88,7 @@ class CpuOpsParityTest {
   @ParameterizedTest(name = "matmul m={0} n={1} k={2} transB={3} bias={4}")
   @CsvSource({"1,1,1,true,false", "1,7,63,true,true", "7,63,1025,true,true", "1023,9,65,true,false", "33,384,384,true,true",
       "9,17,8,true,true", "15,3,15,true,false", "1,1,1,false,true", "63,1023,7,false,true", "17,1025,33,false,false",
-      "33,384,384,false,true", "130,1536,384,false,true", "5,49,17,false,false"})
+      "33,384,384,false,true", "130,1536,384,false,true", "5,49,17,false,false", "17,100,2600,false,true"})
   void matmul(int m, int n, int k, boolean transB, boolean bias) {
     float[] a = random(m * k, 1), b = random(n * k, 1), c = random(n, 1);
     parity("matmul", 2e-6 * Math.sqrt(k) + 1e-6, ops -> {
@@ -99,7 +99,8 @@ class CpuOpsParityTest {
   }
 
   @ParameterizedTest(name = "linear rows={0} out={1} in={2} outMajor={3}")
-  @CsvSource({"1,7,63,false", "63,1025,7,false", "7,33,1023,true", "130,384,384,true", "130,384,384,false"})
+  @CsvSource({"1,7,63,false", "63,1025,7,false", "7,33,1023,true", "130,384,384,true", "130,384,384,false", "19,100,4100,false",
+      "70,96,3000,false"})
   void linearInEitherLayout(int rows, int out, int in, boolean outMajor) {
     float[] w = random(out * in, 1), bias = random(out, 1), x = random(rows * in, 1);
     CpuOps engine = outMajor ? cpuOutMajor : cpu;
@@ -115,7 +116,7 @@ class CpuOpsParityTest {
 
   @ParameterizedTest(name = "linear16 rows={0} n={1} k={2} {3} bias={4}")
   @CsvSource({"1,1,1,BF16,false", "1,7,63,BF16,true", "7,63,1025,F16,true", "33,384,384,BF16,false", "5,130,64,F16,true", "40,130,64,F16,true", "67,2048,16,BF16,true", "32,49,1025,BF16,false",
-      "4,3,32,BF16,false", "9,2048,16,F16,false"})
+      "4,3,32,BF16,false", "9,2048,16,F16,false", "35,100,4100,BF16,true", "40,96,2500,F16,false"})
   void linear16(int rows, int n, int k, DType dt, boolean bias) {
     char[] w = new char[n * k];
     for (int i = 0; i < w.length; i++) w[i] = dt.fromFloat((rnd.nextFloat() * 2 - 1) * 0.5f);
@@ -368,6 +369,34 @@ class CpuOpsParityTest {
       return ops.read(vals);
     });
     assertArrayEquals(ids[0], ids[1], "topK indices");
+  }
+
+  /**
+   * Over a k long enough that the CPU engine takes the weights a block of k at a time (k > 2,048), a row's output is
+   * bit for bit the same whichever rows share its batch: alone, among 9 or among 19 (blocks of 8 rows, tail rows).
+   */
+  @Test
+  void linearRowsAreBatchInvariantOverLongK() {
+    int out = 100, in = 4100, rows = 19;
+    float[] w = random(out * in, 1), bias = random(out, 1), x = random(rows * in, 1);
+    LinearWeight cw = cpu.uploadLinear(w, out, in);
+    Tensor cb = cpu.upload(bias);
+    float[] all;
+    try (Ops.Scope s = cpu.scope()) {
+      Tensor o = cpu.alloc(rows * out);
+      cpu.linear(o, in(cpu, x), cw, cb, rows);
+      all = cpu.read(o);
+    }
+    for (int first : new int[] {0, 10}) {
+      int n = first == 0 ? 1 : 9;
+      float[] part;
+      try (Ops.Scope s = cpu.scope()) {
+        Tensor o = cpu.alloc(n * out);
+        cpu.linear(o, in(cpu, Arrays.copyOfRange(x, first * in, (first + n) * in)), cw, cb, n);
+        part = cpu.read(o);
+      }
+      assertArrayEquals(Arrays.copyOfRange(all, first * out, (first + n) * out), part, "rows " + first + ".." + (first + n - 1));
+    }
   }
 
   @Test

@@ -289,12 +289,6 @@ public final class CpuOps extends HeapOps {
     packed8x3(x, a0, k, w, wp, ldw, ZERO, 0, 0, o, op, ldo, bias, bp);
   }
 
-  /**
-   * {@link #packed8x3} starting from the accumulators at c[cp + r * ldc] (ZERO with ldc 0: from zero), adding
-   * {@code bias} when storing. Two k steps per iteration (halving the loop's scalar work, which competes with the FMAs
-   * for their ports): 3-7 % more GFLOP/s on the MiniLM, ViT and LLaMA shapes, measured in 8 alternating pairs; four
-   * steps were no better than one. Each accumulator still sums the k steps in order.
-   */
   private static void packed8x3(float[] x, int a0, int k, float[] w, int wp, int ldw, float[] c, int cp, int ldc,
       float[] o, int op, int ldo, float[] bias, int bp) {
     // x: the packed rows
@@ -306,77 +300,7 @@ public final class CpuOps extends HeapOps {
     FloatVector c50 = FloatVector.fromArray(F, c, cp + 5 * ldc), c51 = FloatVector.fromArray(F, c, cp + 5 * ldc + L), c52 = FloatVector.fromArray(F, c, cp + 5 * ldc + 2 * L);
     FloatVector c60 = FloatVector.fromArray(F, c, cp + 6 * ldc), c61 = FloatVector.fromArray(F, c, cp + 6 * ldc + L), c62 = FloatVector.fromArray(F, c, cp + 6 * ldc + 2 * L);
     FloatVector c70 = FloatVector.fromArray(F, c, cp + 7 * ldc), c71 = FloatVector.fromArray(F, c, cp + 7 * ldc + L), c72 = FloatVector.fromArray(F, c, cp + 7 * ldc + 2 * L);
-    int p = 0, a = a0;
-    for (; p + 1 < k; p += 2, wp += 2 * ldw, a += 16) {
-      FloatVector b0 = FloatVector.fromArray(F, w, wp), b1 = FloatVector.fromArray(F, w, wp + L), b2 = FloatVector.fromArray(F, w, wp + 2 * L);
-      FloatVector v;
-      v = FloatVector.broadcast(F, x[a + 0]);
-      c00 = b0.fma(v, c00);
-      c01 = b1.fma(v, c01);
-      c02 = b2.fma(v, c02);
-      v = FloatVector.broadcast(F, x[a + 1]);
-      c10 = b0.fma(v, c10);
-      c11 = b1.fma(v, c11);
-      c12 = b2.fma(v, c12);
-      v = FloatVector.broadcast(F, x[a + 2]);
-      c20 = b0.fma(v, c20);
-      c21 = b1.fma(v, c21);
-      c22 = b2.fma(v, c22);
-      v = FloatVector.broadcast(F, x[a + 3]);
-      c30 = b0.fma(v, c30);
-      c31 = b1.fma(v, c31);
-      c32 = b2.fma(v, c32);
-      v = FloatVector.broadcast(F, x[a + 4]);
-      c40 = b0.fma(v, c40);
-      c41 = b1.fma(v, c41);
-      c42 = b2.fma(v, c42);
-      v = FloatVector.broadcast(F, x[a + 5]);
-      c50 = b0.fma(v, c50);
-      c51 = b1.fma(v, c51);
-      c52 = b2.fma(v, c52);
-      v = FloatVector.broadcast(F, x[a + 6]);
-      c60 = b0.fma(v, c60);
-      c61 = b1.fma(v, c61);
-      c62 = b2.fma(v, c62);
-      v = FloatVector.broadcast(F, x[a + 7]);
-      c70 = b0.fma(v, c70);
-      c71 = b1.fma(v, c71);
-      c72 = b2.fma(v, c72);
-      b0 = FloatVector.fromArray(F, w, wp + ldw); b1 = FloatVector.fromArray(F, w, wp + ldw + L); b2 = FloatVector.fromArray(F, w, wp + ldw + 2 * L);
-      v = FloatVector.broadcast(F, x[a + 8 + 0]);
-      c00 = b0.fma(v, c00);
-      c01 = b1.fma(v, c01);
-      c02 = b2.fma(v, c02);
-      v = FloatVector.broadcast(F, x[a + 8 + 1]);
-      c10 = b0.fma(v, c10);
-      c11 = b1.fma(v, c11);
-      c12 = b2.fma(v, c12);
-      v = FloatVector.broadcast(F, x[a + 8 + 2]);
-      c20 = b0.fma(v, c20);
-      c21 = b1.fma(v, c21);
-      c22 = b2.fma(v, c22);
-      v = FloatVector.broadcast(F, x[a + 8 + 3]);
-      c30 = b0.fma(v, c30);
-      c31 = b1.fma(v, c31);
-      c32 = b2.fma(v, c32);
-      v = FloatVector.broadcast(F, x[a + 8 + 4]);
-      c40 = b0.fma(v, c40);
-      c41 = b1.fma(v, c41);
-      c42 = b2.fma(v, c42);
-      v = FloatVector.broadcast(F, x[a + 8 + 5]);
-      c50 = b0.fma(v, c50);
-      c51 = b1.fma(v, c51);
-      c52 = b2.fma(v, c52);
-      v = FloatVector.broadcast(F, x[a + 8 + 6]);
-      c60 = b0.fma(v, c60);
-      c61 = b1.fma(v, c61);
-      c62 = b2.fma(v, c62);
-      v = FloatVector.broadcast(F, x[a + 8 + 7]);
-      c70 = b0.fma(v, c70);
-      c71 = b1.fma(v, c71);
-      c72 = b2.fma(v, c72);
-    }
-    for (; p < k; p++, wp += ldw, a += 8) {
+    for (int p = 0, a = a0; p < k; p++, wp += ldw, a += 8) {
       FloatVector b0 = FloatVector.fromArray(F, w, wp), b1 = FloatVector.fromArray(F, w, wp + L), b2 = FloatVector.fromArray(F, w, wp + 2 * L);
       FloatVector v;
       v = FloatVector.broadcast(F, x[a + 0]);

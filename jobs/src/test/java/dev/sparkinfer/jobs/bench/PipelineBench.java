@@ -171,12 +171,12 @@ public final class PipelineBench {
       char[] w16 = new char[8192 * 2048];
       for (int i = 0; i < w16.length; i++) w16[i] = DType.BF16.fromFloat(r.nextFloat() - 0.5f);
       HalfTensor h = ops.upload16(w16, DType.BF16);
-      for (int rowsN : new int[] {1, 8}) {
+      for (int rowsN : new int[] {1, 8, 128}) { // decode steps, and a prefill (widened weight panels from 32 rows)
         try (Ops.Scope sc = ops.scope()) {
           Tensor x = ops.alloc(rowsN * 2048), out = ops.alloc(rowsN * 8192);
           double sec = time(ops, out, () -> ops.linear16(out, x, h, null, rowsN, 8192, 2048));
-          System.out.printf(Locale.ROOT, "  %-9s linear16 bf16 decode %d row(s) 8192x2048:  %8.3f ms %8.1f GB/s of weights %8.1f GFLOP/s%n",
-              "llama-1b", rowsN, sec * 1e3, 2.0 * w16.length / sec / 1e9, 2.0 * rowsN * w16.length / sec / 1e9);
+          System.out.printf(Locale.ROOT, "  %-9s linear16 bf16 %s %d row(s) 8192x2048:  %8.3f ms %8.1f GB/s of weights %8.1f GFLOP/s%n",
+              "llama-1b", rowsN < 32 ? "decode" : "prefill", rowsN, sec * 1e3, 2.0 * w16.length / sec / 1e9, 2.0 * rowsN * w16.length / sec / 1e9);
         }
       }
     }

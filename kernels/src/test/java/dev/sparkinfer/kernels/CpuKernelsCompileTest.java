@@ -20,6 +20,11 @@ import org.junit.jupiter.api.Test;
  * per operation, and the method can stay there: a MiniLM run once sat at its warm-up for 12 minutes that way. Parity
  * tests cannot see it (the fallback computes the same values), so this test runs every op of the CPU engine in a child
  * JVM with {@code -XX:+PrintCompilation} until the JIT has compiled them, and fails on any "COMPILE SKIPPED" of our code.
+ * <p>
+ * The same child also checks that every op gives the same bits cold (its first calls: the interpreter and C1, where the
+ * Vector API computes lane by lane in Java) and warm (C2, its intrinsics). The Vector API's EXP and TANH broke that:
+ * C2 compiles them to Intel's SVML, the fallback runs Math.exp, and a warm engine embedded a batch with other last bits
+ * than a cold one (found when an unpadded BERT batch did not reproduce the padded one bit for bit).
  */
 class CpuKernelsCompileTest {
   @Test
@@ -41,6 +46,9 @@ class CpuKernelsCompileTest {
           + lines.subList(Math.max(0, lines.size() - 5), lines.size()));
       assertEquals(0, p.exitValue(), "the exercise failed: " + lines.subList(Math.max(0, lines.size() - 20), lines.size()));
       assertTrue(lines.stream().anyMatch(l -> l.contains("exercised")), "the exercise did not finish");
+      List<String> differ = lines.stream().filter(l -> l.startsWith("cold and warm differ")).toList();
+      assertTrue(differ.isEmpty(), "ops whose results change once the JIT has compiled them: " + differ);
+      assertTrue(lines.stream().anyMatch(l -> l.startsWith("cold and warm agree")), "the cold/warm comparison did not run");
       List<String> skipped = lines.stream().filter(l -> l.contains("COMPILE SKIPPED") && l.contains("dev.sparkinfer")).toList();
       assertTrue(skipped.isEmpty(), "the JIT could not compile these methods of ours (split them into smaller methods): " + skipped);
       long ours = lines.stream().filter(l -> l.contains("dev.sparkinfer.kernels.CpuOps::")).count();
@@ -68,6 +76,8 @@ class CpuKernelsCompileTest {
         Tensor gamma = ops.upload(random(r, out)), beta = ops.upload(random(r, out));
         Tensor invFreq = ops.upload(random(r, 8));
         int b = 3, s = 21, heads = 4, hd = 16, width = heads * hd;
+        Probe probe = new Probe(ops);
+        java.util.Map<String, float[]> cold = probe.run();
         for (int it = 0; it < 1500; it++) {
           try (Ops.Scope scope = ops.scope()) {
             Tensor x = f(ops, random(r, 40 * in)), y = ops.alloc(40 * out), z = ops.alloc(40 * out);
@@ -117,8 +127,82 @@ class CpuKernelsCompileTest {
             ops.meanPool(z, y, keyMask, b, 6, out);
           }
         }
+        java.util.Map<String, float[]> warm = probe.run();
+        int differ = 0;
+        for (String op : cold.keySet()) {
+          if (!java.util.Arrays.equals(cold.get(op), warm.get(op))) {
+            System.out.println("cold and warm differ: " + op);
+            differ++;
+          }
+        }
+        if (differ == 0) System.out.println("cold and warm agree on " + cold.size() + " ops");
       }
       System.out.println("exercised");
+    }
+
+    /** Each op's output from fixed inputs, by name: run once cold (first calls) and once warm. */
+    static final class Probe {
+      final CpuOps ops;
+      final int in = 70, n = 100, rows = 19, b = 3, s = 21, heads = 4, hd = 16, width = heads * hd;
+      final LinearWeight w;
+      final HalfTensor bf16;
+      final Tensor bias, gamma, beta;
+
+      Probe(CpuOps ops) {
+        this.ops = ops;
+        Random r = new Random(42);
+        w = ops.uploadLinear(random(r, n * in), n, in);
+        char[] bits = new char[n * in];
+        for (int i = 0; i < bits.length; i++) bits[i] = DType.BF16.fromFloat(r.nextFloat() - 0.5f);
+        bf16 = ops.upload16(bits, DType.BF16);
+        bias = ops.upload(random(r, n));
+        gamma = ops.upload(random(r, n));
+        beta = ops.upload(random(r, n));
+      }
+
+      java.util.Map<String, float[]> run() {
+      java.util.Map<String, float[]> out = new java.util.LinkedHashMap<>();
+      Random r = new Random(43);
+      try (Ops.Scope scope = ops.scope()) {
+        Tensor x = f(ops, random(r, 40 * in)), y = ops.alloc(40 * n);
+        // inputs of a model's range: scores and pre-activations from -12 to 12
+        float[] wide = random(r, rows * n);
+        for (int i = 0; i < wide.length; i++) wide[i] *= 24;
+        Tensor big = f(ops, wide);
+        for (Activation act : Activation.values()) {
+          ops.linear(y, x, w, bias, rows, act);
+          out.put("linear " + act, ops.read(y));
+          ops.activation(act, y, big, rows * n);
+          out.put("activation " + act, ops.read(y));
+        }
+        ops.linear16(y, x, bf16, bias, 5, n, in);
+        out.put("linear16 decode", ops.read(y));
+        ops.linear16(y, x, bf16, bias, 40, n, in);
+        out.put("linear16 prefill", ops.read(y));
+        for (boolean log : new boolean[] {false, true}) {
+          ops.softmax(y, big, null, false, rows, n, 1.5f, log);
+          out.put("softmax log=" + log, ops.read(y));
+        }
+        ops.layerNorm(y, big, gamma, beta, rows, n, 1e-12f);
+        out.put("layerNorm", ops.read(y));
+        ops.rmsNorm(y, big, gamma, rows, n, 1e-5f);
+        out.put("rmsNorm", ops.read(y));
+        ops.l2Normalize(y, big, rows, n);
+        out.put("l2Normalize", ops.read(y));
+        float[] q = random(r, b * s * 3 * width);
+        for (int i = 0; i < q.length; i++) q[i] *= 8;
+        Tensor qkv = f(ops, q), att = ops.alloc(b * s * width);
+        int[] mask = new int[b * s];
+        for (int i = 0; i < mask.length; i++) mask[i] = i % s < s - 3 * (i / s) ? 1 : 0;
+        for (boolean causal : new boolean[] {false, true}) {
+          Attention self = Attention.selfAttention(b, s, heads, hd, causal).withStrides(3 * width, 3 * width, width);
+          ops.attention(att, qkv, qkv.slice(width, qkv.size() - width), qkv.slice(2 * width, qkv.size() - 2 * width), i(ops, mask), null,
+              ops.alloc((int) self.scoresSize()), self);
+          out.put("attention causal=" + causal, ops.read(att));
+        }
+      }
+      return out;
+      }
     }
 
     private static Tensor f(Ops ops, float[] data) {

@@ -52,6 +52,8 @@ public final class BertEmbedder implements Embedder {
 
   public Tokenizer tokenizer() { return tokenizer; }
 
+  BertModel model() { return model; }
+
   /** Token ids as the model sees them (special tokens, truncation): for reference comparisons. */
   public Encoding encode(String text) { return tokenizer.encode(text, maxLength); }
 

@@ -1334,7 +1334,9 @@ public final class CpuOps extends HeapOps {
           for (; jv + 2 * L <= kPad; jv += 2 * L) scores4x2(x, qo, qs, kto, kPad, hd, jv, sp.scale(), kao, po);
           if (jv < kPad) scores4(x, qo, qs, kto, kPad, hd, jv, sp.scale(), kao, po);
         } else {
-          for (int jv = 0; jv < kPad; jv += L) for (int r = 0; r < nq; r++) scoresVector(x, qo + r * qs, kto, kPad, hd, jv, sp.scale(), kao, po + r * kPad);
+          int jv = 0;
+          for (; jv + 2 * L <= kPad; jv += 2 * L) for (int r = 0; r < nq; r++) scores1x2(x, qo + r * qs, kto, kPad, hd, jv, sp.scale(), kao, po + r * kPad);
+          for (; jv < kPad; jv += L) for (int r = 0; r < nq; r++) scoresVector(x, qo + r * qs, kto, kPad, hd, jv, sp.scale(), kao, po + r * kPad);
         }
         boolean all = nq >= 4;
         for (int r = 0; r < nq; r++) {
@@ -1589,18 +1591,26 @@ public final class CpuOps extends HeapOps {
   }
 
   /**
-   * p[jv, jv + L) = scale * q . k_j + keyAdd[j] for L keys: q broadcast against rows of k^T, two accumulators to halve
-   * the FMA chain.
+   * p[jv, jv + 2L) = scale * q . k_j + keyAdd[j] for 2L keys of one query: two FMA chains (one per vector of keys), each
+   * score the same sum in the same order as in the 4- and 8-query kernels, so a query's scores do not depend on how
+   * many queries its block had (a sequence's length, its batch).
    */
-  private static void scoresVector(float[] x, int qo, int kto, int kPad, int hd, int jv, float scale, int kao, int po) {
+  private static void scores1x2(float[] x, int qo, int kto, int kPad, int hd, int jv, float scale, int kao, int po) {
     FloatVector a0 = FloatVector.zero(F), a1 = a0;
-    int d = 0;
-    for (; d + 1 < hd; d += 2) {
-      a0 = FloatVector.fromArray(F, x, kto + d * kPad + jv).fma(FloatVector.broadcast(F, x[qo + d]), a0);
-      a1 = FloatVector.fromArray(F, x, kto + (d + 1) * kPad + jv).fma(FloatVector.broadcast(F, x[qo + d + 1]), a1);
+    for (int d = 0; d < hd; d++) {
+      FloatVector q = FloatVector.broadcast(F, x[qo + d]);
+      a0 = FloatVector.fromArray(F, x, kto + d * kPad + jv).fma(q, a0);
+      a1 = FloatVector.fromArray(F, x, kto + d * kPad + jv + L).fma(q, a1);
     }
-    if (d < hd) a0 = FloatVector.fromArray(F, x, kto + d * kPad + jv).fma(FloatVector.broadcast(F, x[qo + d]), a0);
-    a0.add(a1).mul(scale).add(FloatVector.fromArray(F, x, kao + jv)).intoArray(x, po + jv);
+    a0.mul(scale).add(FloatVector.fromArray(F, x, kao + jv)).intoArray(x, po + jv);
+    a1.mul(scale).add(FloatVector.fromArray(F, x, kao + jv + L)).intoArray(x, po + jv + L);
+  }
+
+  /** {@link #scores1x2} for the last L keys. */
+  private static void scoresVector(float[] x, int qo, int kto, int kPad, int hd, int jv, float scale, int kao, int po) {
+    FloatVector a0 = FloatVector.zero(F);
+    for (int d = 0; d < hd; d++) a0 = FloatVector.fromArray(F, x, kto + d * kPad + jv).fma(FloatVector.broadcast(F, x[qo + d]), a0);
+    a0.mul(scale).add(FloatVector.fromArray(F, x, kao + jv)).intoArray(x, po + jv);
   }
 
   private static float max(float[] p, int base, int n) {
@@ -1620,26 +1630,37 @@ public final class CpuOps extends HeapOps {
     return s.reduceLanes(VectorOperators.ADD);
   }
 
-  /** out[0, hd) = inv * sum_j p[j] vv[j, :], vv the head's values contiguous (invisible keys have p[j] = 0). */
+  /**
+   * out[0, hd) = inv * sum_j p[j] vv[j, :], vv the head's values contiguous (invisible keys have p[j] = 0): each output
+   * the same sum in the same order as in the 4- and 8-query kernels (one chain over the keys in order).
+   */
   private static void weightedValues(float[] x, int base, int kLen, int vvo, int hd, float inv, int oo) {
     int d = 0;
+    for (; d + 2 * L <= hd; d += 2 * L) weightedValues2(x, base, kLen, vvo, hd, d, inv, oo + d);
     for (; d + L <= hd; d += L) weightedValuesVector(x, base, kLen, vvo, hd, d, inv, oo + d);
     for (; d < hd; d++) x[oo + d] = valueScalar(x, base, kLen, vvo, hd, d) * inv;
   }
 
   /**
-   * One vector of the output, two accumulators over alternate keys. A method of its own: C2 (JDK 17) keeps the
-   * accumulators in registers here, but boxes them (the Vector API's slow Java path, 10x slower) inside the loop over d.
+   * Two vectors of the output, one chain each. A method of its own: C2 (JDK 17) keeps the accumulators in registers
+   * here, but boxes them (the Vector API's slow Java path, 10x slower) inside the loop over d.
    */
-  private static void weightedValuesVector(float[] x, int base, int kLen, int vvo, int hd, int d, float inv, int oo) {
+  private static void weightedValues2(float[] x, int base, int kLen, int vvo, int hd, int d, float inv, int oo) {
     FloatVector a0 = FloatVector.zero(F), a1 = a0;
-    int j = 0;
-    for (; j + 1 < kLen; j += 2) {
-      a0 = FloatVector.fromArray(F, x, vvo + j * hd + d).fma(FloatVector.broadcast(F, x[base + j]), a0);
-      a1 = FloatVector.fromArray(F, x, vvo + (j + 1) * hd + d).fma(FloatVector.broadcast(F, x[base + j + 1]), a1);
+    for (int j = 0; j < kLen; j++) {
+      FloatVector w = FloatVector.broadcast(F, x[base + j]);
+      a0 = FloatVector.fromArray(F, x, vvo + j * hd + d).fma(w, a0);
+      a1 = FloatVector.fromArray(F, x, vvo + j * hd + d + L).fma(w, a1);
     }
-    if (j < kLen) a0 = FloatVector.fromArray(F, x, vvo + j * hd + d).fma(FloatVector.broadcast(F, x[base + j]), a0);
-    a0.add(a1).mul(inv).intoArray(x, oo);
+    a0.mul(inv).intoArray(x, oo);
+    a1.mul(inv).intoArray(x, oo + L);
+  }
+
+  /** One vector of the output (see {@link #weightedValues2}). */
+  private static void weightedValuesVector(float[] x, int base, int kLen, int vvo, int hd, int d, float inv, int oo) {
+    FloatVector a0 = FloatVector.zero(F);
+    for (int j = 0; j < kLen; j++) a0 = FloatVector.fromArray(F, x, vvo + j * hd + d).fma(FloatVector.broadcast(F, x[base + j]), a0);
+    a0.mul(inv).intoArray(x, oo);
   }
 
   private static float dot(float[] a, int ao, float[] b, int bo, int n) {

@@ -399,6 +399,39 @@ class CpuOpsParityTest {
     }
   }
 
+  /**
+   * A sequence's attention, bit for bit, whatever the padded length it runs at: its queries fall into blocks of 8, 4 or
+   * fewer depending on that length, and every block kernel sums in the same order (head dims 40 and 64: whole vectors,
+   * pairs of vectors and a scalar tail at 16 or 8 lanes).
+   */
+  @ParameterizedTest(name = "attention padding-invariant len={0} d={1}")
+  @CsvSource({"13, 64", "5, 40", "30, 40", "2, 64"})
+  void attentionDoesNotDependOnThePaddedLength(int len, int d) {
+    int h = 3, w = h * d;
+    float[] one = random(len * 3 * w, 2);
+    float[] alone = null;
+    for (int seq : new int[] {len, len + 1, len + 7, 2 * len + 19}) {
+      float[] qkv = new float[2 * seq * 3 * w]; // the sequence, then one of length 1, each padded to seq with noise
+      float[] noise = random(qkv.length, 5);
+      System.arraycopy(noise, 0, qkv, 0, qkv.length);
+      System.arraycopy(one, 0, qkv, 0, one.length);
+      int[] mask = new int[2 * seq];
+      for (int i = 0; i < len; i++) mask[i] = 1;
+      mask[seq] = 1;
+      Attention sp = Attention.selfAttention(2, seq, h, d, false).withStrides(3 * w, 3 * w, w);
+      float[] got;
+      try (Ops.Scope s = cpu.scope()) {
+        Tensor t = in(cpu, qkv), out = cpu.alloc(2 * seq * w);
+        IntTensor km = cpu.allocInts(mask.length);
+        cpu.write(km, mask);
+        cpu.attention(out, t, t.slice(w, t.size() - w), t.slice(2 * w, t.size() - 2 * w), km, cpu.alloc((int) sp.scoresSize()), sp);
+        got = Arrays.copyOf(cpu.read(out), len * w);
+      }
+      if (alone == null) alone = got;
+      else assertArrayEquals(alone, got, "the first " + len + " rows padded to " + seq);
+    }
+  }
+
   @Test
   void oneThreadComputesTheSame() {
     try (CpuOps one = new CpuOps(1)) {

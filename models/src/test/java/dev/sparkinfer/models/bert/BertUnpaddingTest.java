@@ -16,7 +16,8 @@ import org.junit.jupiter.api.Test;
 /**
  * {@link BertModel} runs every op but attention on the rows that count only (real tokens and each sequence's first
  * row): its embeddings must be the padded batch's, bit for bit, on every engine, for mean and [CLS] pooling. The batch
- * is texts in any order (much padding), plus a sequence of padding only.
+ * is texts in any order (much padding), plus a sequence of padding only; a text run alone must give its embedding in
+ * the batch, bit for bit too.
  */
 class BertUnpaddingTest {
   @Test
@@ -56,6 +57,14 @@ class BertUnpaddingTest {
         float[][] padded = e.runtime().admit(ops -> model.embed(ids, types, mask, batch, s, false));
         for (int b = 0; b < batch; b++) {
           assertArrayEquals(padded[b], unpadded[b], 0f, device + ", " + pooling.mode() + " pooling, sequence " + b + " (" + e.deviceDescription() + ")");
+        }
+        // and a text alone, unpadded, as in the batch: a text's embedding does not depend on its batch
+        for (int b : new int[] {0, 5, enc.length - 1}) {
+          int len = enc[b].length();
+          int[] one = new int[len];
+          java.util.Arrays.fill(one, 1);
+          float[][] alone = e.runtime().admit(ops -> model.embed(enc[b].ids(), new int[len], one, 1, len, true));
+          assertArrayEquals(unpadded[b], alone[0], 0f, device + ", " + pooling.mode() + " pooling, text " + b + " alone (" + e.deviceDescription() + ")");
         }
       }
     }

@@ -1272,8 +1272,9 @@ public final class CpuOps extends HeapOps {
   // ---- attention ----
 
   /**
-   * Fused per (batch entry, head): the head's keys are copied transposed ({@code [headDim, kLen]}) and its values
-   * contiguous ({@code [kLen, headDim]}) into the thread's buffers; then for each query, the scores against all keys are
+   * Fused per (batch entry, KV head): the head's keys are copied transposed ({@code [headDim, kLen]}) and its values
+   * contiguous ({@code [kLen, headDim]}) into the thread's buffers, once for the query heads that share them; then for
+   * each query of those heads, the scores against all keys are
    * broadcast multiply-adds over headDim (no horizontal sums), masked, soft-maxed with vector exp, and the output is the
    * weighted sum of the value rows. No score matrix leaves the thread.
    */
@@ -1301,8 +1302,14 @@ public final class CpuOps extends HeapOps {
     int[] im = imem;
     int hd = sp.headDim(), group = sp.heads() / sp.kvHeads(), kLen = sp.kLen(), kPad = (kLen + L - 1) / L * L;
     long work = (long) sp.batch() * sp.heads() * sp.qLen() * kLen * hd * 2;
-    parallel(sp.batch() * sp.heads(), work, bh -> {
-      int b = bh / sp.heads(), h = bh % sp.heads(), g = h / group;
+    // a task per (batch entry, KV head): its keys transposed and values copied once for the query heads that share them
+    // (4 with LLaMA-1B's 32/8: a decode step over a long cache is mostly these copies); the group split over more tasks
+    // only where there would be fewer than two per thread
+    int pairs = sp.batch() * sp.kvHeads();
+    int headsPerTask = Math.max(1, group / Math.max(1, Math.min(group, (2 * pool.threads() + pairs - 1) / pairs)));
+    int parts = (group + headsPerTask - 1) / headsPerTask;
+    parallel(pairs * parts, work, t -> {
+      int bg = t / parts, b = bg / sp.kvHeads(), g = bg % sp.kvHeads(), h0 = g * group + (t % parts) * headsPerTask;
       int start = positions == null ? sp.posOffset() : im[positions.offset() + b];
       // this thread's buffers
       int kto = scratch0 + pool.slot() * perSlot, vvo = kto + ktSize, kao = vvo + vvSize, po = kao + rowSize;
@@ -1318,58 +1325,60 @@ public final class CpuOps extends HeapOps {
       float[] inv = new float[8];
       boolean[] sees = new boolean[8];
       int qs = sp.qStride(), os = sp.outStride();
-      for (int i0 = 0, nq; i0 < sp.qLen(); i0 += nq) {
-        // a block of 8 queries (then up to 4): their scores share each load of k^T, their outputs each load of v
-        nq = Math.min(sp.qLen() - i0 >= 8 ? 8 : 4, sp.qLen() - i0);
-        int qo = q.offset() + (b * sp.qLen() + i0) * qs + h * hd, oo = out.offset() + (b * sp.qLen() + i0) * os + h * hd;
-        if (nq == 8) {
-          int jv = 0;
-          for (; jv + 2 * L <= kPad; jv += 2 * L) scores8x2(x, qo, qs, kto, kPad, hd, jv, sp.scale(), kao, po);
-          if (jv < kPad) {
-            scores4(x, qo, qs, kto, kPad, hd, jv, sp.scale(), kao, po);
-            scores4(x, qo + 4 * qs, qs, kto, kPad, hd, jv, sp.scale(), kao, po + 4 * kPad);
+      for (int h = h0; h < Math.min(h0 + headsPerTask, (g + 1) * group); h++) {
+        for (int i0 = 0, nq; i0 < sp.qLen(); i0 += nq) {
+          // a block of 8 queries (then up to 4): their scores share each load of k^T, their outputs each load of v
+          nq = Math.min(sp.qLen() - i0 >= 8 ? 8 : 4, sp.qLen() - i0);
+          int qo = q.offset() + (b * sp.qLen() + i0) * qs + h * hd, oo = out.offset() + (b * sp.qLen() + i0) * os + h * hd;
+          if (nq == 8) {
+            int jv = 0;
+            for (; jv + 2 * L <= kPad; jv += 2 * L) scores8x2(x, qo, qs, kto, kPad, hd, jv, sp.scale(), kao, po);
+            if (jv < kPad) {
+              scores4(x, qo, qs, kto, kPad, hd, jv, sp.scale(), kao, po);
+              scores4(x, qo + 4 * qs, qs, kto, kPad, hd, jv, sp.scale(), kao, po + 4 * kPad);
+            }
+          } else if (nq == 4) {
+            int jv = 0;
+            for (; jv + 2 * L <= kPad; jv += 2 * L) scores4x2(x, qo, qs, kto, kPad, hd, jv, sp.scale(), kao, po);
+            if (jv < kPad) scores4(x, qo, qs, kto, kPad, hd, jv, sp.scale(), kao, po);
+          } else {
+            int jv = 0;
+            for (; jv + 2 * L <= kPad; jv += 2 * L) for (int r = 0; r < nq; r++) scores1x2(x, qo + r * qs, kto, kPad, hd, jv, sp.scale(), kao, po + r * kPad);
+            for (; jv < kPad; jv += L) for (int r = 0; r < nq; r++) scoresVector(x, qo + r * qs, kto, kPad, hd, jv, sp.scale(), kao, po + r * kPad);
           }
-        } else if (nq == 4) {
-          int jv = 0;
-          for (; jv + 2 * L <= kPad; jv += 2 * L) scores4x2(x, qo, qs, kto, kPad, hd, jv, sp.scale(), kao, po);
-          if (jv < kPad) scores4(x, qo, qs, kto, kPad, hd, jv, sp.scale(), kao, po);
-        } else {
-          int jv = 0;
-          for (; jv + 2 * L <= kPad; jv += 2 * L) for (int r = 0; r < nq; r++) scores1x2(x, qo + r * qs, kto, kPad, hd, jv, sp.scale(), kao, po + r * kPad);
-          for (; jv < kPad; jv += L) for (int r = 0; r < nq; r++) scoresVector(x, qo + r * qs, kto, kPad, hd, jv, sp.scale(), kao, po + r * kPad);
-        }
-        boolean all = nq >= 4;
-        for (int r = 0; r < nq; r++) {
-          // keys [lo, hi] are visible to this query (causal, sliding window); the padding mask is in the scores
-          int pos = start + i0 + r, base = po + r * kPad;
-          int lo = sp.window() > 0 ? Math.max(0, pos - sp.window() + 1) : 0, hi = sp.causal() ? Math.min(kLen - 1, pos) : kLen - 1;
-          if (lo > 0) Arrays.fill(x, base, base + Math.min(lo, kPad), Float.NEGATIVE_INFINITY);
-          // (keys kLen .. kPad are -inf already: keyAdd put them in every score)
-          if (hi + 1 < kLen) Arrays.fill(x, base + Math.max(0, hi + 1), base + kLen, Float.NEGATIVE_INFINITY);
-          float mx = max(x, base, kPad);
-          sees[r] = mx != Float.NEGATIVE_INFINITY;
-          if (!sees[r]) { // a query that sees no key gets zeros
-            Arrays.fill(x, oo + r * os, oo + r * os + hd, 0f);
-            all = false;
-            continue;
+          boolean all = nq >= 4;
+          for (int r = 0; r < nq; r++) {
+            // keys [lo, hi] are visible to this query (causal, sliding window); the padding mask is in the scores
+            int pos = start + i0 + r, base = po + r * kPad;
+            int lo = sp.window() > 0 ? Math.max(0, pos - sp.window() + 1) : 0, hi = sp.causal() ? Math.min(kLen - 1, pos) : kLen - 1;
+            if (lo > 0) Arrays.fill(x, base, base + Math.min(lo, kPad), Float.NEGATIVE_INFINITY);
+            // (keys kLen .. kPad are -inf already: keyAdd put them in every score)
+            if (hi + 1 < kLen) Arrays.fill(x, base + Math.max(0, hi + 1), base + kLen, Float.NEGATIVE_INFINITY);
+            float mx = max(x, base, kPad);
+            sees[r] = mx != Float.NEGATIVE_INFINITY;
+            if (!sees[r]) { // a query that sees no key gets zeros
+              Arrays.fill(x, oo + r * os, oo + r * os + hd, 0f);
+              all = false;
+              continue;
+            }
+            inv[r] = (float) (1 / expShifted(x, base, kPad, mx));
           }
-          inv[r] = (float) (1 / expShifted(x, base, kPad, mx));
-        }
-        if (all && nq == 8) {
-          int d = 0;
-          for (; d + 2 * L <= hd; d += 2 * L) values8x2(x, po, kPad, kLen, vvo, hd, d, inv, oo + d, os);
-          for (; d + L <= hd; d += L) {
-            values4(x, po, kPad, kLen, vvo, hd, d, inv, 0, oo + d, os);
-            values4(x, po, kPad, kLen, vvo, hd, d, inv, 4, oo + 4 * os + d, os);
+          if (all && nq == 8) {
+            int d = 0;
+            for (; d + 2 * L <= hd; d += 2 * L) values8x2(x, po, kPad, kLen, vvo, hd, d, inv, oo + d, os);
+            for (; d + L <= hd; d += L) {
+              values4(x, po, kPad, kLen, vvo, hd, d, inv, 0, oo + d, os);
+              values4(x, po, kPad, kLen, vvo, hd, d, inv, 4, oo + 4 * os + d, os);
+            }
+            for (; d < hd; d++) for (int r = 0; r < 8; r++) x[oo + r * os + d] = valueScalar(x, po + r * kPad, kLen, vvo, hd, d) * inv[r];
+          } else if (all) {
+            int d = 0;
+            for (; d + 2 * L <= hd; d += 2 * L) values4x2(x, po, kPad, kLen, vvo, hd, d, inv, oo + d, os);
+            for (; d + L <= hd; d += L) values4(x, po, kPad, kLen, vvo, hd, d, inv, 0, oo + d, os);
+            for (; d < hd; d++) for (int r = 0; r < 4; r++) x[oo + r * os + d] = valueScalar(x, po + r * kPad, kLen, vvo, hd, d) * inv[r];
+          } else {
+            for (int r = 0; r < nq; r++) if (sees[r]) weightedValues(x, po + r * kPad, kLen, vvo, hd, inv[r], oo + r * os);
           }
-          for (; d < hd; d++) for (int r = 0; r < 8; r++) x[oo + r * os + d] = valueScalar(x, po + r * kPad, kLen, vvo, hd, d) * inv[r];
-        } else if (all) {
-          int d = 0;
-          for (; d + 2 * L <= hd; d += 2 * L) values4x2(x, po, kPad, kLen, vvo, hd, d, inv, oo + d, os);
-          for (; d + L <= hd; d += L) values4(x, po, kPad, kLen, vvo, hd, d, inv, 0, oo + d, os);
-          for (; d < hd; d++) for (int r = 0; r < 4; r++) x[oo + r * os + d] = valueScalar(x, po + r * kPad, kLen, vvo, hd, d) * inv[r];
-        } else {
-          for (int r = 0; r < nq; r++) if (sees[r]) weightedValues(x, po + r * kPad, kLen, vvo, hd, inv[r], oo + r * os);
         }
       }
     });

@@ -281,7 +281,7 @@ public final class PipelineBench {
   // ---- MiniLM end to end against ONNX Runtime ----
 
   /**
-   * Same texts, our tokenizer's ids for both, length-sorted batches of 32, both warmed up on 20 % of the texts, then 3
+   * Same texts, our tokenizer's ids for both, length-sorted batches of 32, both warmed up with a pass over the texts, then 3
    * alternating rounds: the median of the rounds' ratios ({@link EmbedBenchmark#compare}).
    */
   static double embedVsOnnxRuntime(int n) throws Exception {

@@ -161,47 +161,47 @@ class CpuKernelsCompileTest {
       }
 
       java.util.Map<String, float[]> run() {
-      java.util.Map<String, float[]> out = new java.util.LinkedHashMap<>();
-      Random r = new Random(43);
-      try (Ops.Scope scope = ops.scope()) {
-        Tensor x = f(ops, random(r, 40 * in)), y = ops.alloc(40 * n);
-        // inputs of a model's range: scores and pre-activations from -12 to 12
-        float[] wide = random(r, rows * n);
-        for (int i = 0; i < wide.length; i++) wide[i] *= 24;
-        Tensor big = f(ops, wide);
-        for (Activation act : Activation.values()) {
-          ops.linear(y, x, w, bias, rows, act);
-          out.put("linear " + act, ops.read(y));
-          ops.activation(act, y, big, rows * n);
-          out.put("activation " + act, ops.read(y));
+        java.util.Map<String, float[]> out = new java.util.LinkedHashMap<>();
+        Random r = new Random(43);
+        try (Ops.Scope scope = ops.scope()) {
+          Tensor x = f(ops, random(r, 40 * in)), y = ops.alloc(40 * n);
+          // inputs of a model's range: scores and pre-activations from -12 to 12
+          float[] wide = random(r, rows * n);
+          for (int i = 0; i < wide.length; i++) wide[i] *= 24;
+          Tensor big = f(ops, wide);
+          for (Activation act : Activation.values()) {
+            ops.linear(y, x, w, bias, rows, act);
+            out.put("linear " + act, ops.read(y));
+            ops.activation(act, y, big, rows * n);
+            out.put("activation " + act, ops.read(y));
+          }
+          ops.linear16(y, x, bf16, bias, 5, n, in);
+          out.put("linear16 decode", ops.read(y));
+          ops.linear16(y, x, bf16, bias, 40, n, in);
+          out.put("linear16 prefill", ops.read(y));
+          for (boolean log : new boolean[] {false, true}) {
+            ops.softmax(y, big, null, false, rows, n, 1.5f, log);
+            out.put("softmax log=" + log, ops.read(y));
+          }
+          ops.layerNorm(y, big, gamma, beta, rows, n, 1e-12f);
+          out.put("layerNorm", ops.read(y));
+          ops.rmsNorm(y, big, gamma, rows, n, 1e-5f);
+          out.put("rmsNorm", ops.read(y));
+          ops.l2Normalize(y, big, rows, n);
+          out.put("l2Normalize", ops.read(y));
+          float[] q = random(r, b * s * 3 * width);
+          for (int i = 0; i < q.length; i++) q[i] *= 8;
+          Tensor qkv = f(ops, q), att = ops.alloc(b * s * width);
+          int[] mask = new int[b * s];
+          for (int i = 0; i < mask.length; i++) mask[i] = i % s < s - 3 * (i / s) ? 1 : 0;
+          for (boolean causal : new boolean[] {false, true}) {
+            Attention self = Attention.selfAttention(b, s, heads, hd, causal).withStrides(3 * width, 3 * width, width);
+            ops.attention(att, qkv, qkv.slice(width, qkv.size() - width), qkv.slice(2 * width, qkv.size() - 2 * width), i(ops, mask), null,
+                ops.alloc((int) self.scoresSize()), self);
+            out.put("attention causal=" + causal, ops.read(att));
+          }
         }
-        ops.linear16(y, x, bf16, bias, 5, n, in);
-        out.put("linear16 decode", ops.read(y));
-        ops.linear16(y, x, bf16, bias, 40, n, in);
-        out.put("linear16 prefill", ops.read(y));
-        for (boolean log : new boolean[] {false, true}) {
-          ops.softmax(y, big, null, false, rows, n, 1.5f, log);
-          out.put("softmax log=" + log, ops.read(y));
-        }
-        ops.layerNorm(y, big, gamma, beta, rows, n, 1e-12f);
-        out.put("layerNorm", ops.read(y));
-        ops.rmsNorm(y, big, gamma, rows, n, 1e-5f);
-        out.put("rmsNorm", ops.read(y));
-        ops.l2Normalize(y, big, rows, n);
-        out.put("l2Normalize", ops.read(y));
-        float[] q = random(r, b * s * 3 * width);
-        for (int i = 0; i < q.length; i++) q[i] *= 8;
-        Tensor qkv = f(ops, q), att = ops.alloc(b * s * width);
-        int[] mask = new int[b * s];
-        for (int i = 0; i < mask.length; i++) mask[i] = i % s < s - 3 * (i / s) ? 1 : 0;
-        for (boolean causal : new boolean[] {false, true}) {
-          Attention self = Attention.selfAttention(b, s, heads, hd, causal).withStrides(3 * width, 3 * width, width);
-          ops.attention(att, qkv, qkv.slice(width, qkv.size() - width), qkv.slice(2 * width, qkv.size() - 2 * width), i(ops, mask), null,
-              ops.alloc((int) self.scoresSize()), self);
-          out.put("attention causal=" + causal, ops.read(att));
-        }
-      }
-      return out;
+        return out;
       }
     }
 

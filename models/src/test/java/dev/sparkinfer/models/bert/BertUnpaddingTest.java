@@ -36,6 +36,8 @@ class BertUnpaddingTest {
   private static void compare(DeviceChoice device) {
     List<String> texts = TestTexts.generate(23, 5);
     try (BertEmbedder e = Embedders.load(ModelRef.resolve("default"), device, 32)) {
+      String kind = device.name().toLowerCase(java.util.Locale.ROOT);
+      assertTrue(e.deviceDescription().startsWith(kind), "asked for " + kind + ", ran on " + e.deviceDescription());
       int batch = texts.size() + 1, seq = 0;
       Encoding[] enc = new Encoding[texts.size()];
       for (int i = 0; i < enc.length; i++) {

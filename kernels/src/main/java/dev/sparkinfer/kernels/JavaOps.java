@@ -4,7 +4,8 @@ import java.util.Arrays;
 import java.util.stream.IntStream;
 
 /**
- * The reference ops in plain Java: clear rather than fast (loops parallel over rows, sums in double). Every
+ * The reference ops in plain Java: clear rather than fast (loops parallel over rows or column blocks, sums in double;
+ * only the matmuls are arranged so that the JIT vectorizes them, without changing a single sum). Every
  * {@link AparapiOps} kernel is tested against this class; it also runs whole models when {@code --device java} is asked
  * for explicitly.
  */
@@ -27,36 +28,79 @@ public final class JavaOps extends HeapOps {
   @Override
   protected void matmulImpl(Tensor out, Tensor a, Tensor b, Tensor bias, int m, int n, int k, boolean transB) {
     float[] x = mem;
-    int ao = a.offset(), bo = b.offset(), oo = out.offset();
-    IntStream.range(0, m).parallel().forEach(i -> {
-      float[] row = new float[n];
-      int ai = ao + i * k;
-      for (int j = 0; j < n; j++) {
-        double acc;
-        if (transB) {
-          acc = dot(x, ai, x, bo + j * k, k);
-        } else {
-          acc = 0;
-          for (int p = 0; p < k; p++) acc += (double) x[ai + p] * x[bo + p * n + j];
+    int bo = b.offset();
+    // transB: b is [n, k] and each output is a four-way sum; else b is [k, n], one sum in order
+    columnBlocks(n, k, (col, p) -> transB ? x[bo + col * k + p] : x[bo + p * n + col], transB ? 4 : 1,
+        a.offset(), m, bias, out.offset());
+  }
+
+  /** The weight w[col, p] of a Linear with out = col, in = p, as a float. */
+  private interface WeightAt {
+    float at(int col, int p);
+  }
+
+  /** Output columns per task of {@link #columnBlocks}. */
+  private static final int COLUMNS = 64;
+
+  /**
+   * out[r, col] = (float) (sum over p of (double) x[r, p] * w(col, p) (+ bias[col])) for every row r < rows (x rows k
+   * apart from xo) and column col < n (out rows n apart from oo), in parallel over blocks of {@link #COLUMNS} columns.
+   * {@code parts} = 4: four partial sums (term p into sum p % 4, the last k % 4 terms into the first, then
+   * (s0 + s1) + (s2 + s3)), as a dot product written to keep four additions in flight; 1: one sum in order of p.
+   * Each block's weights are first copied out as doubles, a row of columns per p, so that the innermost loop runs over
+   * columns with plain indices: the JIT vectorizes it (JDK 17 does not when two arrays are indexed from different
+   * offsets), and each output is still the same sum, operation for operation. Rows go four at a time, each weight read
+   * once for the four, then the rows left one by one.
+   */
+  private void columnBlocks(int n, int k, WeightAt w, int parts, int xo, int rows, Tensor bias, int oo) {
+    IntStream.range(0, (n + COLUMNS - 1) / COLUMNS).parallel().forEach(block -> {
+      int c0 = block * COLUMNS, cols = Math.min(COLUMNS, n - c0);
+      double[][] wt = new double[k][cols];
+      for (int c = 0; c < cols; c++) for (int p = 0; p < k; p++) wt[p][c] = w.at(c0 + c, p);
+      double[][][] s = new double[4][4][cols]; // [row of the four][partial sum][column]
+      int k4 = parts == 4 ? k & ~3 : 0, r = 0;
+      for (; r + 4 <= rows; r += 4) {
+        for (double[][] row : s) for (double[] sum : row) Arrays.fill(sum, 0);
+        int xr = xo + r * k;
+        for (int p = 0; p < k; p++) {
+          int part = p < k4 ? p & 3 : 0;
+          addProducts(s[0][part], s[1][part], s[2][part], s[3][part], wt[p], cols,
+              mem[xr + p], mem[xr + k + p], mem[xr + 2 * k + p], mem[xr + 3 * k + p]);
         }
-        row[j] = (float) (acc + (bias == null ? 0f : x[bias.offset() + j]));
+        for (int i = 0; i < 4; i++) store(s[i], cols, parts, bias, c0, oo + (r + i) * n);
       }
-      System.arraycopy(row, 0, x, oo + i * n, n);
+      for (; r < rows; r++) {
+        for (double[] sum : s[0]) Arrays.fill(sum, 0);
+        int xr = xo + r * k;
+        for (int p = 0; p < k; p++) addProducts(s[0][p < k4 ? p & 3 : 0], wt[p], cols, mem[xr + p]);
+        store(s[0], cols, parts, bias, c0, oo + r * n);
+      }
     });
   }
 
-  /** Dot product in double; four partial sums so the additions do not wait on each other. */
-  private static double dot(float[] x, int xo, float[] y, int yo, int n) {
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int p = 0;
-    for (; p + 3 < n; p += 4) {
-      s0 += (double) x[xo + p] * y[yo + p];
-      s1 += (double) x[xo + p + 1] * y[yo + p + 1];
-      s2 += (double) x[xo + p + 2] * y[yo + p + 2];
-      s3 += (double) x[xo + p + 3] * y[yo + p + 3];
+  /** s0..s3[c] += x0..x3 * w[c] for c < cols. */
+  private static void addProducts(double[] s0, double[] s1, double[] s2, double[] s3, double[] w, int cols,
+      double x0, double x1, double x2, double x3) {
+    for (int c = 0; c < cols; c++) {
+      double wc = w[c];
+      s0[c] += x0 * wc;
+      s1[c] += x1 * wc;
+      s2[c] += x2 * wc;
+      s3[c] += x3 * wc;
     }
-    for (; p < n; p++) s0 += (double) x[xo + p] * y[yo + p];
-    return (s0 + s1) + (s2 + s3);
+  }
+
+  /** s[c] += x * w[c] for c < cols. */
+  private static void addProducts(double[] s, double[] w, int cols, double x) {
+    for (int c = 0; c < cols; c++) s[c] += x * w[c];
+  }
+
+  /** One row of {@link #columnBlocks}: its partial sums s[part][c] added up, bias added, to out[o + c0 + c]. */
+  private void store(double[][] s, int cols, int parts, Tensor bias, int c0, int o) {
+    for (int c = 0; c < cols; c++) {
+      double acc = parts == 4 ? (s[0][c] + s[1][c]) + (s[2][c] + s[3][c]) : s[0][c];
+      mem[o + c0 + c] = (float) (acc + (bias == null ? 0 : mem[bias.offset() + c0 + c]));
+    }
   }
 
   @Override
@@ -81,7 +125,9 @@ public final class JavaOps extends HeapOps {
 
   @Override
   protected void activationImpl(Activation act, Tensor out, Tensor x, int n) {
-    for (int i = 0; i < n; i++) mem[out.offset() + i] = (float) activate(act, mem[x.offset() + i]);
+    IntStream.range(0, (n + 4095) / 4096).parallel().forEach(chunk -> { // element by element, in parallel chunks
+      for (int i = chunk * 4096, end = Math.min(n, i + 4096); i < end; i++) mem[out.offset() + i] = (float) activate(act, mem[x.offset() + i]);
+    });
   }
 
   static double activate(Activation act, double x) {
@@ -240,17 +286,8 @@ public final class JavaOps extends HeapOps {
 
   @Override
   protected void linear16Impl(Tensor out, Tensor x, HalfTensor w, Tensor bias, int rows, int n, int k) {
-    IntStream.range(0, n).parallel().forEach(col -> {
-      float[] wr = new float[k];
-      for (int p = 0; p < k; p++) wr[p] = bankedAt(w, col * k + p);
-      for (int r = 0; r < rows; r++) {
-        double acc = 0;
-        int xr = x.offset() + r * k;
-        if (w.dtype() == DType.F32) acc = dot(mem, xr, wr, 0, k); // float32: the very sums of matmul's, as from the arena
-        else for (int p = 0; p < k; p++) acc += (double) mem[xr + p] * wr[p];
-        mem[out.offset() + r * n + col] = (float) (acc + (bias == null ? 0 : mem[bias.offset() + col]));
-      }
-    });
+    // float32: the very sums of matmul's, as from the arena; 16-bit weights: one sum in order
+    columnBlocks(n, k, (col, p) -> bankedAt(w, col * k + p), w.dtype() == DType.F32 ? 4 : 1, x.offset(), rows, bias, out.offset());
   }
 
   /** The twin of every engine's quantized Linear: each row of W dequantized to float (q * scale), then dot products in double. */
@@ -261,15 +298,8 @@ public final class JavaOps extends HeapOps {
     int n = w.out(), k = w.in(), group = q.group(), groups = q.groups(k), rowBytes = q.rowBytes(k);
     boolean int4 = q.scheme() == Quantization.INT4;
     int vo = q.values().offset(), so = q.scales().offset();
-    IntStream.range(0, n).parallel().forEach(col -> {
-      float[] wr = new float[k];
-      for (int p = 0; p < k; p++) wr[p] = QuantizedWeights.q(bytes, vo + col * rowBytes, p, int4) * mem[so + col * groups + p / group];
-      for (int r = 0; r < rows; r++) {
-        int xr = x.offset() + r * k;
-        double acc = dot(mem, xr, wr, 0, k);
-        mem[out.offset() + r * n + col] = (float) (acc + (bias == null ? 0 : mem[bias.offset() + col]));
-      }
-    });
+    columnBlocks(n, k, (col, p) -> QuantizedWeights.q(bytes, vo + col * rowBytes, p, int4) * mem[so + col * groups + p / group],
+        4, x.offset(), rows, bias, out.offset());
   }
 
   @Override

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 import java.util.function.Function;
 import org.junit.jupiter.api.AfterAll;
@@ -369,6 +370,35 @@ class CpuOpsParityTest {
       return ops.read(vals);
     });
     assertArrayEquals(ids[0], ids[1], "topK indices");
+  }
+
+  /** NaN (first for Float.compare), infinities, both zeros and long runs of equal values: the same picks, in order. */
+  @ParameterizedTest(name = "topK special values cols={0} k={1}")
+  @CsvSource({"1000,20", "333,1", "64,63"})
+  void topKSpecialValues(int cols, int k) {
+    float[] pool = {Float.NEGATIVE_INFINITY, -1f, -0f, 0f, 1f, 2f, Float.POSITIVE_INFINITY, Float.NaN};
+    int rows = 4;
+    float[] x = new float[rows * cols];
+    for (int r = 0; r < rows; r++) {
+      for (int j = 0; j < cols; j++) {
+        int i = r * cols + j;
+        x[i] = r == 0 ? pool[(j * 7) % 6] // no NaN or +inf: the k-th value ties with most of the row
+            : r == 1 ? pool[(j * 31 + 5) % pool.length] : r == 2 ? (j % 97 == 50 ? Float.NaN : j % 5) : -j;
+      }
+    }
+    int[][] ids = new int[2][];
+    float[][] vals = new float[2][];
+    for (Ops ops : List.of(java, cpu)) {
+      try (Ops.Scope s = ops.scope()) {
+        Tensor v = ops.alloc(rows * k);
+        IntTensor idx = ops.allocInts(rows * k);
+        ops.topK(v, idx, in(ops, x), rows, cols, k);
+        ids[ops == java ? 0 : 1] = ops.read(idx);
+        vals[ops == java ? 0 : 1] = ops.read(v);
+      }
+    }
+    assertArrayEquals(ids[0], ids[1], "topK indices");
+    assertArrayEquals(vals[0], vals[1], "topK values"); // NaN equals NaN here
   }
 
   /**

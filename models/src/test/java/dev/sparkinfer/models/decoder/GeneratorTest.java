@@ -181,4 +181,55 @@ class GeneratorTest {
     }
     return (int[]) finished.get(0)[1];
   }
+
+  /**
+   * The nucleus draw sorts only the weights: it picks the very token the plain way picks (every id sorted by weight,
+   * ties by lower id, the mass and the draw added in that order), over distributions with long runs of equal weights,
+   * zeros, one heavy token, a few tokens, and softmaxes of random logits, at several top-p.
+   */
+  @Test
+  void nucleusDrawIsThePlainSortedDraw() {
+    java.util.Random r = new java.util.Random(5);
+    int draws = 0;
+    for (int c = 0; c < 60; c++) {
+      int vocab = c % 6 == 5 ? 1 + r.nextInt(4) : 50 + r.nextInt(3000);
+      double[] p = new double[vocab];
+      for (int v = 0; v < vocab; v++) {
+        p[v] = switch (c % 5) {
+          case 0 -> Math.exp(r.nextGaussian() * 3); // a softmax of random logits
+          case 1 -> new double[] {0, 0.25, 0.5, 1}[r.nextInt(4)]; // runs of ties, zeros
+          case 2 -> v == vocab / 3 ? 1 : 1e-4 * r.nextInt(3); // one heavy token, ties among the rest
+          case 3 -> 1.0 / (1 + r.nextInt(8));
+          default -> r.nextDouble();
+        };
+      }
+      if (c % 5 == 1) p[r.nextInt(vocab)] = 1; // never all zero
+      double sum = 0;
+      for (double w : p) sum += w;
+      for (float topP : new float[] {0.05f, 0.5f, 0.9f, 0.999f}) {
+        java.util.SplittableRandom a = new java.util.SplittableRandom(c), b = new java.util.SplittableRandom(c);
+        for (int d = 0; d < 50; d++, draws++) {
+          int want = plainNucleus(p, vocab, sum, topP, a), got = Generator.nucleus(p, vocab, sum, topP, b);
+          assertEquals(want, got, "case " + c + ", top-p " + topP + ", draw " + d);
+        }
+      }
+    }
+    assertEquals(12_000, draws);
+  }
+
+  /** Every id sorted by weight (boxed, larger first, ties by lower id), the nucleus and the draw walked in that order. */
+  private static int plainNucleus(double[] p, int vocab, double sum, float topP, java.util.SplittableRandom rnd) {
+    Integer[] order = new Integer[vocab];
+    for (int v = 0; v < vocab; v++) order[v] = v;
+    java.util.Arrays.sort(order, (a, c) -> p[a] != p[c] ? Double.compare(p[c], p[a]) : Integer.compare(a, c));
+    double mass = 0;
+    int keep;
+    for (keep = 0; keep < vocab && mass < topP * sum; keep++) mass += p[order[keep]];
+    double u = rnd.nextDouble() * mass, acc = 0;
+    for (int i = 0; i < keep; i++) {
+      acc += p[order[i]];
+      if (u < acc) return order[i];
+    }
+    return order[keep - 1];
+  }
 }

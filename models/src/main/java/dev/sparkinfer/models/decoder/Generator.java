@@ -358,7 +358,7 @@ public final class Generator {
   }
 
   /** A token drawn from weights p[0, vocab) (their sum: sum), walking the ids in order. */
-  static int draw(double[] p, int vocab, double sum, SplittableRandom rnd) {
+  private static int draw(double[] p, int vocab, double sum, SplittableRandom rnd) {
     double u = rnd.nextDouble() * sum, acc = 0;
     for (int v = 0; v < vocab; v++) {
       acc += p[v];

@@ -8,7 +8,9 @@ import org.apache.spark.SparkEnv;
  * The cores Spark gives this executor, for the CPU engine's threads: the engine is shared by the executor's tasks and
  * admits one at a time ({@code DeviceRuntime}), so it may use all of the executor's cores, and no more (other
  * executors may share the machine). {@code spark.executor.cores} where set; in local mode the N of {@code local[N]};
- * else the JVM's processors.
+ * on YARN and Kubernetes 1, Spark's own default there (an executor is a 1-core container or pod, several to a machine:
+ * the machine's processors would oversubscribe it); else (standalone: an executor takes all of its worker's cores)
+ * the JVM's processors.
  */
 public final class ExecutorCores {
   private ExecutorCores() {}
@@ -25,6 +27,7 @@ public final class ExecutorCores {
     if (conf.contains("spark.executor.cores")) return Math.max(1, Math.min(all, conf.getInt("spark.executor.cores", all)));
     String master = conf.get("spark.master", "");
     if (master.startsWith("local")) return Math.max(1, Math.min(all, localThreads(master, all)));
+    if (master.startsWith("yarn") || master.startsWith("k8s://")) return 1;
     return all;
   }
 

@@ -24,6 +24,10 @@ class ExecutorCoresTest {
     assertEquals(1, ExecutorCores.cores(new SparkConf(false).set("spark.master", "spark://h:7077").set("spark.executor.cores", "1")));
     assertEquals(ALL, ExecutorCores.cores(new SparkConf(false).set("spark.master", "spark://h:7077").set("spark.executor.cores", "100000")));
     assertEquals(ALL, ExecutorCores.cores(new SparkConf(false).set("spark.master", "spark://h:7077")));
+    // YARN and Kubernetes give an executor 1 core unless told otherwise: not the machine's processors
+    assertEquals(1, ExecutorCores.cores(new SparkConf(false).set("spark.master", "yarn")));
+    assertEquals(1, ExecutorCores.cores(new SparkConf(false).set("spark.master", "k8s://https://10.0.0.1:6443")));
+    assertEquals(Math.min(ALL, 4), ExecutorCores.cores(new SparkConf(false).set("spark.master", "yarn").set("spark.executor.cores", "4")));
     assertEquals(1, ExecutorCores.cores(new SparkConf(false).set("spark.master", "local")));
   }
 

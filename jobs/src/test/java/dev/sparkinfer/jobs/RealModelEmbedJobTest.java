@@ -26,13 +26,13 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The job with the real default model (all-MiniLM-L6-v2) against the same model in process: every written row's
  * embedding within 1e-5, token counts and truncation flags equal. Skips, saying why, while {@code Embedders.load}
- * is not implemented. Size and device: {@code -Dsparkinfer.realModelRows=N} (default 500 generated short rows, plus
+ * is not implemented. Size and device: {@code -Dsparkinfer.realModelRows=N} (default 200 generated short rows, plus
  * the example corpus; 10000 for the full-size run) and {@code -Dsparkinfer.realModelDevice=java|auto|cpu|opencl}
  * (default: opencl where an OpenCL device exists, as in CI, so that the job runs the OpenCL kernels end to end
  * somewhere; else the CPU engine).
  */
 class RealModelEmbedJobTest {
-  static final int ROWS = Integer.getInteger("sparkinfer.realModelRows", 500);
+  static final int ROWS = Integer.getInteger("sparkinfer.realModelRows", 200);
   static final DeviceChoice DEVICE = DeviceChoice.parse(System.getProperty("sparkinfer.realModelDevice",
       !dev.sparkinfer.kernels.Devices.openclRuns() && !Boolean.getBoolean("sparkinfer.requireOpenCL") ? "cpu" : "opencl"));
 

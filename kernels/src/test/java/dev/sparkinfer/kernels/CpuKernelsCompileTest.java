@@ -118,6 +118,9 @@ class CpuKernelsCompileTest {
             ops.cacheWrite(vc, qkv, pos, b, 4, width, 3 * width, cap);
             Attention cached = new Attention(b, 4, 15, heads, heads, hd, 3 * width, width, width, true, 0, 0, 0.25f).withCacheRows(cap);
             ops.attention(att, qkv, kc, vc, null, pos, ops.alloc((int) cached.scoresSize()), cached);
+            Attention step = new Attention(b, 1, 15, heads, heads / 2, hd, 3 * width, width, width, true, 0, it % 3 == 0 ? 4 : 0, 0.25f)
+                .withCacheRows(cap); // a decode step (GQA, sometimes a window), its own kernels
+            ops.attention(att, qkv, kc, vc, keyMask, pos, ops.alloc((int) step.scoresSize()), step);
 
             // tables
             int[] tok = new int[b * s];
@@ -200,6 +203,11 @@ class CpuKernelsCompileTest {
                 ops.alloc((int) self.scoresSize()), self);
             out.put("attention causal=" + causal, ops.read(att));
           }
+          // decode steps: one query per entry over keys 0..20 (its K and V rows the qkv's), at positions 20, 13, 6
+          Attention step = new Attention(b, 1, s, heads, heads, hd, 3 * width, 3 * width, width, true, 0, 0, 0.25f).withCacheRows(s);
+          ops.attention(att, qkv, qkv.slice(width, qkv.size() - width), qkv.slice(2 * width, qkv.size() - 2 * width), i(ops, mask),
+              i(ops, new int[] {20, 13, 6}), ops.alloc((int) step.scoresSize()), step);
+          out.put("attention decode step", java.util.Arrays.copyOf(ops.read(att), b * width));
         }
         return out;
       }

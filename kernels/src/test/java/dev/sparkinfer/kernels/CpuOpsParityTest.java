@@ -236,7 +236,13 @@ class CpuOpsParityTest {
   @CsvSource({"1,1,1,1,1,1,false,0,0,false", "2,7,7,3,3,16,false,0,0,true", "3,63,63,4,2,8,true,0,0,true",
       "1,1,65,4,1,32,true,64,0,false", "2,17,17,2,2,7,true,0,8,false", "1,5,1025,2,1,4,true,1020,0,false",
       "4,129,129,12,12,32,false,0,0,true", "2,9,9,2,1,64,true,0,0,false", "1,3,40,2,2,80,false,0,0,true",
-      "2,24,40,2,2,48,false,0,0,true", "1,16,16,2,1,20,true,0,0,false", "1,33,33,1,1,80,false,0,0,true", "3,30,30,12,12,32,false,0,0,true"})
+      "2,24,40,2,2,48,false,0,0,true", "1,16,16,2,1,20,true,0,0,false", "1,33,33,1,1,80,false,0,0,true", "3,30,30,12,12,32,false,0,0,true",
+      // one query (a decode step's shape, the CPU engine's own path): padded, GQA, a window, head sizes off the vector width,
+      // a query whose window lies past the keys (it sees none: zeros)
+      "3,1,40,4,2,24,false,0,0,true", "2,1,50,8,2,16,true,45,8,false", "4,1,33,6,6,7,true,20,0,true", "1,1,10,2,1,8,true,30,4,false",
+      "2,1,130,4,4,128,true,129,0,false",
+      // queries past the keys with a window: the first see a few, the last none (blocks of 8 whose key ranges are cut)
+      "1,9,10,2,1,8,true,8,3,false", "2,20,40,2,2,16,true,30,6,true"})
   void attention(int b, int q, int kLen, int h, int kvh, int d, boolean causal, int pos, int window, boolean padded) {
     Attention sp = new Attention(b, q, kLen, h, kvh, d, h * d, kvh * d, h * d, causal, pos, window, (float) (1 / Math.sqrt(d)));
     float[] qx = random(b * q * h * d, 2), kx = random(b * kLen * kvh * d, 2), vx = random(b * kLen * kvh * d, 2);
@@ -291,10 +297,35 @@ class CpuOpsParityTest {
     });
   }
 
+  /**
+   * A decode step (one query over the cache) gives the bits the prefill gave the same query over the same keys: its
+   * scores are the same fma chains over d in the same order (scalar per key there, in lanes here), its softmax sums the
+   * same lanes. Over a cache of exactly the keys seen and over a longer one (a ragged batch's longest entry).
+   */
+  @ParameterizedTest(name = "decode step equals prefill seq={0} h={1} kvh={2} d={3} window={4}")
+  @CsvSource({"37,4,1,64,0", "70,4,2,24,0", "33,2,2,80,16", "5,3,3,7,0", "20,2,1,128,0"})
+  void decodeStepGivesThePrefillsBits(int seq, int h, int kvh, int d, int window) {
+    float[] qx = random(seq * h * d, 2), kx = random(seq * kvh * d, 2), vx = random(seq * kvh * d, 2);
+    float scale = (float) (1 / Math.sqrt(d));
+    try (Ops.Scope s = cpu.scope()) {
+      Tensor q = in(cpu, qx), k = in(cpu, kx), v = in(cpu, vx), out = cpu.alloc(seq * h * d), one = cpu.alloc(h * d);
+      Attention prefill = new Attention(1, seq, seq, h, kvh, d, h * d, kvh * d, h * d, true, 0, window, scale);
+      cpu.attention(out, q, k, v, null, cpu.alloc((int) prefill.scoresSize()), prefill);
+      float[] all = cpu.read(out);
+      for (int i = 0; i < seq; i++) {
+        int kLen = i % 2 == 0 ? i + 1 : seq;
+        Attention step = new Attention(1, 1, kLen, h, kvh, d, h * d, kvh * d, h * d, true, 0, window, scale).withCacheRows(seq);
+        cpu.attention(one, q.slice(i * h * d, h * d), k, v, null, in(cpu, new int[] {i}), cpu.alloc((int) step.scoresSize()), step);
+        assertArrayEquals(Arrays.copyOfRange(all, i * h * d, (i + 1) * h * d), cpu.read(one), "query " + i + " over " + kLen + " keys");
+      }
+    }
+  }
+
   /** A KV cache with ragged per-entry positions: cacheWrite of new rows, rope at their positions, attention over the cache. */
-  @Test
-  void cachedAttentionWithRaggedPositions() {
-    int batch = 3, qLen = 2, heads = 4, kvHeads = 2, hd = 16, rows = 12, w = kvHeads * hd;
+  @ParameterizedTest(name = "cached attention with ragged positions qLen={0}")
+  @CsvSource({"2", "1"})
+  void cachedAttentionWithRaggedPositions(int qLen) {
+    int batch = 3, heads = 4, kvHeads = 2, hd = 16, rows = 12, w = kvHeads * hd;
     int[] pos = {0, 5, 9};
     float[] cacheInit = random(batch * rows * w, 1), newK = random(batch * qLen * w, 1), q = random(batch * qLen * heads * hd, 1);
     int[] ropePos = new int[batch * qLen];

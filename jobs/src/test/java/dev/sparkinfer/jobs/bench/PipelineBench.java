@@ -11,6 +11,7 @@ import dev.sparkinfer.kernels.DeviceRuntime;
 import dev.sparkinfer.kernels.Devices;
 import dev.sparkinfer.kernels.EngineConfig;
 import dev.sparkinfer.kernels.HalfTensor;
+import dev.sparkinfer.kernels.IntTensor;
 import dev.sparkinfer.kernels.LinearWeight;
 import dev.sparkinfer.kernels.Ops;
 import dev.sparkinfer.kernels.Tensor;
@@ -20,6 +21,7 @@ import dev.sparkinfer.models.TestTexts;
 import dev.sparkinfer.models.bench.EmbedBenchmark;
 import dev.sparkinfer.models.bert.BertEmbedder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
@@ -183,6 +185,12 @@ public final class PipelineBench {
       attention(ops, "minilm", Attention.selfAttention(32, 128, 12, 32, false));
       attention(ops, "vit-b32", Attention.selfAttention(32, 50, 12, 64, false));
       attention(ops, "llama-1b", new Attention(1, 256, 256, 32, 8, 64, 2048, 512, 2048, true, 0, 0, 0.125f));
+      attention(ops, "llama-1b", new Attention(1, 1024, 1024, 32, 8, 64, 2048, 512, 2048, true, 0, 0, 0.125f));
+      // decode steps of 16 sequences over a 1,024-row cache (GQA), and of LLaVA-1.5-7B's 32 heads of 128 over 640 rows
+      // (576 image tokens and a prompt): one query per entry, a read of the cache
+      decodeAttention(ops, "llama-1b", new Attention(16, 1, 1024, 32, 8, 64, 2048, 512, 2048, true, 0, 0, 0.125f).withCacheRows(1024));
+      decodeAttention(ops, "llava-7b", new Attention(16, 1, 640, 32, 32, 128, 4096, 4096, 4096, true, 0, 0, (float) (1 / Math.sqrt(128)))
+          .withCacheRows(640));
       bandwidth(ops, "minilm", "layerNorm 1280x384", 2L * 1280 * 384 * 4, 1280 * 384, t -> ops.layerNorm(t[1], t[0], t[2], t[3], 1280, 384, 1e-12f), 384);
       bandwidth(ops, "llama-1b", "log-softmax 8x128256", 2L * 8 * 128256 * 4, 8 * 128256, t -> ops.softmax(t[1], t[0], null, false, 8, 128256, 1f, true), 1);
       bandwidth(ops, "llama-1b", "rmsNorm 256x2048", 2L * 256 * 2048 * 4, 256 * 2048, t -> ops.rmsNorm(t[1], t[0], t[2], 256, 2048, 1e-5f), 2048);
@@ -285,6 +293,28 @@ public final class PipelineBench {
       double flops = 4.0 * sp.batch() * sp.heads() * sp.qLen() * sp.kLen() * sp.headDim() / (sp.causal() ? 2 : 1);
       System.out.printf(Locale.ROOT, "  %-9s attention b=%d q=%d k=%d heads=%d/%d d=%d%s: %8.2f ms %8.1f GFLOP/s%n", model, sp.batch(), sp.qLen(),
           sp.kLen(), sp.heads(), sp.kvHeads(), sp.headDim(), sp.causal() ? " causal" : "", sec * 1e3, flops / sec / 1e9);
+    }
+  }
+
+  /** A decode step's attention, every entry at the cache's last row: GB/s of keys and values read. */
+  static void decodeAttention(Ops ops, String model, Attention sp) {
+    try (Ops.Scope sc = ops.scope()) {
+      int kn = sp.batch() * sp.kvRows() * sp.kvStride();
+      Tensor q = ops.alloc(sp.batch() * sp.qStride()), k = ops.alloc(kn), v = ops.alloc(kn), out = ops.alloc(sp.batch() * sp.outStride());
+      float[] data = new float[kn];
+      Random r = new Random(2);
+      for (int i = 0; i < kn; i++) data[i] = r.nextFloat() - 0.5f;
+      ops.write(k, data);
+      ops.write(v, data);
+      int[] last = new int[sp.batch()];
+      Arrays.fill(last, sp.kLen() - 1);
+      IntTensor pos = ops.allocInts(last.length);
+      ops.write(pos, last);
+      Tensor scores = ops.alloc((int) sp.scoresSize());
+      double sec = time(ops, out, () -> ops.attention(out, q, k, v, null, pos, scores, sp));
+      double bytes = 2.0 * sp.batch() * sp.kLen() * sp.kvHeads() * sp.headDim() * 4;
+      System.out.printf(Locale.ROOT, "  %-9s attention decode b=%d k=%d heads=%d/%d d=%d: %8.2f ms %8.1f GB/s of KV cache%n", model, sp.batch(),
+          sp.kLen(), sp.heads(), sp.kvHeads(), sp.headDim(), sec * 1e3, bytes / sec / 1e9);
     }
   }
 

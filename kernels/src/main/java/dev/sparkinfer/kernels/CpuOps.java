@@ -1391,16 +1391,14 @@ public final class CpuOps extends HeapOps {
       for (; j + 4 <= j1; j += 4) scores4x4Rows(x, qo + h0 * hd, hd, k0 + j * ks, ks, scale, po + h0 * pitch + j, pitch);
       for (; j < j1; j++) for (int h = h0; h < h0 + 4; h++) x[po + h * pitch + j] = scoreRow(x, qo + h * hd, hd, k0 + j * ks, scale);
     }
-    int j = j0;
-    for (; j + 8 <= j1; j += 8) {
-      int r0 = k0 + j * ks;
-      for (int h = h0; h < nh; h++) scores8Rows(x, qo + h * hd, hd, r0, ks, scale, po + h * pitch + j);
+    if (h0 < nh) { // the other heads (all of them without GQA): eight keys at a time
+      int j = j0;
+      for (; j + 8 <= j1; j += 8) {
+        int r0 = k0 + j * ks;
+        for (int h = h0; h < nh; h++) scores8Rows(x, qo + h * hd, hd, r0, ks, scale, po + h * pitch + j);
+      }
+      for (; j < j1; j++) for (int h = h0; h < nh; h++) x[po + h * pitch + j] = scoreRow(x, qo + h * hd, hd, k0 + j * ks, scale);
     }
-    for (; j + 4 <= j1; j += 4) {
-      int r0 = k0 + j * ks;
-      for (int h = h0; h < nh; h++) scores4Rows(x, qo + h * hd, hd, r0, ks, scale, po + h * pitch + j);
-    }
-    for (; j < j1; j++) for (int h = h0; h < nh; h++) x[po + h * pitch + j] = scoreRow(x, qo + h * hd, hd, k0 + j * ks, scale);
     if (mask >= 0) { // the padding mask hides keys: -inf, as its additive row gives in the prefill kernels
       for (int i = j0; i < j1; i++) if (im[mask + i] == 0) for (int h = 0; h < nh; h++) x[po + h * pitch + i] = Float.NEGATIVE_INFINITY;
     }
@@ -1487,23 +1485,6 @@ public final class CpuOps extends HeapOps {
     x[o + 5] = a5 * scale + 0f;
     x[o + 6] = a6 * scale + 0f;
     x[o + 7] = a7 * scale + 0f;
-  }
-
-  /** Four keys' scores (rows ks apart from r0) against one query: four independent fma chains over d. */
-  private static void scores4Rows(float[] x, int qo, int hd, int r0, int ks, float scale, int o) {
-    int r1 = r0 + ks, r2 = r1 + ks, r3 = r2 + ks;
-    float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    for (int d = 0; d < hd; d++) {
-      float qd = x[qo + d];
-      a0 = Math.fma(x[r0 + d], qd, a0);
-      a1 = Math.fma(x[r1 + d], qd, a1);
-      a2 = Math.fma(x[r2 + d], qd, a2);
-      a3 = Math.fma(x[r3 + d], qd, a3);
-    }
-    x[o] = a0 * scale + 0f;
-    x[o + 1] = a1 * scale + 0f;
-    x[o + 2] = a2 * scale + 0f;
-    x[o + 3] = a3 * scale + 0f;
   }
 
   private void attentionBlocks(Tensor out, Tensor q, Tensor k, Tensor v, IntTensor keyMask, IntTensor positions, Attention sp,

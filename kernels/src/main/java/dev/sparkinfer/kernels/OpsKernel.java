@@ -587,10 +587,19 @@ class OpsKernel extends BitsKernel {
       int qBase = a + (bb * qLen + i) * p2 + h * hd;
       int kBase = b + (bb * p8 + j) * p3 + kvh * hd;
       float dot = 0f;
-      for (int d = 0; d < hd; d++) dot += mem[qBase + d] * mem[kBase + d];
+      // a key the query does not see (causal, window, padding): the softmax skips its score, so it is not computed
+      if (visible(bb, queryPos(bb, i), j, kLen) == 1) {
+        for (int d = 0; d < hd; d++) dot += mem[qBase + d] * mem[kBase + d];
+      }
       mem[s + g] = dot * f0;
     }
   }
+
+  /** The first key query position pos may see: after its window (p7 > 0), else 0. */
+  int firstKey(int pos) { return p7 > 0 ? max(0, pos - p7 + 1) : 0; }
+
+  /** The last key query position pos may see: pos when causal (p5), else the last. */
+  int lastKey(int pos, int kLen) { return p5 == 1 ? min(kLen - 1, pos) : kLen - 1; }
 
   /** In-place softmax over each scores row, with key-padding, causal and window masks; no visible key: zeros. */
   void attentionSoftmax() {
@@ -647,8 +656,10 @@ class OpsKernel extends BitsKernel {
       int kvh = h / (heads / p1);
       int pBase = s + ((bb * heads + h) * qLen + i) * kLen;
       int vBase = c + bb * p8 * p3 + kvh * hd + d;
+      int pos = queryPos(bb, i);
       float acc = 0f;
-      for (int j = 0; j < kLen; j++) acc += mem[pBase + j] * mem[vBase + j * p3];
+      // keys outside [firstKey, lastKey] have weight 0: skipping them leaves the sum as it was
+      for (int j = firstKey(pos); j <= lastKey(pos, kLen); j++) acc += mem[pBase + j] * mem[vBase + j * p3];
       mem[o + (bb * qLen + i) * p4 + h * hd + d] = acc;
     }
   }
@@ -673,8 +684,11 @@ class OpsKernel extends BitsKernel {
       int base = s + g * kLen;
       int pos = queryPos(bb, i);
       int full = hd - hd % 8;
+      // only the keys [lo, hi] the query may see (causal, window) are scored and summed: the others have weight 0,
+      // and skipping them leaves every sum as it was (a causal prefill does half the work)
+      int lo = firstKey(pos), hi = lastKey(pos, kLen);
       float mx = NEG_BIG;
-      for (int j = 0; j < kLen; j++) {
+      for (int j = lo; j <= hi; j++) {
         int kBase = b + (bb * p8 + j) * p3 + kvh * hd;
         float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f, s4 = 0f, s5 = 0f, s6 = 0f, s7 = 0f;
         for (int d = 0; d < full; d += 8) {
@@ -688,14 +702,14 @@ class OpsKernel extends BitsKernel {
         if (visible(bb, pos, j, kLen) == 1) mx = max(mx, score);
       }
       float sum = 0f;
-      for (int j = 0; j < kLen; j++) {
+      for (int j = lo; j <= hi; j++) {
         float e = visible(bb, pos, j, kLen) == 1 ? exp(mem[base + j] - mx) : 0f;
         mem[base + j] = e;
         sum += e;
       }
       int oBase = o + (bb * qLen + i) * p4 + h * hd;
       for (int d = 0; d < hd; d++) mem[oBase + d] = 0f;
-      for (int j = 0; j < kLen; j++) {
+      for (int j = lo; j <= hi; j++) {
         float pj = sum > 0f ? mem[base + j] / sum : 0f;
         mem[base + j] = pj;
         int vBase = c + (bb * p8 + j) * p3 + kvh * hd;

@@ -102,7 +102,8 @@ class FusedAttentionParityTest {
       "1,1,65,4,1,32,true,64,0,false", "2,17,17,2,2,7,true,0,8,false", "4,128,128,12,12,32,false,0,0,true",
       "3,50,50,12,12,64,false,0,0,false", "2,9,9,4,2,128,true,0,0,true", "1,3,100,8,2,128,true,97,0,false",
       "2,129,129,2,2,32,false,0,0,true", "1,30,200,4,2,64,true,170,0,false", "2,256,256,2,1,16,false,0,0,true",
-      "1,3,257,2,2,8,false,0,0,false", "1,5,1025,2,1,4,true,1020,0,false", "1,2,9,1,1,129,false,0,0,false"})
+      "1,3,257,2,2,8,false,0,0,false", "1,5,1025,2,1,4,true,1020,0,false", "1,2,9,1,1,129,false,0,0,false",
+      "1,9,10,2,1,8,true,8,3,false", "1,20,300,2,1,16,true,295,8,false"})
   void attention(int b, int q, int kLen, int h, int kvh, int d, boolean causal, int pos, int window, boolean padded) {
     assumeBarriersSafe();
     Attention sp = new Attention(b, q, kLen, h, kvh, d, h * d, kvh * d, h * d, causal, pos, window, (float) (1 / Math.sqrt(d)));

@@ -242,7 +242,9 @@ class OpsParityTest {
   @ParameterizedTest(name = "attention b={0} q={1} k={2} h={3} kvh={4} d={5} causal={6} pos={7} window={8} padded={9}")
   @CsvSource({"1,1,1,1,1,1,false,0,0,false", "2,7,7,3,3,16,false,0,0,true", "3,63,63,4,2,8,true,0,0,true",
       "1,1,65,4,1,32,true,64,0,false", "2,17,17,2,2,7,true,0,8,false", "1,5,1025,2,1,4,true,1020,0,false",
-      "4,129,129,12,12,32,false,0,0,true"})
+      "4,129,129,12,12,32,false,0,0,true",
+      // queries past the keys with a window: the first see a few, the last none (zeros)
+      "1,9,10,2,1,8,true,8,3,false", "1,20,300,2,1,16,true,295,8,false"})
   void attention(int b, int q, int kLen, int h, int kvh, int d, boolean causal, int pos, int window, boolean padded) {
     Attention sp = new Attention(b, q, kLen, h, kvh, d, h * d, kvh * d, h * d, causal, pos, window, (float) (1 / Math.sqrt(d)));
     float[] qx = random(b * q * h * d, 2), kx = random(b * kLen * kvh * d, 2), vx = random(b * kLen * kvh * d, 2);

@@ -11,7 +11,8 @@
 # device; Linear GFLOP/s with the old (tiled: one output per work-item) and the new (blocked: 4 x 4 per work-item)
 # kernel on MiniLM at 4096 tokens (4096x384x384, 4096x1536x384, 4096x384x1536), ViT-B/32 at 1600 (1600x768x768,
 # 1600x3072x768) and LLaMA-1B at 256 (256x2048x2048, 256x8192x2048), shapes as M x N(out) x K(in); attention with
-# the split and the fused kernel (MiniLM and ViT-B/32 shapes); then PyTorch on the matmul shapes, fp32 with TF32 off
+# the split and the fused kernel (MiniLM and ViT-B/32 shapes, a LLaMA-1B causal prefill of 1,024 tokens, decode steps of
+# 16 sequences over LLaMA-1B's and LLaVA-7B's KV caches in GB/s); then PyTorch on the matmul shapes, fp32 with TF32 off
 # (the fair reference), TF32 and fp16. --quick: parity and launches only.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../../.." && pwd)"

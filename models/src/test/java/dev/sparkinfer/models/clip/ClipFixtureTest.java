@@ -67,6 +67,45 @@ class ClipFixtureTest {
     }
   }
 
+  /**
+   * A caption's embedding is the same bits whatever batch it comes in: the text tower runs length-sorted groups of a
+   * batch, each padded to its own longest, and 60 captions of 2 to 77 tokens (several groups) give what each gives
+   * beside 31 captions of 77 tokens (32 rows into the projection, groups of 256 rows or more: the CPU engine's 16-bit
+   * Linear reads the weights by dot products below 32 rows, a different order of the same sum, as decoding does).
+   */
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"java", "cpu"})
+  void textEmbeddingsDoNotDependOnTheBatch(String engine) {
+    Path dir = Fixtures.require("clip-tiny-hf");
+    try (Ops ops = Devices.open(DeviceChoice.parse(engine), EngineConfig.defaults().withCpuThreads(2))) {
+      ClipModel clip = ClipModel.load(dir, ops);
+      ClipConfig c = clip.config();
+      java.util.Random r = new java.util.Random(5);
+      int n = 60, rows = 0;
+      int[][] ids = new int[n][];
+      for (int i = 0; i < n; i++) {
+        int len = i % 7 == 0 ? c.contextLength() : 2 + r.nextInt(i % 3 == 0 ? c.contextLength() - 1 : 12);
+        ids[i] = new int[len + r.nextInt(3)]; // sometimes padding after the EOT, as the tokenizer's context gives
+        for (int j = 0; j < len - 1; j++) {
+          int t;
+          do t = r.nextInt(c.vocabSize()); while (t == c.eosTokenId());
+          ids[i][j] = t;
+        }
+        ids[i][len - 1] = c.eosTokenId();
+        rows += len;
+      }
+      assertTrue(rows > 2 * ClipModel.GROUP_ROWS, "several groups: " + rows + " rows");
+      float[][] all = clip.encodeTexts(ids);
+      for (int i = 0; i < n; i++) {
+        int[][] batch = new int[32][];
+        java.util.Arrays.fill(batch, ids[0]); // 77 tokens
+        batch[0] = ids[i];
+        float[] beside = clip.encodeTexts(batch)[0];
+        assertTrue(java.util.Arrays.equals(all[i], beside), "caption " + i + " (" + ids[i].length + " ids) on " + engine);
+      }
+    }
+  }
+
   private static void compare(String what, float[] want, float[][] got) {
     int w = got[0].length;
     assertEquals(want.length, got.length * w, what + ": size");

@@ -1319,6 +1319,23 @@ public final class CpuOps extends HeapOps {
   private static int roundUp16(long n) { return Math.toIntExact((n + 15) & ~15L); }
 
   /**
+   * Query heads per attention task: a task takes a (batch entry, KV head) pair and the query heads sharing its keys
+   * (4 with LLaMA-1B's 32/8), the group split over more tasks only where there would be fewer than two per thread.
+   */
+  private int headsPerTask(Attention sp) {
+    int group = sp.heads() / sp.kvHeads(), pairs = sp.batch() * sp.kvHeads();
+    return Math.max(1, group / Math.max(1, Math.min(group, (2 * pool.threads() + pairs - 1) / pairs)));
+  }
+
+  /** x[o .. o + 3] = a * scale + 0 (the prefill kernels' score with a zero mask entry), one per accumulator. */
+  private static void put4(float[] x, int o, float scale, float a0, float a1, float a2, float a3) {
+    x[o] = a0 * scale + 0f;
+    x[o + 1] = a1 * scale + 0f;
+    x[o + 2] = a2 * scale + 0f;
+    x[o + 3] = a3 * scale + 0f;
+  }
+
+  /**
    * One query per (batch entry, head): a decode step. Each task takes a batch entry's KV head and the query heads that
    * share it, and reads the keys and values where they lie in the cache, only those its query sees (causal, window),
    * once: no k^T copy. Transposing was 85 % of a step's attention with LLaVA-7B's 16 KiB cache rows (a gather over 16
@@ -1327,9 +1344,7 @@ public final class CpuOps extends HeapOps {
    * as a prefill over the same keys.
    */
   private void decodeAttention(Tensor out, Tensor q, Tensor k, Tensor v, IntTensor keyMask, IntTensor positions, Attention sp) {
-    int group = sp.heads() / sp.kvHeads(), kPad = (sp.kLen() + L - 1) / L * L;
-    int pairs = sp.batch() * sp.kvHeads();
-    int headsPerTask = Math.max(1, group / Math.max(1, Math.min(group, (2 * pool.threads() + pairs - 1) / pairs)));
+    int kPad = (sp.kLen() + L - 1) / L * L, headsPerTask = headsPerTask(sp);
     int perSlot = roundUp16((long) headsPerTask * kPad);
     try (Scope scratchScope = scope()) {
       Tensor scratch = allocUnzeroed(Math.toIntExact((long) perSlot * pool.threads()));
@@ -1441,25 +1456,10 @@ public final class CpuOps extends HeapOps {
       a32 = Math.fma(k2, q, a32);
       a33 = Math.fma(k3, q, a33);
     }
-    x[o] = a00 * scale + 0f;
-    x[o + 1] = a01 * scale + 0f;
-    x[o + 2] = a02 * scale + 0f;
-    x[o + 3] = a03 * scale + 0f;
-    o += pitch;
-    x[o] = a10 * scale + 0f;
-    x[o + 1] = a11 * scale + 0f;
-    x[o + 2] = a12 * scale + 0f;
-    x[o + 3] = a13 * scale + 0f;
-    o += pitch;
-    x[o] = a20 * scale + 0f;
-    x[o + 1] = a21 * scale + 0f;
-    x[o + 2] = a22 * scale + 0f;
-    x[o + 3] = a23 * scale + 0f;
-    o += pitch;
-    x[o] = a30 * scale + 0f;
-    x[o + 1] = a31 * scale + 0f;
-    x[o + 2] = a32 * scale + 0f;
-    x[o + 3] = a33 * scale + 0f;
+    put4(x, o, scale, a00, a01, a02, a03);
+    put4(x, o + pitch, scale, a10, a11, a12, a13);
+    put4(x, o + 2 * pitch, scale, a20, a21, a22, a23);
+    put4(x, o + 3 * pitch, scale, a30, a31, a32, a33);
   }
 
   /** Eight keys' scores (rows ks apart from r0) against one query: eight independent fma chains over d (two FMA units' latency). */
@@ -1477,14 +1477,8 @@ public final class CpuOps extends HeapOps {
       a6 = Math.fma(x[r6 + d], qd, a6);
       a7 = Math.fma(x[r7 + d], qd, a7);
     }
-    x[o] = a0 * scale + 0f;
-    x[o + 1] = a1 * scale + 0f;
-    x[o + 2] = a2 * scale + 0f;
-    x[o + 3] = a3 * scale + 0f;
-    x[o + 4] = a4 * scale + 0f;
-    x[o + 5] = a5 * scale + 0f;
-    x[o + 6] = a6 * scale + 0f;
-    x[o + 7] = a7 * scale + 0f;
+    put4(x, o, scale, a0, a1, a2, a3);
+    put4(x, o + 4, scale, a4, a5, a6, a7);
   }
 
   private void attentionBlocks(Tensor out, Tensor q, Tensor k, Tensor v, IntTensor keyMask, IntTensor positions, Attention sp,
@@ -1494,12 +1488,9 @@ public final class CpuOps extends HeapOps {
     int hd = sp.headDim(), group = sp.heads() / sp.kvHeads(), kLen = sp.kLen(), kPad = (kLen + L - 1) / L * L;
     long work = (long) sp.batch() * sp.heads() * sp.qLen() * kLen * hd * 2;
     // a task per (batch entry, KV head): its keys transposed and values copied once for the query heads that share them
-    // (4 with LLaMA-1B's 32/8: a decode step over a long cache is mostly these copies); the group split over more tasks
-    // only where there would be fewer than two per thread
-    int pairs = sp.batch() * sp.kvHeads();
-    int headsPerTask = Math.max(1, group / Math.max(1, Math.min(group, (2 * pool.threads() + pairs - 1) / pairs)));
+    int headsPerTask = headsPerTask(sp);
     int parts = (group + headsPerTask - 1) / headsPerTask;
-    parallel(pairs * parts, work, t -> {
+    parallel(sp.batch() * sp.kvHeads() * parts, work, t -> {
       int bg = t / parts, b = bg / sp.kvHeads(), g = bg % sp.kvHeads(), h0 = g * group + (t % parts) * headsPerTask;
       int start = positions == null ? sp.posOffset() : im[positions.offset() + b];
       // this thread's buffers

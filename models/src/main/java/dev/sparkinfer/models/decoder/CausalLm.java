@@ -31,6 +31,16 @@ public interface CausalLm extends AutoCloseable {
    */
   <T> T forward(int first, int[][] tokens, int[] positions, boolean everyPosition, LogitsUse<T> use);
 
+  /**
+   * As {@link #forward(int, int[][], int[], boolean, LogitsUse)} at every position, with the final norm and the head run
+   * only on the rows listed ({@code logitRows[i]}: a row as every position lays them out, {@code e * maxLen + i}): logits
+   * row i belongs to {@code logitRows[i]}. A caller that labels some positions (a sliding window's new ones, no padding)
+   * pays the head and what follows it (a log-softmax over the vocabulary) only for those. Each row's logits are the
+   * values the full call computes for it, up to the head's summation order (an engine may sum a few rows' dot products
+   * in another order than many rows').
+   */
+  <T> T forwardRows(int first, int[][] tokens, int[] positions, int[] logitRows, LogitsUse<T> use);
+
   /** What a caller does with logits kept on the engine. */
   @FunctionalInterface
   interface LogitsUse<T> {
@@ -44,6 +54,21 @@ public interface CausalLm extends AutoCloseable {
    */
   default void copyEntries(int[] from, int[] to, int positions) {
     throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot copy cache entries (beam search)");
+  }
+
+  /**
+   * The rows of {@code x} ([rows][dim]) the final norm and head run on: x itself when {@code wanted} is null, else the
+   * rows listed, gathered in order into scratch of the caller's scope.
+   */
+  static dev.sparkinfer.kernels.Tensor headRows(dev.sparkinfer.kernels.Ops ops, dev.sparkinfer.kernels.Tensor x, int rows, int dim, int[] wanted) {
+    if (wanted == null) return x;
+    if (wanted.length == 0) throw new IllegalArgumentException("no logit rows asked for");
+    for (int r : wanted) if (r < 0 || r >= rows) throw new IllegalArgumentException("logit row " + r + " of a call with " + rows + " rows");
+    dev.sparkinfer.kernels.IntTensor ids = ops.allocInts(wanted.length);
+    ops.write(ids, wanted);
+    dev.sparkinfer.kernels.Tensor sel = ops.alloc(Math.multiplyExact(wanted.length, dim));
+    ops.gather(sel, x, ids, wanted.length, rows, dim, false);
+    return sel;
   }
 
   /** Copies entries as {@link #copyEntries} does, for caches laid out [entries][capacity][width] per layer. */

@@ -16,8 +16,9 @@ import java.util.List;
  * <p>Texts longer than the window are cut into overlapping windows: window w starts at {@code w * stride} and runs
  * {@code maxLength} tokens; it labels only the positions no earlier window labelled, so every position is labelled
  * exactly once, with at least {@code maxLength - stride} tokens of left context once the text is longer than a window
- * (Hugging Face's sliding-window perplexity). Windows of several texts run as one ragged batch; the log-softmax and
- * top-k run on the engine, and only k values per position come back.
+ * (Hugging Face's sliding-window perplexity). Windows of several texts run as one ragged batch; the head, the
+ * log-softmax and top-k run on the engine only at the positions the pass labels (not at a window's overlap with the one
+ * before, nor at padding), and only k values per position come back.
  */
 public final class TeacherLabeler {
   /** @param maxLength tokens per window; @param stride tokens between window starts (at most maxLength) */
@@ -115,23 +116,29 @@ public final class TeacherLabeler {
   private void run(List<Window> batch, List<int[]> texts, int[][] topIds, float[][] topLp, float[][] target, double[] sum) {
     int b = batch.size(), k = s.topK(), vocab = model.vocabSize();
     int[][] tokens = new int[b][];
+    int labelled = 0;
     for (int e = 0; e < b; e++) {
       Window w = batch.get(e);
       tokens[e] = Arrays.copyOfRange(texts.get(w.text()), w.start(), w.end());
+      labelled += w.end() - w.from();
     }
-    model.forward(0, tokens, new int[b], true, (ops, logits, rows, bt) -> {
-      int q = bt.maxLen();
-      // the token that follows each row's position (-1: none, or a padding row)
-      int[] next = new int[rows];
-      Arrays.fill(next, -1);
-      for (int e = 0; e < b; e++) {
-        Window w = batch.get(e);
-        int[] text = texts.get(w.text());
-        for (int i = 0; i < w.end() - w.start(); i++) {
-          int pos = w.start() + i;
-          if (pos + 1 < text.length) next[e * q + i] = (e * q + i) * vocab + text[pos + 1];
-        }
+    // the head and the log-softmax run only on the positions this pass labels: not on a window's first positions that
+    // an earlier window labelled, nor on padding
+    int q = 0;
+    for (int[] t : tokens) q = Math.max(q, t.length);
+    int[] wanted = new int[labelled], text = new int[labelled], pos = new int[labelled];
+    int[] next = new int[labelled]; // the flat index of the token that follows each labelled position (-1: none)
+    for (int e = 0, r = 0; e < b; e++) {
+      Window w = batch.get(e);
+      int[] t = texts.get(w.text());
+      for (int p = w.from(); p < w.end(); p++, r++) {
+        wanted[r] = e * q + (p - w.start());
+        text[r] = w.text();
+        pos[r] = p;
+        next[r] = p + 1 < t.length ? r * vocab + t[p + 1] : -1;
       }
+    }
+    model.forwardRows(0, tokens, new int[b], wanted, (ops, logits, rows, bt) -> {
       try (Ops.Scope scope = ops.scope()) {
         Tensor lp = ops.alloc(Math.multiplyExact(rows, vocab)), vals = ops.alloc(rows * k), tgt = ops.alloc(rows), tgt1 = ops.alloc(rows);
         IntTensor ids = ops.allocInts(rows * k), nextIds = ops.allocInts(rows);
@@ -143,17 +150,12 @@ public final class TeacherLabeler {
         ops.gather(tgt1, lp, nextIds, rows, rows * vocab, 1, false);
         float[] v = ops.read(vals), t = ops.read(tgt), t1 = ops.read(tgt1);
         int[] id = ops.read(ids);
-        for (int e = 0; e < b; e++) {
-          Window w = batch.get(e);
-          int text = w.text();
-          for (int pos = w.from(); pos < w.end(); pos++) {
-            int row = e * q + (pos - w.start());
-            System.arraycopy(id, row * k, topIds[text], pos * k, k);
-            System.arraycopy(v, row * k, topLp[text], pos * k, k);
-            boolean has = next[row] >= 0;
-            target[text][pos] = has ? t[row] : Float.NaN;
-            if (has) sum[text] += t1[row];
-          }
+        for (int r = 0; r < rows; r++) {
+          System.arraycopy(id, r * k, topIds[text[r]], pos[r] * k, k);
+          System.arraycopy(v, r * k, topLp[text[r]], pos[r] * k, k);
+          boolean has = next[r] >= 0;
+          target[text[r]][pos[r]] = has ? t[r] : Float.NaN;
+          if (has) sum[text[r]] += t1[r];
         }
       }
       return null;

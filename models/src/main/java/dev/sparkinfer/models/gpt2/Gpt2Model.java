@@ -13,6 +13,7 @@ import dev.sparkinfer.models.decoder.Linear;
 import dev.sparkinfer.models.weights.SafeTensors;
 import dev.sparkinfer.models.weights.WeightSource;
 import java.nio.file.Path;
+import java.util.function.Function;
 
 /**
  * GPT-2 (Hugging Face GPT2LMHeadModel, nanoGPT's model.py): learned positions, pre-LayerNorm blocks, fused qkv
@@ -89,6 +90,16 @@ public final class Gpt2Model implements CausalLm {
 
   @Override
   public <T> T forward(int first, int[][] tokens, int[] positions, boolean everyPosition, LogitsUse<T> use) {
+    return forward(first, tokens, positions, everyPosition ? bt -> null : Batch::lastRow, use);
+  }
+
+  @Override
+  public <T> T forwardRows(int first, int[][] tokens, int[] positions, int[] logitRows, LogitsUse<T> use) {
+    return forward(first, tokens, positions, bt -> logitRows, use);
+  }
+
+  /** {@code logitRows}: the rows the final LN and the head run on, given the batch's layout (null: every row). */
+  private <T> T forward(int first, int[][] tokens, int[] positions, Function<Batch, int[]> logitRows, LogitsUse<T> use) {
     Batch bt = Batch.of(tokens, positions, capacity);
     if (first < 0 || first + bt.entries() > entries) throw new IllegalArgumentException("cache entries " + first + ".." + (first + bt.entries() - 1) + " of " + entries);
     int b = bt.entries(), q = bt.maxLen(), rows = bt.rows(), d = c.dim(), hd = c.headDim();
@@ -117,24 +128,15 @@ public final class Gpt2Model implements CausalLm {
         l.out().apply(ops, h, ffn, rows);
         ops.add(x, x, h, rows * d);
       }
-      // final LN and the tied head, at every position or each entry's last
-      Tensor sel = x;
-      int n = rows;
-      if (!everyPosition) {
-        sel = ops.alloc(b * d);
-        wteRows(x, sel, bt.lastRow());
-        n = b;
-      }
+      // final LN and the tied head, at the rows asked for
+      int[] wanted = logitRows.apply(bt);
+      Tensor sel = CausalLm.headRows(ops, x, rows, d, wanted);
+      int n = wanted == null ? rows : wanted.length;
       ops.layerNorm(sel, sel, lnFW, lnFB, n, d, c.eps());
       Tensor logits = ops.alloc(Math.multiplyExact(n, c.vocabSize()));
       wte.head(ops, logits, sel, n);
       return use.apply(ops, logits, n, bt);
     }
-  }
-
-  private void wteRows(Tensor x, Tensor out, int[] rowsWanted) {
-    int d = c.dim();
-    for (int e = 0; e < rowsWanted.length; e++) ops.copy(out.slice(e * d, d), x.slice(rowsWanted[e] * d, d), d);
   }
 
   private IntTensor ints(int[] v) {

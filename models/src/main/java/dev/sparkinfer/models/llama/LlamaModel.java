@@ -16,6 +16,7 @@ import dev.sparkinfer.models.weights.SafeTensors;
 import dev.sparkinfer.models.weights.WeightSource;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.function.Function;
 
 /**
  * The LLaMA family (Hugging Face LlamaForCausalLM, Mistral, Mixtral; llama2.c's model.py): RMSNorm pre-norm blocks,
@@ -186,6 +187,16 @@ public final class LlamaModel implements CausalLm {
 
   /** As {@link #forward(int, int[][], int[], boolean, LogitsUse)}, with {@code given} embeddings at some tokens (or null). */
   public <T> T forward(int first, int[][] tokens, int[] positions, InputEmbeddings given, boolean everyPosition, LogitsUse<T> use) {
+    return forward(first, tokens, positions, given, everyPosition ? bt -> null : Batch::lastRow, use);
+  }
+
+  @Override
+  public <T> T forwardRows(int first, int[][] tokens, int[] positions, int[] logitRows, LogitsUse<T> use) {
+    return forward(first, tokens, positions, null, bt -> logitRows, use);
+  }
+
+  /** {@code logitRows}: the rows the final norm and the head run on, given the batch's layout (null: every row). */
+  private <T> T forward(int first, int[][] tokens, int[] positions, InputEmbeddings given, Function<Batch, int[]> logitRows, LogitsUse<T> use) {
     Batch bt = Batch.of(tokens, positions, capacity);
     if (first < 0 || first + bt.entries() > entries) throw new IllegalArgumentException("cache entries " + first + ".." + (first + bt.entries() - 1) + " of " + entries);
     int b = bt.entries(), q = bt.maxLen(), rows = bt.rows(), d = c.dim(), kv = c.kvDim(), qd = c.qDim(), hd = c.headDim();
@@ -220,14 +231,10 @@ public final class LlamaModel implements CausalLm {
         else moe(l, ffnOut, h, rows);
         ops.add(x, x, ffnOut, rows * d);
       }
-      // final RMSNorm and the head, at every position or each entry's last
-      Tensor sel = x;
-      int n = rows;
-      if (!everyPosition) {
-        sel = ops.alloc(b * d);
-        for (int e = 0; e < b; e++) ops.copy(sel.slice(e * d, d), x.slice(bt.lastRow()[e] * d, d), d);
-        n = b;
-      }
+      // final RMSNorm and the head, at the rows asked for
+      int[] wanted = logitRows.apply(bt);
+      Tensor sel = CausalLm.headRows(ops, x, rows, d, wanted);
+      int n = wanted == null ? rows : wanted.length;
       ops.rmsNorm(sel, sel, norm, n, d, c.eps());
       Tensor logits = ops.alloc(Math.multiplyExact(n, c.vocabSize()));
       if (head == null) embed.head(ops, logits, sel, n);

@@ -2,6 +2,7 @@ package dev.sparkinfer.models.decoder;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -113,6 +114,28 @@ class DecoderFixtureTest {
         next[p] = argmax(last, p, vocab);
         pos[p] = prompts.get(p).length;
       }
+      // the head at chosen rows only (a teacher's labelled positions), in any order: those rows of the every-position call
+      int q = longest;
+      float[] every = model.forward(0, batch, new int[n], true);
+      List<Integer> chosen = new ArrayList<>();
+      for (int p = n - 1; p >= 0; p--) {
+        int len = prompts.get(p).length;
+        for (int i : new int[] {len - 1, len / 2, 0}) if (!chosen.contains(p * q + i)) chosen.add(p * q + i);
+      }
+      int[] rows = chosen.stream().mapToInt(Integer::intValue).toArray();
+      float[] some = model.forwardRows(0, batch, new int[n], rows, (o, logits, r, bt) -> {
+        assertEquals(rows.length, r);
+        assertEquals(q, bt.maxLen());
+        return o.read(logits);
+      });
+      for (int i = 0; i < rows.length; i++) {
+        float[] want1 = java.util.Arrays.copyOfRange(every, rows[i] * vocab, (rows[i] + 1) * vocab);
+        float[] got1 = java.util.Arrays.copyOfRange(some, i * vocab, (i + 1) * vocab);
+        // the Java engine sums each row alone; others may sum a few rows in another order than many
+        if (engine.equals("java")) assertArrayEquals(want1, got1, fixture + " logit row " + rows[i] + " alone");
+        else compareLogits(fixture + " logit row " + rows[i] + " alone on " + engine, want1, got1);
+      }
+      assertThrows(IllegalArgumentException.class, () -> model.forwardRows(0, batch, new int[n], new int[] {n * q}, (o, l, r, bt) -> null));
       for (int s = 0; s < steps; s++) {
         int[][] step = new int[n][];
         for (int p = 0; p < n; p++) {

@@ -31,6 +31,9 @@ class TeacherLabelTaskTest {
       public <T> T forward(int first, int[][] tokens, int[] positions, boolean every, LogitsUse<T> use) {
         throw new IllegalStateException("broken weights");
       }
+      public <T> T forwardRows(int first, int[][] tokens, int[] positions, int[] logitRows, LogitsUse<T> use) {
+        throw new IllegalStateException("broken weights");
+      }
       public String deviceDescription() { return "java"; }
       public void close() {}
     };

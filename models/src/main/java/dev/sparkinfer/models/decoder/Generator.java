@@ -6,11 +6,11 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 /**
- * Batched generation (sequence-level distillation, captioning): the prompts of a batch are prefilled together (ragged),
- * then every unfinished sequence gets one token per step from one batched forward pass over the KV cache. Tokens are
- * chosen greedily (argmax; ties: lowest id) or sampled at a temperature from the top-p nucleus, with a random stream
- * per sequence seeded from the run's seed and the sequence's own key, so the output does not depend on how sequences
- * are batched or partitioned.
+ * Batched generation (sequence-level distillation, captioning): the prompts of a batch are prefilled in ragged runs of
+ * similar lengths (longest first), then every unfinished sequence gets one token per step from one batched forward pass
+ * over the KV cache. Tokens are chosen greedily (argmax; ties: lowest id) or sampled at a temperature from the top-p
+ * nucleus, with a random stream per sequence seeded from the run's seed and the sequence's own key, so the output does
+ * not depend on how sequences are batched or partitioned.
  */
 public final class Generator {
   /**
@@ -87,6 +87,11 @@ public final class Generator {
       }
     }
     Prefill fill = prefill != null ? prefill : (first, which, ps) -> model.forward(first, ps, new int[ps.length], false);
+    // prompts enter their slots longest first, so that the slots filled at once (all of them at the start, and again
+    // whenever sequences end at the same step) take prompts of similar lengths: each ragged prefill pads to its longest
+    Integer[] byLength = new Integer[n];
+    for (int i = 0; i < n; i++) byLength[i] = i;
+    java.util.Arrays.sort(byLength, (a, b) -> Integer.compare(prompts.get(b).length, prompts.get(a).length));
     Output[] out = new Output[n];
     int[] prompt = new int[slots]; // the prompt each slot runs, -1: free
     java.util.Arrays.fill(prompt, -1);
@@ -110,7 +115,7 @@ public final class Generator {
         int[] which = new int[k];
         int[][] ps = new int[k][];
         for (int j = 0; j < k; j++) {
-          int p = next++;
+          int p = byLength[next++];
           which[j] = p;
           ps[j] = prompts.get(p);
           int slot = s0 + j;
@@ -120,8 +125,23 @@ public final class Generator {
           pos[slot] = ps[j].length;
           rnd[slot] = new SplittableRandom(this.s.seed() * 0x9E3779B97F4A7C15L + keys[p]);
         }
-        float[] first = fill.logits(s0, which, ps);
-        System.arraycopy(first, 0, logits, s0 * vocab, k * vocab);
+        // prefilled in runs of about one length: a run ends where the next prompt would make its padding more than an
+        // eighth of its rows
+        for (int a = 0; a < k; ) {
+          int b = a + 1, longest = ps[a].length;
+          long real = longest;
+          while (b < k) {
+            int l = Math.max(longest, ps[b].length);
+            long rows = (long) l * (b + 1 - a), r = real + ps[b].length;
+            if (rows - r > rows / 8) break;
+            longest = l;
+            real = r;
+            b++;
+          }
+          float[] got = fill.logits(s0 + a, java.util.Arrays.copyOfRange(which, a, b), java.util.Arrays.copyOfRange(ps, a, b));
+          System.arraycopy(got, 0, logits, (s0 + a) * vocab, (b - a) * vocab);
+          a = b;
+        }
         s0 = s1;
       }
       // one token for every running sequence; the ones that end leave their slot

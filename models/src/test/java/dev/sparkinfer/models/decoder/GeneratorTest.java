@@ -108,6 +108,55 @@ class GeneratorTest {
   }
 
   /**
+   * Prompts of many lengths fill the slots longest first, each prefill a run of consecutive slots whose padding is at
+   * most an eighth of its rows; every prompt is prefilled once, and gives what it gives alone.
+   */
+  @Test
+  void prefillsRunPromptsOfSimilarLengthsTogether() throws Exception {
+    Path dir = Fixtures.require("llama-tiny");
+    java.util.SplittableRandom rnd = new java.util.SplittableRandom(11);
+    List<int[]> prompts = new ArrayList<>();
+    long[] keys = new long[23];
+    for (int i = 0; i < keys.length; i++) {
+      int[] p = new int[1 + rnd.nextInt(30)];
+      for (int t = 0; t < p.length; t++) p[t] = 1 + rnd.nextInt(500);
+      prompts.add(p);
+      keys[i] = i;
+    }
+    try (Ops ops = new CpuOps(2)) {
+      CausalLm model = LlamaModel.load(dir, null, ops, 8, 48);
+      Generator.Settings greedy = new Generator.Settings(4, 0f, 1f, 0, false, new int[0]);
+      List<int[]> runs = new ArrayList<>();
+      Generator.Prefill recorded = (first, which, ps) -> {
+        runs.add(which.clone());
+        return model.forward(first, ps, new int[ps.length], false);
+      };
+      List<Generator.Output> together = new Generator(model, greedy).generate(prompts, keys, recorded);
+      int[] seen = new int[prompts.size()];
+      int previous = Integer.MAX_VALUE;
+      for (int[] run : runs) {
+        long real = 0, longest = 0;
+        for (int p : run) {
+          seen[p]++;
+          int len = prompts.get(p).length;
+          assertTrue(len <= previous, "longest first: " + len + " after " + previous);
+          previous = len;
+          real += len;
+          longest = Math.max(longest, len);
+        }
+        long rows = longest * run.length;
+        assertTrue(rows - real <= rows / 8, "a run of " + run.length + " prompts pads " + (rows - real) + " of " + rows + " rows");
+      }
+      for (int p = 0; p < seen.length; p++) assertEquals(1, seen[p], "prompt " + p + " prefilled once");
+      assertTrue(runs.size() < prompts.size(), "runs hold several prompts: " + runs.size() + " runs");
+      for (int p = 0; p < prompts.size(); p++) {
+        Generator.Output alone = new Generator(model, greedy).generate(List.of(prompts.get(p)), new long[] {keys[p]}).get(0);
+        assertArrayEquals(alone.tokens(), together.get(p).tokens(), "prompt " + p + " in a run vs alone");
+      }
+    }
+  }
+
+  /**
    * Beam search on the KV cache (beams reordered by copying cache entries) equals the same search written plainly here:
    * every candidate sequence run from scratch through the model (no cache reuse), hypotheses kept as transformers'
    * BeamHypotheses keeps them; with and without an end token.

@@ -539,9 +539,15 @@ abstract class ArenaOps implements Ops {
     check(out, size(rows, n), "linear16 out");
     check(x, size(rows, k), "linear16 x");
     check(w, size(n, k), "linear16 weight");
+    if (w.panel() != 0 && w.panel() != linear16Panel()) {
+      throw new IllegalArgumentException("a 16-bit Linear weight packed in panels of " + w.panel() + " columns, which this engine did not pack");
+    }
     if (bias != null) check(bias, n, "linear16 bias");
     linear16Impl(out, x, w, bias, rows, n, k);
   }
+
+  /** The panel width of the 16-bit Linear weights this engine packs ({@link Ops#upload16Linear}); 0: it keeps them as given. */
+  protected int linear16Panel() { return 0; }
 
   protected abstract void linear16Impl(Tensor out, Tensor x, HalfTensor w, Tensor bias, int rows, int n, int k);
 
@@ -570,6 +576,7 @@ abstract class ArenaOps implements Ops {
   public final void gather16(Tensor out, HalfTensor table, IntTensor ids, int n, int vocab, int dim) {
     check(out, size(n, dim), "gather16 out");
     check(table, size(vocab, dim), "gather16 table");
+    if (table.panel() != 0) throw new IllegalArgumentException("gather16 from a Linear weight packed in panels (Ops.upload16Linear); upload a table with upload16");
     check(ids, n, "gather16 ids");
     gather16Impl(out, table, ids, n, vocab, dim);
   }

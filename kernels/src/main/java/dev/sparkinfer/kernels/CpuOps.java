@@ -28,7 +28,9 @@ public final class CpuOps extends HeapOps {
   private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
   private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16));
   /** Columns per matmul panel (3 vectors) and rows per task chunk. */
-  private static final int PANEL = 3 * L, ROW_CHUNK = 64;
+  /** Columns per panel of packed Linear weights: 3 vectors. */
+  static final int PANEL = 3 * L;
+  private static final int ROW_CHUNK = 64;
   /** Below this many multiply-adds an op stays on the calling thread (a decode step's small ops). */
   private static final long PARALLEL_MIN = 1 << 15;
 
@@ -575,17 +577,49 @@ public final class CpuOps extends HeapOps {
   }
 
   /**
-   * Below this many rows a 16-bit Linear is a read of its weights (decode): dot products widening in registers. From it
-   * on (prefill, encoders), each task widens one panel of the weights to float once and runs the packed kernel over all
-   * rows, the widening amortised over the rows.
+   * Below this many rows a row-major 16-bit Linear weight (a tied head: the embedding table) is read by dot products
+   * widening in registers (decode). From it on (prefill, encoders), each task widens one panel of the weights to float
+   * once (transposing it) and runs the packed kernel over all rows, the widening amortised over the rows. Weights packed
+   * at upload ({@link #upload16Linear}) take the panels at every row count.
    */
   private static final int PANEL_ROWS_16 = 32;
+
+  /**
+   * 16-bit Linear weights packed like the float ones: panel pn of 3 vectors of columns holds {@code [in][PANEL]} values
+   * (the last panel zero-padded). A call widens each panel contiguously (a quarter of the transposing
+   * {@link #widenPanel}'s time) and runs the float kernels on it whatever the row count, so every output is the same
+   * sequential sum over k in a decode step as in a prefill, alone or in any batch.
+   */
+  @Override
+  public HalfTensor upload16Linear(char[] bits, DType dtype, int out, int in) {
+    if (bits.length != (long) out * in) throw new IllegalArgumentException("16-bit linear weight has " + bits.length + " values, expected " + out + " x " + in);
+    if (dtype == DType.F32) throw new IllegalArgumentException("upload16Linear takes BF16 or F16 bits, not " + dtype);
+    int panels = (out + PANEL - 1) / PANEL;
+    char[] packed = new char[Math.toIntExact(ArenaOps.size(panels, in, PANEL))];
+    for (int pn = 0; pn < panels; pn++) {
+      int j0 = pn * PANEL, cols = Math.min(PANEL, out - j0);
+      for (int c = 0; c < cols; c++) {
+        int src = (j0 + c) * in, dst = pn * in * PANEL + c;
+        for (int p = 0; p < in; p++) packed[dst + p * PANEL] = bits[src + p];
+      }
+    }
+    return upload16(packed, dtype).packed(PANEL);
+  }
+
+  @Override
+  protected int linear16Panel() { return PANEL; }
 
   @Override
   protected void linear16Impl(Tensor out, Tensor x, HalfTensor w, Tensor bias, int rows, int n, int k) {
     boolean f16 = w.dtype() == DType.F16;
     if (w.dtype() == DType.F32) { // float32 in a float bank, read as stored: what matmul does with a transposed b
       dotMatmul(mem, x.offset(), floatBanks[w.bank()], null, w.offset(), false, bias, out.offset(), rows, n, k);
+      return;
+    }
+    boolean packed = w.panel() == PANEL;
+    if (packed) check(w, size((n + PANEL - 1) / PANEL, k, PANEL), "linear16 packed weight");
+    if (rows < PANEL_ROWS_16 && packed) {
+      packed16Rows(x.offset(), banks[w.bank()], w.offset(), f16, bias, out.offset(), rows, n, k);
       return;
     }
     if (rows < PANEL_ROWS_16) {
@@ -603,15 +637,19 @@ public final class CpuOps extends HeapOps {
       int panels = (n + PANEL - 1) / PANEL, full = rows / 8 * 8;
       parallel(panels, (long) rows * n * k, pn -> {
         int j = pn * PANEL, cols = Math.min(PANEL, n - j), po = scratch.offset() + pool.slot() * slotSize;
-        int p0 = 0;
-        if (cols == PANEL) {
-          p0 = widenPanel(h, wo + j * k, k, f16, m, po);
-        } else { // the last panel: zero beyond its columns
-          for (int p = 0; p < k; p++) Arrays.fill(m, po + p * PANEL + cols, po + (p + 1) * PANEL, 0f);
-        }
-        for (int c = 0; c < cols; c++) {
-          int src = wo + (j + c) * k;
-          for (int p = p0; p < k; p++) m[po + p * PANEL + c] = f16 ? Half.toFloat(h[src + p]) : Float.intBitsToFloat(h[src + p] << 16);
+        if (packed) {
+          widenPacked(h, wo + pn * k * PANEL, k * PANEL, f16, m, po);
+        } else {
+          int p0 = 0;
+          if (cols == PANEL) {
+            p0 = widenPanel(h, wo + j * k, k, f16, m, po);
+          } else { // the last panel: zero beyond its columns
+            for (int p = 0; p < k; p++) Arrays.fill(m, po + p * PANEL + cols, po + (p + 1) * PANEL, 0f);
+          }
+          for (int c = 0; c < cols; c++) {
+            int src = wo + (j + c) * k;
+            for (int p = p0; p < k; p++) m[po + p * PANEL + c] = f16 ? Half.toFloat(h[src + p]) : Float.intBitsToFloat(h[src + p] << 16);
+          }
         }
         float[] bArr = bias == null || cols < PANEL ? ZERO : m;
         int bp = bias == null || cols < PANEL ? 0 : bias.offset() + j;
@@ -632,6 +670,98 @@ public final class CpuOps extends HeapOps {
         }
       });
     }
+  }
+
+  /**
+   * A few rows (decode) by packed 16-bit weights read in place: per panel, blocks of 4 rows then single rows, each
+   * k step's 3 weight vectors widened in registers. Each output is the sum the widened panel gives in
+   * {@link #packed8x3} (the same fma chain over k from zero, the bias added last), so a row's bits do not depend on the
+   * call's row count.
+   */
+  private void packed16Rows(int xo, char[] h, int wo, boolean f16, Tensor bias, int oo, int rows, int n, int k) {
+    float[] m = mem;
+    int panels = (n + PANEL - 1) / PANEL, blocks = rows / 4 * 4;
+    parallel(panels, (long) rows * n * k, pn -> {
+      int j = pn * PANEL, cols = Math.min(PANEL, n - j), wp = wo + pn * k * PANEL;
+      if (cols == PANEL) {
+        float[] bArr = bias == null ? ZERO : m;
+        int bp = bias == null ? 0 : bias.offset() + j;
+        for (int i = 0; i < blocks; i += 4) packed4x3H(m, xo + i * k, k, h, wp, f16, m, oo + i * n + j, n, bArr, bp);
+        for (int i = blocks; i < rows; i++) packed1x3H(m, xo + i * k, k, h, wp, f16, m, oo + i * n + j, n, bArr, bp);
+      } else { // the zero-padded last panel, through a tile
+        float[] tile = new float[4 * PANEL];
+        for (int i = 0; i < rows; ) {
+          int r4 = i + 4 <= blocks ? 4 : 1;
+          if (r4 == 4) packed4x3H(m, xo + i * k, k, h, wp, f16, tile, 0, PANEL, ZERO, 0);
+          else packed1x3H(m, xo + i * k, k, h, wp, f16, tile, 0, PANEL, ZERO, 0);
+          for (int r = 0; r < r4; r++) {
+            for (int c = 0; c < cols; c++) m[oo + (i + r) * n + j + c] = tile[r * PANEL + c] + (bias == null ? 0f : m[bias.offset() + j + c]);
+          }
+          i += r4;
+        }
+      }
+    });
+  }
+
+  /** Four rows of x (k apart, from a0) by one packed 16-bit panel (row p at wp + p * PANEL); as {@link #packed8x3}. */
+  private static void packed4x3H(float[] x, int a0, int k, char[] w, int wp, boolean f16, float[] o, int op, int ldo, float[] bias, int bp) {
+    FloatVector z = FloatVector.zero(F);
+    FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z;
+    for (int p = 0; p < k; p++, wp += PANEL) {
+      FloatVector b0 = widen(w, wp, f16), b1 = widen(w, wp + L, f16), b2 = widen(w, wp + 2 * L, f16);
+      int a = a0 + p;
+      FloatVector v;
+      v = FloatVector.broadcast(F, x[a]);
+      c00 = b0.fma(v, c00);
+      c01 = b1.fma(v, c01);
+      c02 = b2.fma(v, c02);
+      v = FloatVector.broadcast(F, x[a + k]);
+      c10 = b0.fma(v, c10);
+      c11 = b1.fma(v, c11);
+      c12 = b2.fma(v, c12);
+      v = FloatVector.broadcast(F, x[a + 2 * k]);
+      c20 = b0.fma(v, c20);
+      c21 = b1.fma(v, c21);
+      c22 = b2.fma(v, c22);
+      v = FloatVector.broadcast(F, x[a + 3 * k]);
+      c30 = b0.fma(v, c30);
+      c31 = b1.fma(v, c31);
+      c32 = b2.fma(v, c32);
+    }
+    FloatVector d0 = FloatVector.fromArray(F, bias, bp), d1 = FloatVector.fromArray(F, bias, bp + L), d2 = FloatVector.fromArray(F, bias, bp + 2 * L);
+    c00.add(d0).intoArray(o, op);
+    c01.add(d1).intoArray(o, op + L);
+    c02.add(d2).intoArray(o, op + 2 * L);
+    c10.add(d0).intoArray(o, op + ldo);
+    c11.add(d1).intoArray(o, op + ldo + L);
+    c12.add(d2).intoArray(o, op + ldo + 2 * L);
+    c20.add(d0).intoArray(o, op + 2 * ldo);
+    c21.add(d1).intoArray(o, op + 2 * ldo + L);
+    c22.add(d2).intoArray(o, op + 2 * ldo + 2 * L);
+    c30.add(d0).intoArray(o, op + 3 * ldo);
+    c31.add(d1).intoArray(o, op + 3 * ldo + L);
+    c32.add(d2).intoArray(o, op + 3 * ldo + 2 * L);
+  }
+
+  /** One row by one packed 16-bit panel; as {@link #packed4x3H}. */
+  private static void packed1x3H(float[] x, int a0, int k, char[] w, int wp, boolean f16, float[] o, int op, int ldo, float[] bias, int bp) {
+    FloatVector z = FloatVector.zero(F);
+    FloatVector c00 = z, c01 = z, c02 = z;
+    for (int p = 0; p < k; p++, wp += PANEL) {
+      FloatVector v = FloatVector.broadcast(F, x[a0 + p]);
+      c00 = widen(w, wp, f16).fma(v, c00);
+      c01 = widen(w, wp + L, f16).fma(v, c01);
+      c02 = widen(w, wp + 2 * L, f16).fma(v, c02);
+    }
+    FloatVector d0 = FloatVector.fromArray(F, bias, bp), d1 = FloatVector.fromArray(F, bias, bp + L), d2 = FloatVector.fromArray(F, bias, bp + 2 * L);
+    c00.add(d0).intoArray(o, op);
+    c01.add(d1).intoArray(o, op + L);
+    c02.add(d2).intoArray(o, op + 2 * L);
+  }
+
+  /** n 16-bit values from h[src..] widened into panel[po..] (n a multiple of PANEL, so of L). */
+  private static void widenPacked(char[] h, int src, int n, boolean f16, float[] panel, int po) {
+    for (int i = 0; i < n; i += L) widen(h, src + i, f16).intoArray(panel, po + i);
   }
 
   /** Lane i of a gather: every L-th float of the widening buffer (one column's value at one k step). */

@@ -48,6 +48,17 @@ public interface Ops extends AutoCloseable {
   HalfTensor upload16(char[] bits, DType dtype);
 
   /**
+   * A Linear weight {@code [out, in]} of 16-bit values (as {@link #upload16}), in the layout this engine's
+   * {@link #linear16} reads best: the CPU engine packs it in panels of output columns, so that it widens each panel
+   * contiguously and every row count sums in one order; other engines keep it as given. Read only by {@link #linear16}
+   * with this out and in. Not allowed inside a scope.
+   */
+  default HalfTensor upload16Linear(char[] bits, DType dtype, int out, int in) {
+    if (bits.length != (long) out * in) throw new IllegalArgumentException("16-bit linear weight has " + bits.length + " values, expected " + out + " x " + in);
+    return upload16(bits, dtype);
+  }
+
+  /**
    * Float32 weights too large to share the float arena with state and activations (Linear weights, embedding tables),
    * copied once into the float banks (up to 8 of 2 GiB, beside the arena) and read as stored by {@link #linear16} and
    * {@link #gather16}, like 16-bit weights in theirs. Not allowed inside a scope.

@@ -128,6 +128,34 @@ class CpuOpsParityTest {
       ops.linear16(o, in(ops, x), ops == java ? jw : cw, bias ? in(ops, b) : null, rows, n, k);
       return ops.read(o);
     });
+    // packed at upload (what the models' Linear layers use): the Java engine keeps its layout, the CPU engine packs
+    HalfTensor jp = java.upload16Linear(w, dt, n, k), cp = cpu.upload16Linear(w, dt, n, k);
+    assertEquals(0, jp.panel());
+    assertEquals(CpuOps.PANEL, cp.panel());
+    parity("packed linear16 " + dt, 2e-6 * Math.sqrt(k) + 1e-6, ops -> {
+      Tensor o = ops.alloc(rows * n);
+      ops.linear16(o, in(ops, x), ops == java ? jp : cp, bias ? in(ops, b) : null, rows, n, k);
+      return ops.read(o);
+    });
+    // packed weights sum every row count in one order: each row alone, rows in fours, and the whole call give the same
+    // bits, and so does the row-major weight from 32 rows on (the same widened panels)
+    float[] whole = linear16Rows(cp, x, b, bias, 0, rows, n, k);
+    for (int r = 0; r < rows; r++) {
+      assertArrayEquals(Arrays.copyOfRange(whole, r * n, (r + 1) * n), linear16Rows(cp, x, b, bias, r, 1, n, k), "row " + r + " alone");
+    }
+    for (int r = 0; r + 4 <= rows; r += 4) {
+      assertArrayEquals(Arrays.copyOfRange(whole, r * n, (r + 4) * n), linear16Rows(cp, x, b, bias, r, 4, n, k), "rows " + r + "..+4");
+    }
+    if (rows >= 32) assertArrayEquals(whole, linear16Rows(cw, x, b, bias, 0, rows, n, k), "row-major weight, " + rows + " rows");
+  }
+
+  /** Rows [r0, r0 + rows) of x through the CPU engine's linear16 with weight w. */
+  private float[] linear16Rows(HalfTensor w, float[] x, float[] b, boolean bias, int r0, int rows, int n, int k) {
+    try (Ops.Scope s = cpu.scope()) {
+      Tensor o = cpu.alloc(rows * n);
+      cpu.linear16(o, in(cpu, Arrays.copyOfRange(x, r0 * k, (r0 + rows) * k)), w, bias ? in(cpu, b) : null, rows, n, k);
+      return cpu.read(o);
+    }
   }
 
   /** Every bf16 and f16 bit pattern widens in vector registers to exactly the float the reference gives. */

@@ -90,10 +90,9 @@ public final class ClipModel {
    * (sorted by it, a group closed once it has {@link #GROUP_ROWS} real rows and the next text would pad it by more than
    * an eighth), each padded to its own longest: a batch of captions is mostly short ones and a few long ones, and every
    * row past a text's EOT is work thrown away. A text's embedding does not depend on the group it runs in: each row of
-   * every op but attention is computed alone, and attention is causal (no row sees one after it). (One exception, as
-   * before the groups: the CPU engine's 16-bit Linear takes fewer than 32 rows, a decode step's shape, by dot products,
-   * the same sum in another order; a group has 256 rows or more unless the whole batch has fewer, and the final
-   * LayerNorm and projection run on the whole batch, as before.)
+   * every op but attention is computed alone (the CPU engine's 16-bit Linear too: its weights are packed at load and
+   * every row count sums in one order), and attention is causal (no row sees one after it). The final LayerNorm and
+   * projection run on the whole batch.
    */
   public float[][] encodeTexts(int[][] ids) {
     int n = ids.length;

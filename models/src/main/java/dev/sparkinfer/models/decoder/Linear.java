@@ -70,7 +70,7 @@ public record Linear(HalfTensor w16, LinearWeight w32, Tensor bias, int out, int
         float[] f = w.floats(name);
         prune.apply16(bits, conv1d ? transpose(f, in, out) : f, out, in);
       }
-      return new Linear(ops.upload16(bits, t == DType.BF16 ? dev.sparkinfer.kernels.DType.BF16 : dev.sparkinfer.kernels.DType.F16),
+      return new Linear(ops.upload16Linear(bits, t == DType.BF16 ? dev.sparkinfer.kernels.DType.BF16 : dev.sparkinfer.kernels.DType.F16, out, in),
           null, bias, out, in);
     }
     float[] f = w.floats(name);

@@ -635,11 +635,17 @@ public final class CpuOps extends HeapOps {
       int xo = x.offset(), wo = w.offset(), oo = out.offset();
       float[] ap = packRows(m, xo, rows, k);
       int panels = (n + PANEL - 1) / PANEL, full = rows / 8 * 8;
-      parallel(panels, (long) rows * n * k, pn -> {
-        int j = pn * PANEL, cols = Math.min(PANEL, n - j), po = scratch.offset() + pool.slot() * slotSize;
-        if (packed) {
+      // one lambda per layout: each is compiled with its own profile (sharing one, the row-major path's gathers in
+      // widenPanel were left un-intrinsified by C2 once packed weights took most of the calls: 4x slower)
+      if (packed) {
+        parallel(panels, (long) rows * n * k, pn -> {
+          int po = scratch.offset() + pool.slot() * slotSize;
           widenPacked(h, wo + pn * k * PANEL, k * PANEL, f16, m, po);
-        } else {
+          panelRows(m, ap, xo, po, bias, oo, pn, rows, full, n, k);
+        });
+      } else {
+        parallel(panels, (long) rows * n * k, pn -> {
+          int j = pn * PANEL, cols = Math.min(PANEL, n - j), po = scratch.offset() + pool.slot() * slotSize;
           int p0 = 0;
           if (cols == PANEL) {
             p0 = widenPanel(h, wo + j * k, k, f16, m, po);
@@ -650,25 +656,34 @@ public final class CpuOps extends HeapOps {
             int src = wo + (j + c) * k;
             for (int p = p0; p < k; p++) m[po + p * PANEL + c] = f16 ? Half.toFloat(h[src + p]) : Float.intBitsToFloat(h[src + p] << 16);
           }
+          panelRows(m, ap, xo, po, bias, oo, pn, rows, full, n, k);
+        });
+      }
+    }
+  }
+
+  /**
+   * All rows by panel pn, widened at m[po..] ([k][PANEL]): blocks of 8 packed rows (ap), then single rows; a ragged last
+   * panel through a tile.
+   */
+  private static void panelRows(float[] m, float[] ap, int xo, int po, Tensor bias, int oo, int pn, int rows, int full, int n, int k) {
+    int j = pn * PANEL, cols = Math.min(PANEL, n - j);
+    float[] bArr = bias == null || cols < PANEL ? ZERO : m;
+    int bp = bias == null || cols < PANEL ? 0 : bias.offset() + j;
+    if (cols == PANEL) {
+      panel8(ap, 0, full, k, m, po, PANEL, m, oo + j, n, bArr, bp);
+      for (int i = full; i < rows; i++) packed1x3(m, xo + i * k, k, m, po, PANEL, m, oo + i * n + j, n, bArr, bp);
+    } else {
+      float[] tile = new float[8 * PANEL];
+      for (int i = 0; i < rows; ) {
+        int r8 = i + 8 <= full ? 8 : 1;
+        if (r8 == 8) packed8x3(ap, i * k, k, m, po, PANEL, tile, 0, PANEL, ZERO, 0);
+        else packed1x3(m, xo + i * k, k, m, po, PANEL, tile, 0, PANEL, ZERO, 0);
+        for (int r = 0; r < r8; r++) {
+          for (int c = 0; c < cols; c++) m[oo + (i + r) * n + j + c] = tile[r * PANEL + c] + (bias == null ? 0f : m[bias.offset() + j + c]);
         }
-        float[] bArr = bias == null || cols < PANEL ? ZERO : m;
-        int bp = bias == null || cols < PANEL ? 0 : bias.offset() + j;
-        if (cols == PANEL) {
-          panel8(ap, 0, full, k, m, po, PANEL, m, oo + j, n, bArr, bp);
-          for (int i = full; i < rows; i++) packed1x3(m, xo + i * k, k, m, po, PANEL, m, oo + i * n + j, n, bArr, bp);
-        } else {
-          float[] tile = new float[8 * PANEL];
-          for (int i = 0; i < rows; ) {
-            int r8 = i + 8 <= full ? 8 : 1;
-            if (r8 == 8) packed8x3(ap, i * k, k, m, po, PANEL, tile, 0, PANEL, ZERO, 0);
-            else packed1x3(m, xo + i * k, k, m, po, PANEL, tile, 0, PANEL, ZERO, 0);
-            for (int r = 0; r < r8; r++) {
-              for (int c = 0; c < cols; c++) m[oo + (i + r) * n + j + c] = tile[r * PANEL + c] + (bias == null ? 0f : m[bias.offset() + j + c]);
-            }
-            i += r8;
-          }
-        }
-      });
+        i += r8;
+      }
     }
   }
 

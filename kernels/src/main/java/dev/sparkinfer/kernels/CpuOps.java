@@ -1389,24 +1389,15 @@ public final class CpuOps extends HeapOps {
     parallel(rows, (long) rows * cols * 8, r -> {
       int xo = t.offset() + r * cols, oo = out.offset() + r * cols, mo = mask == null ? -1 : mask.offset() + (maskPerRow ? r * cols : 0);
       // z = x / T + mask, kept in out; its max
-      FloatVector mx = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-      int j = 0;
-      for (; j + L <= cols; j += L) {
-        FloatVector v = FloatVector.fromArray(F, x, xo + j);
-        v = exactDivide ? v.div(temperature) : v.mul(invT);
-        if (mo >= 0) v = v.add(FloatVector.fromArray(F, x, mo + j));
-        v.intoArray(x, oo + j);
-        mx = mx.max(v);
-      }
-      float m = mx.reduceLanes(VectorOperators.MAX);
-      for (; j < cols; j++) {
+      float m = scaledMax(x, xo, oo, mo, cols, temperature, invT, exactDivide);
+      for (int j = cols / L * L; j < cols; j++) {
         float v = (exactDivide ? x[xo + j] / temperature : x[xo + j] * invT) + (mo >= 0 ? x[mo + j] : 0f);
         x[oo + j] = v;
         m = Math.max(m, v);
       }
       // sum of exp(z - max), in double across vectors' float partial sums
       FloatVector s = FloatVector.zero(F);
-      j = 0;
+      int j = 0;
       for (; j + L <= cols; j += L) {
         FloatVector e = expNonPositive(FloatVector.fromArray(F, x, oo + j).sub(m));
         if (!log) e.intoArray(x, oo + j);
@@ -1430,6 +1421,47 @@ public final class CpuOps extends HeapOps {
         for (; j < cols; j++) x[oo + j] = x[oo + j] * inv;
       }
     });
+  }
+
+  /**
+   * The whole vectors of z = x / T (x * invT where 1/T is exact) + mask (mo < 0: none) into out, and their max. One loop
+   * per case, none of them merging vectors from two branches: C2 (JDK 17) then keeps each loop's vectors in registers
+   * whatever other callers' profiles saw (with the choices inside one loop, a test JVM that had run other models left
+   * its stores un-intrinsified, the Vector API's Java fallback).
+   */
+  private static float scaledMax(float[] x, int xo, int oo, int mo, int cols, float temperature, float invT, boolean exactDivide) {
+    FloatVector mx = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+    int end = cols / L * L;
+    if (mo >= 0 && exactDivide) {
+      for (int j = 0; j < end; j += L) {
+        FloatVector v = FloatVector.fromArray(F, x, xo + j).div(temperature).add(FloatVector.fromArray(F, x, mo + j));
+        v.intoArray(x, oo + j);
+        mx = mx.max(v);
+      }
+      return mx.reduceLanes(VectorOperators.MAX);
+    }
+    if (mo >= 0) {
+      for (int j = 0; j < end; j += L) {
+        FloatVector v = FloatVector.fromArray(F, x, xo + j).mul(invT).add(FloatVector.fromArray(F, x, mo + j));
+        v.intoArray(x, oo + j);
+        mx = mx.max(v);
+      }
+      return mx.reduceLanes(VectorOperators.MAX);
+    }
+    if (exactDivide) {
+      for (int j = 0; j < end; j += L) {
+        FloatVector v = FloatVector.fromArray(F, x, xo + j).div(temperature);
+        v.intoArray(x, oo + j);
+        mx = mx.max(v);
+      }
+      return mx.reduceLanes(VectorOperators.MAX);
+    }
+    for (int j = 0; j < end; j += L) {
+      FloatVector v = FloatVector.fromArray(F, x, xo + j).mul(invT);
+      v.intoArray(x, oo + j);
+      mx = mx.max(v);
+    }
+    return mx.reduceLanes(VectorOperators.MAX);
   }
 
   // ---- attention ----

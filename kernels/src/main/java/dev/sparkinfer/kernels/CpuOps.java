@@ -444,13 +444,31 @@ public final class CpuOps extends HeapOps {
     });
   }
 
-  /** L 16-bit values widened to floats: bf16 by a shift; f16 by the exponent rebias (x 2^112), exact for every value. */
+  /**
+   * L 16-bit values widened to floats: bf16 by a shift ({@link #widenBf16}); f16 by the exponent rebias (x 2^112), exact
+   * for every value ({@link #widenF16}). Each kernel has a method per dtype, and the dtype is tested once, outside, by a
+   * dispatch that returns no vector. Two reasons, both seen in JVMs that ran f16 and bf16 weights (JDK 17 C2):
+   * <ul>
+   *   <li>a vector merged from both branches inside a hot loop cannot stay in registers, and the Vector API calls around
+   *       it then run its Java fallback (kernels 3-6x slower for the life of that compiled code);</li>
+   *   <li>a widening call on the branch the profile saw least is left un-inlined ({@code widenF16} is too big for a cold
+   *       call site), so every widened vector is allocated (f16 prefill 30 % slower).</li>
+   * </ul>
+   */
   static FloatVector widen(char[] h, int off, boolean f16) {
-    IntVector bits = (IntVector) ShortVector.fromCharArray(S, h, off).convertShape(VectorOperators.S2I, I, 0);
-    return f16 ? widenF16(bits) : bits.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    return f16 ? widenF16(h, off) : widenBf16(h, off);
   }
 
-  private static FloatVector widenF16(IntVector bits) {
+  private static IntVector load16(char[] h, int off) {
+    return (IntVector) ShortVector.fromCharArray(S, h, off).convertShape(VectorOperators.S2I, I, 0);
+  }
+
+  private static FloatVector widenBf16(char[] h, int off) {
+    return load16(h, off).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+  }
+
+  private static FloatVector widenF16(char[] h, int off) {
+    IntVector bits = load16(h, off);
     IntVector mag = bits.and(0x7fff);
     FloatVector v = mag.lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f);
     VectorMask<Integer> special = mag.compare(VectorOperators.GE, 0x7c00); // inf and NaN keep their class
@@ -519,12 +537,18 @@ public final class CpuOps extends HeapOps {
 
   /** Dot products of 4 rows of x with 3 rows of w (16-bit, widened in registers), k along both: acc[r * 3 + c]. */
   private static void dot4x3H(float[] x, int a0, char[] w, int w0, boolean f16, int k, float[] acc) {
+    if (f16) dot4x3F16(x, a0, w, w0, k, acc);
+    else dot4x3Bf16(x, a0, w, w0, k, acc);
+  }
+
+  /** {@link #dot4x3H} for bf16 weights. */
+  private static void dot4x3Bf16(float[] x, int a0, char[] w, int w0, int k, float[] acc) {
     FloatVector z = FloatVector.zero(F);
     FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z;
     int a1 = a0 + k, a2 = a1 + k, a3 = a2 + k, w1 = w0 + k, w2 = w1 + k;
     int p = 0;
     for (; p + L <= k; p += L) {
-      FloatVector b0 = widen(w, w0 + p, f16), b1 = widen(w, w1 + p, f16), b2 = widen(w, w2 + p, f16);
+      FloatVector b0 = widenBf16(w, w0 + p), b1 = widenBf16(w, w1 + p), b2 = widenBf16(w, w2 + p);
       FloatVector v;
       v = FloatVector.fromArray(F, x, a0 + p);
       c00 = v.fma(b0, c00);
@@ -556,7 +580,56 @@ public final class CpuOps extends HeapOps {
     acc[10] = c31.reduceLanes(VectorOperators.ADD);
     acc[11] = c32.reduceLanes(VectorOperators.ADD);
     for (; p < k; p++) {
-      float b0 = (f16 ? Half.toFloat(w[w0 + p]) : Float.intBitsToFloat(w[w0 + p] << 16)), b1 = (f16 ? Half.toFloat(w[w1 + p]) : Float.intBitsToFloat(w[w1 + p] << 16)), b2 = (f16 ? Half.toFloat(w[w2 + p]) : Float.intBitsToFloat(w[w2 + p] << 16));
+      float b0 = Float.intBitsToFloat(w[w0 + p] << 16), b1 = Float.intBitsToFloat(w[w1 + p] << 16), b2 = Float.intBitsToFloat(w[w2 + p] << 16);
+      for (int r = 0; r < 4; r++) {
+        float v = x[a0 + r * k + p];
+        acc[r * 3] = Math.fma(v, b0, acc[r * 3]);
+        acc[r * 3 + 1] = Math.fma(v, b1, acc[r * 3 + 1]);
+        acc[r * 3 + 2] = Math.fma(v, b2, acc[r * 3 + 2]);
+      }
+    }
+  }
+
+  /** {@link #dot4x3H} for f16 weights. */
+  private static void dot4x3F16(float[] x, int a0, char[] w, int w0, int k, float[] acc) {
+    FloatVector z = FloatVector.zero(F);
+    FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z;
+    int a1 = a0 + k, a2 = a1 + k, a3 = a2 + k, w1 = w0 + k, w2 = w1 + k;
+    int p = 0;
+    for (; p + L <= k; p += L) {
+      FloatVector b0 = widenF16(w, w0 + p), b1 = widenF16(w, w1 + p), b2 = widenF16(w, w2 + p);
+      FloatVector v;
+      v = FloatVector.fromArray(F, x, a0 + p);
+      c00 = v.fma(b0, c00);
+      c01 = v.fma(b1, c01);
+      c02 = v.fma(b2, c02);
+      v = FloatVector.fromArray(F, x, a1 + p);
+      c10 = v.fma(b0, c10);
+      c11 = v.fma(b1, c11);
+      c12 = v.fma(b2, c12);
+      v = FloatVector.fromArray(F, x, a2 + p);
+      c20 = v.fma(b0, c20);
+      c21 = v.fma(b1, c21);
+      c22 = v.fma(b2, c22);
+      v = FloatVector.fromArray(F, x, a3 + p);
+      c30 = v.fma(b0, c30);
+      c31 = v.fma(b1, c31);
+      c32 = v.fma(b2, c32);
+    }
+    acc[0] = c00.reduceLanes(VectorOperators.ADD);
+    acc[1] = c01.reduceLanes(VectorOperators.ADD);
+    acc[2] = c02.reduceLanes(VectorOperators.ADD);
+    acc[3] = c10.reduceLanes(VectorOperators.ADD);
+    acc[4] = c11.reduceLanes(VectorOperators.ADD);
+    acc[5] = c12.reduceLanes(VectorOperators.ADD);
+    acc[6] = c20.reduceLanes(VectorOperators.ADD);
+    acc[7] = c21.reduceLanes(VectorOperators.ADD);
+    acc[8] = c22.reduceLanes(VectorOperators.ADD);
+    acc[9] = c30.reduceLanes(VectorOperators.ADD);
+    acc[10] = c31.reduceLanes(VectorOperators.ADD);
+    acc[11] = c32.reduceLanes(VectorOperators.ADD);
+    for (; p < k; p++) {
+      float b0 = Half.toFloat(w[w0 + p]), b1 = Half.toFloat(w[w1 + p]), b2 = Half.toFloat(w[w2 + p]);
       for (int r = 0; r < 4; r++) {
         float v = x[a0 + r * k + p];
         acc[r * 3] = Math.fma(v, b0, acc[r * 3]);
@@ -568,11 +641,26 @@ public final class CpuOps extends HeapOps {
 
   /** One dot product of length k (16-bit w). */
   private static float dot1H(float[] x, int a, char[] w, int wo, boolean f16, int k) {
+    return f16 ? dot1F16(x, a, w, wo, k) : dot1Bf16(x, a, w, wo, k);
+  }
+
+  /** {@link #dot1H} for bf16 weights. */
+  private static float dot1Bf16(float[] x, int a, char[] w, int wo, int k) {
     FloatVector s = FloatVector.zero(F);
     int p = 0;
-    for (; p + L <= k; p += L) s = FloatVector.fromArray(F, x, a + p).fma(widen(w, wo + p, f16), s);
+    for (; p + L <= k; p += L) s = FloatVector.fromArray(F, x, a + p).fma(widenBf16(w, wo + p), s);
     float v = s.reduceLanes(VectorOperators.ADD);
-    for (; p < k; p++) v = Math.fma(x[a + p], (f16 ? Half.toFloat(w[wo + p]) : Float.intBitsToFloat(w[wo + p] << 16)), v);
+    for (; p < k; p++) v = Math.fma(x[a + p], Float.intBitsToFloat(w[wo + p] << 16), v);
+    return v;
+  }
+
+  /** {@link #dot1H} for f16 weights. */
+  private static float dot1F16(float[] x, int a, char[] w, int wo, int k) {
+    FloatVector s = FloatVector.zero(F);
+    int p = 0;
+    for (; p + L <= k; p += L) s = FloatVector.fromArray(F, x, a + p).fma(widenF16(w, wo + p), s);
+    float v = s.reduceLanes(VectorOperators.ADD);
+    for (; p < k; p++) v = Math.fma(x[a + p], Half.toFloat(w[wo + p]), v);
     return v;
   }
 
@@ -720,10 +808,56 @@ public final class CpuOps extends HeapOps {
 
   /** Four rows of x (k apart, from a0) by one packed 16-bit panel (row p at wp + p * PANEL); as {@link #packed8x3}. */
   private static void packed4x3H(float[] x, int a0, int k, char[] w, int wp, boolean f16, float[] o, int op, int ldo, float[] bias, int bp) {
+    if (f16) packed4x3F16(x, a0, k, w, wp, o, op, ldo, bias, bp);
+    else packed4x3Bf16(x, a0, k, w, wp, o, op, ldo, bias, bp);
+  }
+
+  /** {@link #packed4x3H} for bf16 weights. */
+  private static void packed4x3Bf16(float[] x, int a0, int k, char[] w, int wp, float[] o, int op, int ldo, float[] bias, int bp) {
     FloatVector z = FloatVector.zero(F);
     FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z;
     for (int p = 0; p < k; p++, wp += PANEL) {
-      FloatVector b0 = widen(w, wp, f16), b1 = widen(w, wp + L, f16), b2 = widen(w, wp + 2 * L, f16);
+      FloatVector b0 = widenBf16(w, wp), b1 = widenBf16(w, wp + L), b2 = widenBf16(w, wp + 2 * L);
+      int a = a0 + p;
+      FloatVector v;
+      v = FloatVector.broadcast(F, x[a]);
+      c00 = b0.fma(v, c00);
+      c01 = b1.fma(v, c01);
+      c02 = b2.fma(v, c02);
+      v = FloatVector.broadcast(F, x[a + k]);
+      c10 = b0.fma(v, c10);
+      c11 = b1.fma(v, c11);
+      c12 = b2.fma(v, c12);
+      v = FloatVector.broadcast(F, x[a + 2 * k]);
+      c20 = b0.fma(v, c20);
+      c21 = b1.fma(v, c21);
+      c22 = b2.fma(v, c22);
+      v = FloatVector.broadcast(F, x[a + 3 * k]);
+      c30 = b0.fma(v, c30);
+      c31 = b1.fma(v, c31);
+      c32 = b2.fma(v, c32);
+    }
+    FloatVector d0 = FloatVector.fromArray(F, bias, bp), d1 = FloatVector.fromArray(F, bias, bp + L), d2 = FloatVector.fromArray(F, bias, bp + 2 * L);
+    c00.add(d0).intoArray(o, op);
+    c01.add(d1).intoArray(o, op + L);
+    c02.add(d2).intoArray(o, op + 2 * L);
+    c10.add(d0).intoArray(o, op + ldo);
+    c11.add(d1).intoArray(o, op + ldo + L);
+    c12.add(d2).intoArray(o, op + ldo + 2 * L);
+    c20.add(d0).intoArray(o, op + 2 * ldo);
+    c21.add(d1).intoArray(o, op + 2 * ldo + L);
+    c22.add(d2).intoArray(o, op + 2 * ldo + 2 * L);
+    c30.add(d0).intoArray(o, op + 3 * ldo);
+    c31.add(d1).intoArray(o, op + 3 * ldo + L);
+    c32.add(d2).intoArray(o, op + 3 * ldo + 2 * L);
+  }
+
+  /** {@link #packed4x3H} for f16 weights. */
+  private static void packed4x3F16(float[] x, int a0, int k, char[] w, int wp, float[] o, int op, int ldo, float[] bias, int bp) {
+    FloatVector z = FloatVector.zero(F);
+    FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z;
+    for (int p = 0; p < k; p++, wp += PANEL) {
+      FloatVector b0 = widenF16(w, wp), b1 = widenF16(w, wp + L), b2 = widenF16(w, wp + 2 * L);
       int a = a0 + p;
       FloatVector v;
       v = FloatVector.broadcast(F, x[a]);
@@ -760,13 +894,35 @@ public final class CpuOps extends HeapOps {
 
   /** One row by one packed 16-bit panel; as {@link #packed4x3H}. */
   private static void packed1x3H(float[] x, int a0, int k, char[] w, int wp, boolean f16, float[] o, int op, int ldo, float[] bias, int bp) {
+    if (f16) packed1x3F16(x, a0, k, w, wp, o, op, bias, bp);
+    else packed1x3Bf16(x, a0, k, w, wp, o, op, bias, bp);
+  }
+
+  /** {@link #packed1x3H} for bf16 weights. */
+  private static void packed1x3Bf16(float[] x, int a0, int k, char[] w, int wp, float[] o, int op, float[] bias, int bp) {
     FloatVector z = FloatVector.zero(F);
     FloatVector c00 = z, c01 = z, c02 = z;
     for (int p = 0; p < k; p++, wp += PANEL) {
       FloatVector v = FloatVector.broadcast(F, x[a0 + p]);
-      c00 = widen(w, wp, f16).fma(v, c00);
-      c01 = widen(w, wp + L, f16).fma(v, c01);
-      c02 = widen(w, wp + 2 * L, f16).fma(v, c02);
+      c00 = widenBf16(w, wp).fma(v, c00);
+      c01 = widenBf16(w, wp + L).fma(v, c01);
+      c02 = widenBf16(w, wp + 2 * L).fma(v, c02);
+    }
+    FloatVector d0 = FloatVector.fromArray(F, bias, bp), d1 = FloatVector.fromArray(F, bias, bp + L), d2 = FloatVector.fromArray(F, bias, bp + 2 * L);
+    c00.add(d0).intoArray(o, op);
+    c01.add(d1).intoArray(o, op + L);
+    c02.add(d2).intoArray(o, op + 2 * L);
+  }
+
+  /** {@link #packed1x3H} for f16 weights. */
+  private static void packed1x3F16(float[] x, int a0, int k, char[] w, int wp, float[] o, int op, float[] bias, int bp) {
+    FloatVector z = FloatVector.zero(F);
+    FloatVector c00 = z, c01 = z, c02 = z;
+    for (int p = 0; p < k; p++, wp += PANEL) {
+      FloatVector v = FloatVector.broadcast(F, x[a0 + p]);
+      c00 = widenF16(w, wp).fma(v, c00);
+      c01 = widenF16(w, wp + L).fma(v, c01);
+      c02 = widenF16(w, wp + 2 * L).fma(v, c02);
     }
     FloatVector d0 = FloatVector.fromArray(F, bias, bp), d1 = FloatVector.fromArray(F, bias, bp + L), d2 = FloatVector.fromArray(F, bias, bp + 2 * L);
     c00.add(d0).intoArray(o, op);
@@ -776,7 +932,25 @@ public final class CpuOps extends HeapOps {
 
   /** n 16-bit values from h[src..] widened into panel[po..] (n a multiple of PANEL, so of L). */
   private static void widenPacked(char[] h, int src, int n, boolean f16, float[] panel, int po) {
-    for (int i = 0; i < n; i += L) widen(h, src + i, f16).intoArray(panel, po + i);
+    if (f16) widenPackedF16(h, src, n, panel, po);
+    else widenPackedBf16(h, src, n, panel, po);
+  }
+
+  private static void widenPackedBf16(char[] h, int src, int n, float[] panel, int po) {
+    for (int i = 0; i < n; i += L) widenBf16(h, src + i).intoArray(panel, po + i);
+  }
+
+  private static void widenPackedF16(char[] h, int src, int n, float[] panel, int po) {
+    for (int i = 0; i < n; i += L) widenF16(h, src + i).intoArray(panel, po + i);
+  }
+
+  /** L values of each of PANEL rows (k apart from src) widened into buf {@code [PANEL][L]}. */
+  private static void widenRowsBf16(char[] h, int src, int k, float[] buf) {
+    for (int c = 0; c < PANEL; c++) widenBf16(h, src + c * k).intoArray(buf, c * L);
+  }
+
+  private static void widenRowsF16(char[] h, int src, int k, float[] buf) {
+    for (int c = 0; c < PANEL; c++) widenF16(h, src + c * k).intoArray(buf, c * L);
   }
 
   /** Lane i of a gather: every L-th float of the widening buffer (one column's value at one k step). */
@@ -797,7 +971,8 @@ public final class CpuOps extends HeapOps {
     float[] buf = new float[PANEL * L];
     int p0 = 0;
     for (; p0 + L <= k; p0 += L) {
-      for (int c = 0; c < PANEL; c++) widen(h, src + c * k + p0, f16).intoArray(buf, c * L);
+      if (f16) widenRowsF16(h, src + p0, k, buf);
+      else widenRowsBf16(h, src + p0, k, buf);
       for (int p = 0; p < L; p++) {
         int o = po + (p0 + p) * PANEL;
         for (int v = 0; v < PANEL; v += L) FloatVector.fromArray(F, buf, v * L + p, COLUMN_STEP, 0).intoArray(panel, o + v);

@@ -1,11 +1,11 @@
 package dev.sparkinfer.kernels;
 
 /** IEEE 754 binary16 conversions (Java 17 has no Float.float16ToFloat; Java 20+ does). */
-final class Half {
+public final class Half {
   private Half() {}
 
   /** The float a binary16 bit pattern stands for: the same steps as the kernels' widening. */
-  static float toFloat(char h) {
+  public static float toFloat(char h) {
     int s = (h & 0x8000) << 16, e = (h >>> 10) & 0x1f, m = h & 0x3ff;
     if (e == 0) return (s != 0 ? -1f : 1f) * m * 5.9604644775390625e-8f; // subnormal: m * 2^-24 (exact)
     if (e == 31) return Float.intBitsToFloat(s | 0x7f800000 | (m << 13)); // inf / NaN
@@ -13,7 +13,7 @@ final class Half {
   }
 
   /** Nearest-even rounding of a float to binary16. */
-  static char fromFloat(float f) {
+  public static char fromFloat(float f) {
     int x = Float.floatToRawIntBits(f);
     int sign = (x >>> 16) & 0x8000;
     int abs = x & 0x7fffffff;

@@ -71,13 +71,6 @@ public final class DecoderBenchmark {
   }
 
   static String cpuModel() {
-    try {
-      for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/cpuinfo"))) {
-        if (line.startsWith("model name")) return line.substring(line.indexOf(':') + 1).trim();
-      }
-    } catch (java.io.IOException | RuntimeException e) {
-      // not Linux
-    }
-    return System.getProperty("os.arch");
+    return dev.sparkinfer.kernels.CpuOps.cpuModel();
   }
 }

@@ -767,11 +767,16 @@ public final class CpuOps extends HeapOps {
         int r8 = i + 8 <= full ? 8 : 1;
         if (r8 == 8) packed8x3(ap, i * k, k, m, po, PANEL, tile, 0, PANEL, ZERO, 0);
         else packed1x3(m, xo + i * k, k, m, po, PANEL, tile, 0, PANEL, ZERO, 0);
-        for (int r = 0; r < r8; r++) {
-          for (int c = 0; c < cols; c++) m[oo + (i + r) * n + j + c] = tile[r * PANEL + c] + (bias == null ? 0f : m[bias.offset() + j + c]);
-        }
+        fromTile(m, tile, r8, oo + i * n + j, n, cols, bias, j);
         i += r8;
       }
+    }
+  }
+
+  /** The first cols columns of rows of a tile {@code [rows][PANEL]} into m at o (rows ldo apart), plus bias[j..]. */
+  private static void fromTile(float[] m, float[] tile, int rows, int o, int ldo, int cols, Tensor bias, int j) {
+    for (int r = 0; r < rows; r++) {
+      for (int c = 0; c < cols; c++) m[o + r * ldo + c] = tile[r * PANEL + c] + (bias == null ? 0f : m[bias.offset() + j + c]);
     }
   }
 
@@ -797,9 +802,7 @@ public final class CpuOps extends HeapOps {
           int r4 = i + 4 <= blocks ? 4 : 1;
           if (r4 == 4) packed4x3H(m, xo + i * k, k, h, wp, f16, tile, 0, PANEL, ZERO, 0);
           else packed1x3H(m, xo + i * k, k, h, wp, f16, tile, 0, PANEL, ZERO, 0);
-          for (int r = 0; r < r4; r++) {
-            for (int c = 0; c < cols; c++) m[oo + (i + r) * n + j + c] = tile[r * PANEL + c] + (bias == null ? 0f : m[bias.offset() + j + c]);
-          }
+          fromTile(m, tile, r4, oo + i * n + j, n, cols, bias, j);
           i += r4;
         }
       }

@@ -576,7 +576,12 @@ abstract class ArenaOps implements Ops {
   public final void gather16(Tensor out, HalfTensor table, IntTensor ids, int n, int vocab, int dim) {
     check(out, size(n, dim), "gather16 out");
     check(table, size(vocab, dim), "gather16 table");
-    if (table.panel() != 0) throw new IllegalArgumentException("gather16 from a Linear weight packed in panels (Ops.upload16Linear); upload a table with upload16");
+    if (table.panel() != 0) { // a table packed as a Linear weight (a tied head) by this engine, which then reads it
+      if (table.panel() != linear16Panel()) {
+        throw new IllegalArgumentException("gather16 from a table packed in panels of " + table.panel() + " columns, which this engine did not pack");
+      }
+      check(table, size((vocab + table.panel() - 1) / table.panel(), dim, table.panel()), "gather16 packed table");
+    }
     check(ids, n, "gather16 ids");
     gather16Impl(out, table, ids, n, vocab, dim);
   }

@@ -665,7 +665,8 @@ public final class CpuOps extends HeapOps {
   }
 
   /**
-   * Below this many rows a row-major 16-bit Linear weight (a tied head: the embedding table) is read by dot products
+   * Below this many rows a row-major 16-bit Linear weight (one uploaded with upload16, not packed by upload16Linear: the
+   * models pack theirs, tied heads too) is read by dot products
    * widening in registers (decode). From it on (prefill, encoders), each task widens one panel of the weights to float
    * once (transposing it) and runs the packed kernel over all rows, the widening amortised over the rows. Weights packed
    * at upload ({@link #upload16Linear}) take the panels at every row count.
@@ -2292,6 +2293,12 @@ public final class CpuOps extends HeapOps {
       int id = imem[ids.offset() + i], oo = out.offset() + i * dim;
       if (id < 0 || id >= vocab) {
         Arrays.fill(mem, oo, oo + dim, 0f);
+        continue;
+      }
+      int panel = table.panel();
+      if (panel != 0) { // packed as a Linear weight ([panels][dim][panel], upload16Linear): row id is a column of its panel
+        int to = table.offset() + (id / panel) * dim * panel + id % panel;
+        for (int d = 0; d < dim; d++) mem[oo + d] = t.toFloat(h[to + d * panel]);
         continue;
       }
       int to = table.offset() + id * dim;

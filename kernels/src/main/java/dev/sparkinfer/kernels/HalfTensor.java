@@ -5,7 +5,8 @@ package dev.sparkinfer.kernels;
  * {@code bank}, a 16-bit bank for BF16/F16 ({@link Ops#upload16}, widened where read) or a float bank for F32
  * ({@link Ops#uploadBanked}, read as stored). Read only by the banked ops ({@link Ops#linear16}, {@link Ops#gather16}).
  * {@code panel}: 0 for a row-major {@code [rows, cols]} tensor; else a Linear weight that the engine packed in panels of
- * that many output columns ({@link Ops#upload16Linear}), which only that engine's {@link Ops#linear16} reads.
+ * that many output columns ({@link Ops#upload16Linear}), which only that engine's {@link Ops#linear16} and
+ * {@link Ops#gather16} read.
  */
 public record HalfTensor(int bank, int offset, int size, DType dtype, int panel) {
   public HalfTensor {

@@ -50,8 +50,9 @@ public interface Ops extends AutoCloseable {
   /**
    * A Linear weight {@code [out, in]} of 16-bit values (as {@link #upload16}), in the layout this engine's
    * {@link #linear16} reads best: the CPU engine packs it in panels of output columns, so that it widens each panel
-   * contiguously and every row count sums in one order; other engines keep it as given. Read only by {@link #linear16}
-   * with this out and in. Not allowed inside a scope.
+   * contiguously and every row count sums in one order; other engines keep it as given. Read by {@link #linear16} with
+   * this out and in, and by {@link #gather16} with {@code vocab = out, dim = in} (a token table that is also the tied
+   * output head). Not allowed inside a scope.
    */
   default HalfTensor upload16Linear(char[] bits, DType dtype, int out, int in) {
     if (bits.length != (long) out * in) throw new IllegalArgumentException("16-bit linear weight has " + bits.length + " values, expected " + out + " x " + in);
@@ -256,7 +257,7 @@ public interface Ops extends AutoCloseable {
 
   /**
    * out[i, :] = table[ids[i], :] from a banked table of {@code vocab} rows of dim (16-bit widened, or float32 as
-   * stored); ids out of range: zeros.
+   * stored; or a 16-bit table this engine packed with {@link #upload16Linear}); ids out of range: zeros.
    */
   void gather16(Tensor out, HalfTensor table, IntTensor ids, int n, int vocab, int dim);
 

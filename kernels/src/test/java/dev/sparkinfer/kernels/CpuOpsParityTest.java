@@ -2,6 +2,7 @@ package dev.sparkinfer.kernels;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
@@ -400,6 +401,24 @@ class CpuOpsParityTest {
       ops.gather16(out, ops == java ? jt : ct, in(ops, ids), n, vocab, dim);
       return ops.read(out);
     });
+    // a table that is also a tied head: packed in panels as a Linear weight [vocab, dim], gathered from that layout
+    for (DType dt : new DType[] {DType.BF16, DType.F16}) {
+      char[] h = new char[vocab * dim];
+      for (int i = 0; i < h.length; i++) h[i] = dt.fromFloat(table[i]);
+      HalfTensor jp = java.upload16Linear(h, dt, vocab, dim), cp = cpu.upload16Linear(h, dt, vocab, dim);
+      assertEquals(CpuOps.PANEL, cp.panel(), "the CPU engine packs it");
+      parity("gather16 from a packed " + dt + " table", 0, ops -> {
+        Tensor out = ops.alloc(n * dim);
+        ops.gather16(out, ops == java ? jp : cp, in(ops, ids), n, vocab, dim);
+        return ops.read(out);
+      });
+    }
+    try (Ops.Scope sc = java.scope()) {
+      Tensor out = java.alloc(n * dim);
+      IntTensor in = in(java, ids);
+      HalfTensor foreign = new HalfTensor(jt.bank(), jt.offset(), jt.size(), DType.BF16, CpuOps.PANEL);
+      assertThrows(IllegalArgumentException.class, () -> java.gather16(out, foreign, in, n, vocab, dim), "a table packed by another engine");
+    }
   }
 
   @ParameterizedTest(name = "meanPool b={0} s={1} d={2}")

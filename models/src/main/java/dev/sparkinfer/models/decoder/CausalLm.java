@@ -36,8 +36,8 @@ public interface CausalLm extends AutoCloseable {
    * only on the rows listed ({@code logitRows[i]}: a row as every position lays them out, {@code e * maxLen + i}): logits
    * row i belongs to {@code logitRows[i]}. A caller that labels some positions (a sliding window's new ones, no padding)
    * pays the head and what follows it (a log-softmax over the vocabulary) only for those. Each row's logits are the
-   * values the full call computes for it, up to the head's summation order (the CPU engine sums fewer than 32 rows by a
-   * row-major 16-bit table, a tied head, in another order than many rows).
+   * values the full call computes for it: bit for bit on the Java and CPU engines (16-bit heads, tied ones too, are
+   * packed Linear weights there), up to the head's summation order on OpenCL.
    */
   <T> T forwardRows(int first, int[][] tokens, int[] positions, int[] logitRows, LogitsUse<T> use);
 

@@ -14,8 +14,20 @@ import dev.sparkinfer.models.weights.WeightSource;
  */
 public record Embedding(HalfTensor table, int rows, int dim) {
   public static Embedding load(Ops ops, WeightSource w, String name, int rows, int dim) {
+    return load(ops, w, name, rows, dim, false);
+  }
+
+  /**
+   * A table that is also the output head ({@code head}): 16-bit, it is uploaded as a Linear weight
+   * ({@link Ops#upload16Linear}), so the head runs as the other Linear layers do (on the CPU engine: packed panels, and a
+   * row's logits the same bits whatever the row count), and {@link #gather} reads it in that layout.
+   */
+  public static Embedding load(Ops ops, WeightSource w, String name, int rows, int dim, boolean head) {
     char[] bits = Linear.table16(w, name, rows, dim);
-    if (bits != null) return new Embedding(ops.upload16(bits, Linear.kernelType(w.dtype(name))), rows, dim);
+    if (bits != null) {
+      var type = Linear.kernelType(w.dtype(name));
+      return new Embedding(head ? ops.upload16Linear(bits, type, rows, dim) : ops.upload16(bits, type), rows, dim);
+    }
     return new Embedding(ops.uploadBanked(w.floats(name)), rows, dim);
   }
 

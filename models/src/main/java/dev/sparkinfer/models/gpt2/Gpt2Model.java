@@ -44,7 +44,7 @@ public final class Gpt2Model implements CausalLm {
     int d = c.dim();
     // the 16-bit weights that stay 16-bit: quantized layers are not reserved (the bank grows to the reservation)
     ops.reserve16(Embedding.params16(w, WTE) + Embedding.params16(w, WPE) + (q == Quantization.NONE ? (long) c.layers() * 12L * d * d : 0) + 1024);
-    wte = Embedding.load(ops, w, WTE, c.vocabSize(), d);
+    wte = Embedding.load(ops, w, WTE, c.vocabSize(), d, true); // also the head
     wpe = Embedding.load(ops, w, WPE, c.positions(), d);
     layers = new Layer[c.layers()];
     for (int l = 0; l < c.layers(); l++) {

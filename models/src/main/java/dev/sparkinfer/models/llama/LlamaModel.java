@@ -68,7 +68,7 @@ public final class LlamaModel implements CausalLm {
     for (String n : w.names()) if (quantize == Quantization.NONE || !isLayerLinear(n)) total16 += Embedding.params16(w, n);
     ops.reserve16(total16 + 64L * w.names().size());
     int d = c.dim(), kv = c.kvDim(), qd = c.qDim();
-    embed = Embedding.load(ops, w, EMBED, c.vocabSize(), d);
+    embed = Embedding.load(ops, w, EMBED, c.vocabSize(), d, c.tied() || !w.has(HEAD)); // the head too when tied
     layers = new Layer[c.layers()];
     for (int l = 0; l < c.layers(); l++) {
       SwiGlu mlp = null;

@@ -71,7 +71,7 @@ class ClipFixtureTest {
    * A caption's embedding is the same bits whatever batch it comes in: the text tower runs length-sorted groups of a
    * batch, each padded to its own longest, and 60 captions of 2 to 77 tokens (several groups) give what each gives
    * beside 31 captions of 77 tokens (32 rows into the projection, groups of 256 rows or more: the CPU engine's 16-bit
-   * Linear reads the weights by dot products below 32 rows, a different order of the same sum, as decoding does).
+   * Linear sums each row in one order whatever the row count).
    */
   @ParameterizedTest(name = "{0}")
   @ValueSource(strings = {"java", "cpu"})

@@ -131,8 +131,9 @@ class DecoderFixtureTest {
       for (int i = 0; i < rows.length; i++) {
         float[] want1 = java.util.Arrays.copyOfRange(every, rows[i] * vocab, (rows[i] + 1) * vocab);
         float[] got1 = java.util.Arrays.copyOfRange(some, i * vocab, (i + 1) * vocab);
-        // the Java engine sums each row alone; others may sum a few rows in another order than many
-        if (engine.equals("java")) assertArrayEquals(want1, got1, fixture + " logit row " + rows[i] + " alone");
+        // the Java engine sums each row alone, the CPU engine each row in one order whatever the row count (its 16-bit
+        // heads, tied ones too, packed); OpenCL may sum a few rows in another order than many
+        if (!engine.equals("opencl")) assertArrayEquals(want1, got1, fixture + " logit row " + rows[i] + " alone");
         else compareLogits(fixture + " logit row " + rows[i] + " alone on " + engine, want1, got1);
       }
       assertThrows(IllegalArgumentException.class, () -> model.forwardRows(0, batch, new int[n], new int[] {n * q}, (o, l, r, bt) -> null));

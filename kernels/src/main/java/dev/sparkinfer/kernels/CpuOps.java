@@ -137,7 +137,7 @@ public final class CpuOps extends HeapOps {
   protected void matmulImpl(Tensor out, Tensor a, Tensor b, Tensor bias, int m, int n, int k, boolean transB) {
     float[] x = mem;
     if (transB) {
-      dotMatmul(x, a.offset(), x, null, b.offset(), false, bias, out.offset(), m, n, k);
+      dotMatmul(x, a.offset(), x, b.offset(), bias, out.offset(), m, n, k);
     } else {
       panelMatmul(x, a.offset(), b.offset(), n, PANEL, bias, out.offset(), m, n, k, null);
     }
@@ -407,10 +407,10 @@ public final class CpuOps extends HeapOps {
   }
 
   /**
-   * out[m, n] = a[m, k] w^T (+ bias) with w given {@code [n, k]}: float (wf) or 16-bit (wh, widened in registers).
+   * out[m, n] = a[m, k] w^T (+ bias) with float w given {@code [n, k]} (in the arena or a float bank).
    * Tasks are (24 columns) x (64 rows); inside, blocks of 4 rows x 3 columns of dot products.
    */
-  private void dotMatmul(float[] x, int ao, float[] wf, char[] wh, int wo, boolean f16, Tensor bias, int oo, int m, int n, int k) {
+  private void dotMatmul(float[] x, int ao, float[] wf, int wo, Tensor bias, int oo, int m, int n, int k) {
     final int cols = 24;
     int colTasks = (n + cols - 1) / cols, chunks = (m + ROW_CHUNK - 1) / ROW_CHUNK;
     int biasOff = bias == null ? -1 : bias.offset();
@@ -423,13 +423,11 @@ public final class CpuOps extends HeapOps {
         for (int j = j0; j < j1; j += 3) {
           int cs = Math.min(3, j1 - j);
           if (rows == 4 && cs == 3) {
-            if (wh == null) dot4x3F(x, ao + i * k, wf, wo + j * k, k, acc);
-            else dot4x3H(x, ao + i * k, wh, wo + j * k, f16, k, acc);
+            dot4x3F(x, ao + i * k, wf, wo + j * k, k, acc);
           } else {
             for (int r = 0; r < rows; r++) {
               for (int c = 0; c < cs; c++) {
-                acc[r * 3 + c] = wh == null ? dot1F(x, ao + (i + r) * k, wf, wo + (j + c) * k, k)
-                    : dot1H(x, ao + (i + r) * k, wh, wo + (j + c) * k, f16, k);
+                acc[r * 3 + c] = dot1F(x, ao + (i + r) * k, wf, wo + (j + c) * k, k);
               }
             }
           }
@@ -535,141 +533,12 @@ public final class CpuOps extends HeapOps {
     return v;
   }
 
-  /** Dot products of 4 rows of x with 3 rows of w (16-bit, widened in registers), k along both: acc[r * 3 + c]. */
-  private static void dot4x3H(float[] x, int a0, char[] w, int w0, boolean f16, int k, float[] acc) {
-    if (f16) dot4x3F16(x, a0, w, w0, k, acc);
-    else dot4x3Bf16(x, a0, w, w0, k, acc);
-  }
-
-  /** {@link #dot4x3H} for bf16 weights. */
-  private static void dot4x3Bf16(float[] x, int a0, char[] w, int w0, int k, float[] acc) {
-    FloatVector z = FloatVector.zero(F);
-    FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z;
-    int a1 = a0 + k, a2 = a1 + k, a3 = a2 + k, w1 = w0 + k, w2 = w1 + k;
-    int p = 0;
-    for (; p + L <= k; p += L) {
-      FloatVector b0 = widenBf16(w, w0 + p), b1 = widenBf16(w, w1 + p), b2 = widenBf16(w, w2 + p);
-      FloatVector v;
-      v = FloatVector.fromArray(F, x, a0 + p);
-      c00 = v.fma(b0, c00);
-      c01 = v.fma(b1, c01);
-      c02 = v.fma(b2, c02);
-      v = FloatVector.fromArray(F, x, a1 + p);
-      c10 = v.fma(b0, c10);
-      c11 = v.fma(b1, c11);
-      c12 = v.fma(b2, c12);
-      v = FloatVector.fromArray(F, x, a2 + p);
-      c20 = v.fma(b0, c20);
-      c21 = v.fma(b1, c21);
-      c22 = v.fma(b2, c22);
-      v = FloatVector.fromArray(F, x, a3 + p);
-      c30 = v.fma(b0, c30);
-      c31 = v.fma(b1, c31);
-      c32 = v.fma(b2, c32);
-    }
-    acc[0] = c00.reduceLanes(VectorOperators.ADD);
-    acc[1] = c01.reduceLanes(VectorOperators.ADD);
-    acc[2] = c02.reduceLanes(VectorOperators.ADD);
-    acc[3] = c10.reduceLanes(VectorOperators.ADD);
-    acc[4] = c11.reduceLanes(VectorOperators.ADD);
-    acc[5] = c12.reduceLanes(VectorOperators.ADD);
-    acc[6] = c20.reduceLanes(VectorOperators.ADD);
-    acc[7] = c21.reduceLanes(VectorOperators.ADD);
-    acc[8] = c22.reduceLanes(VectorOperators.ADD);
-    acc[9] = c30.reduceLanes(VectorOperators.ADD);
-    acc[10] = c31.reduceLanes(VectorOperators.ADD);
-    acc[11] = c32.reduceLanes(VectorOperators.ADD);
-    for (; p < k; p++) {
-      float b0 = Float.intBitsToFloat(w[w0 + p] << 16), b1 = Float.intBitsToFloat(w[w1 + p] << 16), b2 = Float.intBitsToFloat(w[w2 + p] << 16);
-      for (int r = 0; r < 4; r++) {
-        float v = x[a0 + r * k + p];
-        acc[r * 3] = Math.fma(v, b0, acc[r * 3]);
-        acc[r * 3 + 1] = Math.fma(v, b1, acc[r * 3 + 1]);
-        acc[r * 3 + 2] = Math.fma(v, b2, acc[r * 3 + 2]);
-      }
-    }
-  }
-
-  /** {@link #dot4x3H} for f16 weights. */
-  private static void dot4x3F16(float[] x, int a0, char[] w, int w0, int k, float[] acc) {
-    FloatVector z = FloatVector.zero(F);
-    FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z;
-    int a1 = a0 + k, a2 = a1 + k, a3 = a2 + k, w1 = w0 + k, w2 = w1 + k;
-    int p = 0;
-    for (; p + L <= k; p += L) {
-      FloatVector b0 = widenF16(w, w0 + p), b1 = widenF16(w, w1 + p), b2 = widenF16(w, w2 + p);
-      FloatVector v;
-      v = FloatVector.fromArray(F, x, a0 + p);
-      c00 = v.fma(b0, c00);
-      c01 = v.fma(b1, c01);
-      c02 = v.fma(b2, c02);
-      v = FloatVector.fromArray(F, x, a1 + p);
-      c10 = v.fma(b0, c10);
-      c11 = v.fma(b1, c11);
-      c12 = v.fma(b2, c12);
-      v = FloatVector.fromArray(F, x, a2 + p);
-      c20 = v.fma(b0, c20);
-      c21 = v.fma(b1, c21);
-      c22 = v.fma(b2, c22);
-      v = FloatVector.fromArray(F, x, a3 + p);
-      c30 = v.fma(b0, c30);
-      c31 = v.fma(b1, c31);
-      c32 = v.fma(b2, c32);
-    }
-    acc[0] = c00.reduceLanes(VectorOperators.ADD);
-    acc[1] = c01.reduceLanes(VectorOperators.ADD);
-    acc[2] = c02.reduceLanes(VectorOperators.ADD);
-    acc[3] = c10.reduceLanes(VectorOperators.ADD);
-    acc[4] = c11.reduceLanes(VectorOperators.ADD);
-    acc[5] = c12.reduceLanes(VectorOperators.ADD);
-    acc[6] = c20.reduceLanes(VectorOperators.ADD);
-    acc[7] = c21.reduceLanes(VectorOperators.ADD);
-    acc[8] = c22.reduceLanes(VectorOperators.ADD);
-    acc[9] = c30.reduceLanes(VectorOperators.ADD);
-    acc[10] = c31.reduceLanes(VectorOperators.ADD);
-    acc[11] = c32.reduceLanes(VectorOperators.ADD);
-    for (; p < k; p++) {
-      float b0 = Half.toFloat(w[w0 + p]), b1 = Half.toFloat(w[w1 + p]), b2 = Half.toFloat(w[w2 + p]);
-      for (int r = 0; r < 4; r++) {
-        float v = x[a0 + r * k + p];
-        acc[r * 3] = Math.fma(v, b0, acc[r * 3]);
-        acc[r * 3 + 1] = Math.fma(v, b1, acc[r * 3 + 1]);
-        acc[r * 3 + 2] = Math.fma(v, b2, acc[r * 3 + 2]);
-      }
-    }
-  }
-
-  /** One dot product of length k (16-bit w). */
-  private static float dot1H(float[] x, int a, char[] w, int wo, boolean f16, int k) {
-    return f16 ? dot1F16(x, a, w, wo, k) : dot1Bf16(x, a, w, wo, k);
-  }
-
-  /** {@link #dot1H} for bf16 weights. */
-  private static float dot1Bf16(float[] x, int a, char[] w, int wo, int k) {
-    FloatVector s = FloatVector.zero(F);
-    int p = 0;
-    for (; p + L <= k; p += L) s = FloatVector.fromArray(F, x, a + p).fma(widenBf16(w, wo + p), s);
-    float v = s.reduceLanes(VectorOperators.ADD);
-    for (; p < k; p++) v = Math.fma(x[a + p], Float.intBitsToFloat(w[wo + p] << 16), v);
-    return v;
-  }
-
-  /** {@link #dot1H} for f16 weights. */
-  private static float dot1F16(float[] x, int a, char[] w, int wo, int k) {
-    FloatVector s = FloatVector.zero(F);
-    int p = 0;
-    for (; p + L <= k; p += L) s = FloatVector.fromArray(F, x, a + p).fma(widenF16(w, wo + p), s);
-    float v = s.reduceLanes(VectorOperators.ADD);
-    for (; p < k; p++) v = Math.fma(x[a + p], Half.toFloat(w[wo + p]), v);
-    return v;
-  }
-
   /**
-   * Below this many rows a row-major 16-bit Linear weight (one uploaded with upload16, not packed by upload16Linear: the
-   * models pack theirs, tied heads too) is read by dot products
-   * widening in registers (decode). From it on (prefill, encoders), each task widens one panel of the weights to float
-   * once (transposing it) and runs the packed kernel over all rows, the widening amortised over the rows. Weights packed
-   * at upload ({@link #upload16Linear}) take the panels at every row count.
+   * Below this many rows a packed 16-bit Linear weight ({@link #upload16Linear}) is read in place by kernels widening in
+   * registers (decode); from it on (prefill, encoders) each task widens one panel to float and runs the float kernels
+   * over all rows, the widening amortised over the rows. Both sum each output in the same order. A row-major 16-bit
+   * weight ({@link #upload16}: no model's Linear layer, tied heads included) takes the panels at every row count,
+   * widened by transposing ({@link #widenPanel}): the same sums again, slower for a few rows.
    */
   private static final int PANEL_ROWS_16 = 32;
 
@@ -696,23 +565,22 @@ public final class CpuOps extends HeapOps {
   }
 
   @Override
+  public long linear16Values(int out, int in) { return ArenaOps.size((out + PANEL - 1) / PANEL, in, PANEL); }
+
+  @Override
   protected int linear16Panel() { return PANEL; }
 
   @Override
   protected void linear16Impl(Tensor out, Tensor x, HalfTensor w, Tensor bias, int rows, int n, int k) {
     boolean f16 = w.dtype() == DType.F16;
     if (w.dtype() == DType.F32) { // float32 in a float bank, read as stored: what matmul does with a transposed b
-      dotMatmul(mem, x.offset(), floatBanks[w.bank()], null, w.offset(), false, bias, out.offset(), rows, n, k);
+      dotMatmul(mem, x.offset(), floatBanks[w.bank()], w.offset(), bias, out.offset(), rows, n, k);
       return;
     }
     boolean packed = w.panel() == PANEL;
     if (packed) check(w, size((n + PANEL - 1) / PANEL, k, PANEL), "linear16 packed weight");
     if (rows < PANEL_ROWS_16 && packed) {
       packed16Rows(x.offset(), banks[w.bank()], w.offset(), f16, bias, out.offset(), rows, n, k);
-      return;
-    }
-    if (rows < PANEL_ROWS_16) {
-      dotMatmul(mem, x.offset(), null, banks[w.bank()], w.offset(), f16, bias, out.offset(), rows, n, k);
       return;
     }
     // each thread's panel of W^T as floats, [k][PANEL], in the arena (not zeroed: each task writes what it reads)

@@ -72,7 +72,16 @@ public interface Ops extends AutoCloseable {
    */
   ByteTensor uploadBytes(byte[] data);
 
-  /** Makes room for this many more 16-bit weights at once (a model loader knows its total; avoids regrowing). */
+  /**
+   * The 16-bit values a Linear weight {@code [out, in]} takes once uploaded with {@link #upload16Linear} (the CPU engine
+   * pads the last panel): what a loader counts for it in {@link #reserve16}.
+   */
+  default long linear16Values(int out, int in) { return (long) out * in; }
+
+  /**
+   * Makes room for this many more 16-bit weights at once (a model loader knows its total; avoids regrowing, which takes
+   * half as much again as the bank held). Count Linear weights by {@link #linear16Values}.
+   */
   void reserve16(long values);
 
   /**

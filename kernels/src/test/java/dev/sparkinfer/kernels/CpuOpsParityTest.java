@@ -138,8 +138,8 @@ class CpuOpsParityTest {
       ops.linear16(o, in(ops, x), ops == java ? jp : cp, bias ? in(ops, b) : null, rows, n, k);
       return ops.read(o);
     });
-    // packed weights sum every row count in one order: each row alone, rows in fours, and the whole call give the same
-    // bits, and so does the row-major weight from 32 rows on (the same widened panels)
+    // every row count sums in one order: each row alone, rows in fours, and the whole call give the same bits, and so
+    // does the row-major weight (the same panels, widened by transposing)
     float[] whole = linear16Rows(cp, x, b, bias, 0, rows, n, k);
     for (int r = 0; r < rows; r++) {
       assertArrayEquals(Arrays.copyOfRange(whole, r * n, (r + 1) * n), linear16Rows(cp, x, b, bias, r, 1, n, k), "row " + r + " alone");
@@ -147,7 +147,8 @@ class CpuOpsParityTest {
     for (int r = 0; r + 4 <= rows; r += 4) {
       assertArrayEquals(Arrays.copyOfRange(whole, r * n, (r + 4) * n), linear16Rows(cp, x, b, bias, r, 4, n, k), "rows " + r + "..+4");
     }
-    if (rows >= 32) assertArrayEquals(whole, linear16Rows(cw, x, b, bias, 0, rows, n, k), "row-major weight, " + rows + " rows");
+    assertArrayEquals(whole, linear16Rows(cw, x, b, bias, 0, rows, n, k), "row-major weight, " + rows + " rows");
+    assertArrayEquals(Arrays.copyOfRange(whole, 0, n), linear16Rows(cw, x, b, bias, 0, 1, n, k), "row-major weight, row 0 alone");
   }
 
   /** Rows [r0, r0 + rows) of x through the CPU engine's linear16 with weight w. */

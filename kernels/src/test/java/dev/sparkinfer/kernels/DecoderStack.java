@@ -49,13 +49,16 @@ final class DecoderStack {
     this.shape = s;
     this.batch = batch;
     this.capacity = capacity;
-    ops.reserve16(s.params16() + 16L * (8 * s.layers() + 1));
+    long values = ops.linear16Values(s.vocab(), s.dim()) + (long) s.layers() * (2 * ops.linear16Values(s.dim(), s.dim())
+        + 2 * ops.linear16Values(s.kvDim(), s.dim()) + 2 * ops.linear16Values(s.ffn(), s.dim()) + ops.linear16Values(s.dim(), s.ffn()));
+    ops.reserve16(values + 16L * (8 * s.layers() + 1));
     SplittableRandom rnd = new SplittableRandom(seed);
     float scale = (float) (1 / Math.sqrt(s.dim()));
     int kv = s.kvDim(), d = s.dim(), f = s.ffn();
     java.util.function.BiFunction<String, char[], HalfTensor> w16 = (name, bits) -> {
       if (export != null) export.put(name, new Exported(bits, null));
-      return ops.upload16(bits, dtype);
+      long[] shape = shapeOf(name, s); // as the models load them: Linear weights, the tied head too, in the engine's layout
+      return ops.upload16Linear(bits, dtype, (int) shape[0], (int) shape[1]);
     };
     java.util.function.BiFunction<String, float[], Tensor> w32 = (name, v) -> {
       if (export != null) export.put(name, new Exported(v, new long[] {v.length}));

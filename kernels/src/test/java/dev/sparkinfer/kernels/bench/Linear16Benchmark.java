@@ -16,7 +16,7 @@ import java.util.Random;
 
 /**
  * GFLOP/s of a 16-bit Linear layer ({@link Ops#linear16}) by row count, with the weight in the layout the models load
- * ({@link Ops#upload16Linear}: packed panels on the CPU engine) and row-major (how a tied head is read), for bf16 and
+ * ({@link Ops#upload16Linear}: packed panels on the CPU engine) and row-major ({@link Ops#upload16}: no model layer), for bf16 and
  * f16 weights in phases run one after the other in the same JVM: by default bf16, f16, f16, bf16. One JVM serving both
  * dtypes is what a Spark executor does when jobs with an f16 model (CLIP, GPT-2) and a bf16 one (LLaMA) share it; the
  * JIT compiles the kernels with the profile of whatever ran first, so the later phases show whether the other dtype

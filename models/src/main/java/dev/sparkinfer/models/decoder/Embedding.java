@@ -37,12 +37,18 @@ public record Embedding(HalfTensor table, int rows, int dim) {
   /** logits[n, rows] = x[n, dim] table^T (a tied output head). */
   public void head(Ops ops, Tensor logits, Tensor x, int n) { ops.linear16(logits, x, table, null, n, rows, dim); }
 
-  /** 16-bit parameters this table holds (for reserving engine memory before loading). */
-  public static long params16(WeightSource w, String name) {
+  /**
+   * 16-bit values this tensor takes on {@code ops} (for reserving engine memory before loading): a matrix as a Linear
+   * weight ({@link Ops#linear16Values}, padded where the engine packs it; at most a panel more for a matrix it does not),
+   * anything else as its element count; 0 unless 16-bit.
+   */
+  public static long params16(Ops ops, WeightSource w, String name) {
     var t = w.dtype(name);
     if (t != dev.sparkinfer.models.weights.DType.BF16 && t != dev.sparkinfer.models.weights.DType.F16) return 0;
+    long[] shape = w.shape(name);
+    if (shape.length == 2) return ops.linear16Values(Math.toIntExact(shape[0]), Math.toIntExact(shape[1]));
     long n = 1;
-    for (long d : w.shape(name)) n *= d;
+    for (long d : shape) n *= d;
     return n;
   }
 }

@@ -43,7 +43,8 @@ public final class Gpt2Model implements CausalLm {
     this.capacity = capacity;
     int d = c.dim();
     // the 16-bit weights that stay 16-bit: quantized layers are not reserved (the bank grows to the reservation)
-    ops.reserve16(Embedding.params16(w, WTE) + Embedding.params16(w, WPE) + (q == Quantization.NONE ? (long) c.layers() * 12L * d * d : 0) + 1024);
+    long perLayer = ops.linear16Values(3 * d, d) + ops.linear16Values(d, d) + ops.linear16Values(c.inner(), d) + ops.linear16Values(d, c.inner());
+    ops.reserve16(Embedding.params16(ops, w, WTE) + Embedding.params16(ops, w, WPE) + (q == Quantization.NONE ? c.layers() * perLayer : 0) + 1024);
     wte = Embedding.load(ops, w, WTE, c.vocabSize(), d, true); // also the head
     wpe = Embedding.load(ops, w, WPE, c.positions(), d);
     layers = new Layer[c.layers()];

@@ -65,7 +65,7 @@ public final class LlamaModel implements CausalLm {
           + "--quantize, --prune and --lora apply to float or 16-bit checkpoints only: leave them out");
     }
     long total16 = 0; // the 16-bit weights that stay 16-bit: quantized layers are not reserved (the bank grows to the reservation)
-    for (String n : w.names()) if (quantize == Quantization.NONE || !isLayerLinear(n)) total16 += Embedding.params16(w, n);
+    for (String n : w.names()) if (quantize == Quantization.NONE || !isLayerLinear(n)) total16 += Embedding.params16(ops, w, n);
     ops.reserve16(total16 + 64L * w.names().size());
     int d = c.dim(), kv = c.kvDim(), qd = c.qDim();
     embed = Embedding.load(ops, w, EMBED, c.vocabSize(), d, c.tied() || !w.has(HEAD)); // the head too when tied

@@ -38,15 +38,19 @@ public record Embedding(HalfTensor table, int rows, int dim) {
   public void head(Ops ops, Tensor logits, Tensor x, int n) { ops.linear16(logits, x, table, null, n, rows, dim); }
 
   /**
-   * 16-bit values this tensor takes on {@code ops} (for reserving engine memory before loading): a matrix as a Linear
-   * weight ({@link Ops#linear16Values}, padded where the engine packs it; at most a panel more for a matrix it does not),
-   * anything else as its element count; 0 unless 16-bit.
+   * 16-bit values this tensor takes on {@code ops}, at most (for reserving engine memory before loading): a matrix as a
+   * Linear weight either way round ({@link Ops#linear16Values}, padded where the engine packs it; checkpoints store some
+   * transposed), so at most a panel more than a matrix uploaded as it is; anything else as its element count; 0 unless
+   * 16-bit.
    */
   public static long params16(Ops ops, WeightSource w, String name) {
     var t = w.dtype(name);
     if (t != dev.sparkinfer.models.weights.DType.BF16 && t != dev.sparkinfer.models.weights.DType.F16) return 0;
     long[] shape = w.shape(name);
-    if (shape.length == 2) return ops.linear16Values(Math.toIntExact(shape[0]), Math.toIntExact(shape[1]));
+    if (shape.length == 2) {
+      int a = Math.toIntExact(shape[0]), b = Math.toIntExact(shape[1]);
+      return Math.max(ops.linear16Values(a, b), ops.linear16Values(b, a));
+    }
     long n = 1;
     for (long d : shape) n *= d;
     return n;

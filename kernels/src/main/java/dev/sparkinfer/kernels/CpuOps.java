@@ -445,12 +445,13 @@ public final class CpuOps extends HeapOps {
   /**
    * L 16-bit values widened to floats: bf16 by a shift ({@link #widenBf16}); f16 by the exponent rebias (x 2^112), exact
    * for every value ({@link #widenF16}). Each kernel has a method per dtype, and the dtype is tested once, outside, by a
-   * dispatch that returns no vector. Two reasons, both seen in JVMs that ran f16 and bf16 weights (JDK 17 C2):
+   * dispatch that returns no vector, so C2 compiles each kernel with its own dtype's profile. What went wrong with one
+   * kernel for both, in JVMs that ran f16 and bf16 weights (JDK 17 C2, {@code bin/benchmark linear16}):
    * <ul>
-   *   <li>a vector merged from both branches inside a hot loop cannot stay in registers, and the Vector API calls around
-   *       it then run its Java fallback (kernels 3-6x slower for the life of that compiled code);</li>
-   *   <li>a widening call on the branch the profile saw least is left un-inlined ({@code widenF16} is too big for a cold
-   *       call site), so every widened vector is allocated (f16 prefill 30 % slower).</li>
+   *   <li>in about one JVM in four, a conversion inside a kernel was compiled as a call ({@code -XX:+PrintIntrinsics}:
+   *       "missing constant"), its vectors allocated: that kernel 3-6x slower for the life of the compiled code;</li>
+   *   <li>with the branch inside a loop, the widening on the side the profile saw least was left un-inlined
+   *       ({@code widenF16} is too big for a cold call site), every widened vector allocated (f16 prefill 30 % slower).</li>
    * </ul>
    */
   static FloatVector widen(char[] h, int off, boolean f16) {

@@ -551,7 +551,7 @@ public final class CpuOps extends HeapOps {
    */
   @Override
   public HalfTensor upload16Linear(char[] bits, DType dtype, int out, int in) {
-    if (bits.length != (long) out * in) throw new IllegalArgumentException("16-bit linear weight has " + bits.length + " values, expected " + out + " x " + in);
+    Ops.checkLinear16(bits, out, in);
     if (dtype == DType.F32) throw new IllegalArgumentException("upload16Linear takes BF16 or F16 bits, not " + dtype);
     int panels = (out + PANEL - 1) / PANEL;
     char[] packed = new char[Math.toIntExact(ArenaOps.size(panels, in, PANEL))];
@@ -665,13 +665,13 @@ public final class CpuOps extends HeapOps {
         float[] bArr = bias == null ? ZERO : m;
         int bp = bias == null ? 0 : bias.offset() + j;
         for (int i = 0; i < blocks; i += 4) packed4x3H(m, xo + i * k, k, h, wp, f16, m, oo + i * n + j, n, bArr, bp);
-        for (int i = blocks; i < rows; i++) packed1x3H(m, xo + i * k, k, h, wp, f16, m, oo + i * n + j, n, bArr, bp);
+        for (int i = blocks; i < rows; i++) packed1x3H(m, xo + i * k, k, h, wp, f16, m, oo + i * n + j, bArr, bp);
       } else { // the zero-padded last panel, through a tile
         float[] tile = new float[4 * PANEL];
         for (int i = 0; i < rows; ) {
           int r4 = i + 4 <= blocks ? 4 : 1;
           if (r4 == 4) packed4x3H(m, xo + i * k, k, h, wp, f16, tile, 0, PANEL, ZERO, 0);
-          else packed1x3H(m, xo + i * k, k, h, wp, f16, tile, 0, PANEL, ZERO, 0);
+          else packed1x3H(m, xo + i * k, k, h, wp, f16, tile, 0, ZERO, 0);
           fromTile(m, tile, r4, oo + i * n + j, n, cols, bias, j);
           i += r4;
         }
@@ -766,7 +766,7 @@ public final class CpuOps extends HeapOps {
   }
 
   /** One row by one packed 16-bit panel; as {@link #packed4x3H}. */
-  private static void packed1x3H(float[] x, int a0, int k, char[] w, int wp, boolean f16, float[] o, int op, int ldo, float[] bias, int bp) {
+  private static void packed1x3H(float[] x, int a0, int k, char[] w, int wp, boolean f16, float[] o, int op, float[] bias, int bp) {
     if (f16) packed1x3F16(x, a0, k, w, wp, o, op, bias, bp);
     else packed1x3Bf16(x, a0, k, w, wp, o, op, bias, bp);
   }

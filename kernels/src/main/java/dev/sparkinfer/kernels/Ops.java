@@ -55,8 +55,13 @@ public interface Ops extends AutoCloseable {
    * output head). Not allowed inside a scope.
    */
   default HalfTensor upload16Linear(char[] bits, DType dtype, int out, int in) {
-    if (bits.length != (long) out * in) throw new IllegalArgumentException("16-bit linear weight has " + bits.length + " values, expected " + out + " x " + in);
+    checkLinear16(bits, out, in);
     return upload16(bits, dtype);
+  }
+
+  /** Refuses 16-bit Linear bits that are not {@code out x in} values (every {@link #upload16Linear}). */
+  static void checkLinear16(char[] bits, int out, int in) {
+    if (bits.length != (long) out * in) throw new IllegalArgumentException("16-bit linear weight has " + bits.length + " values, expected " + out + " x " + in);
   }
 
   /**

@@ -34,11 +34,7 @@ public final class ClipModel {
     this.ops = ops;
     ClipConfig.Tower t = c.text(), v = c.vision();
     // every 16-bit tensor stays 16-bit: room for all at once (OpenCLIP weights list their own names, not the ones read here)
-    if (q == dev.sparkinfer.kernels.Quantization.NONE && pr.isNone() && !(w instanceof OpenClipWeights)) {
-      long total16 = 0;
-      for (String n : w.names()) total16 += Embedding.params16(ops, w, n);
-      ops.reserve16(total16 + 64L * w.names().size());
-    }
+    if (q == dev.sparkinfer.kernels.Quantization.NONE && pr.isNone() && !(w instanceof OpenClipWeights)) Embedding.reserve16(ops, w, n -> true);
     tokens = Embedding.load(ops, w, TEXT + "embeddings.token_embedding.weight", c.vocabSize(), t.width());
     textPositions = Embedding.load(ops, w, TEXT + "embeddings.position_embedding.weight", c.contextLength(), t.width());
     textBlocks = ClipEncoder.load(ops, w, TEXT, t, t.layers(), q, pr);

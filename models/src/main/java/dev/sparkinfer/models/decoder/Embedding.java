@@ -38,6 +38,16 @@ public record Embedding(HalfTensor table, int rows, int dim) {
   public void head(Ops ops, Tensor logits, Tensor x, int n) { ops.linear16(logits, x, table, null, n, rows, dim); }
 
   /**
+   * Reserves room on {@code ops} for every 16-bit tensor of {@code w} that {@code stays16} keeps 16-bit (quantized layers
+   * do not), by {@link #params16}, plus alignment slack for each tensor, before a model loads them.
+   */
+  public static void reserve16(Ops ops, WeightSource w, java.util.function.Predicate<String> stays16) {
+    long total16 = 0;
+    for (String n : w.names()) if (stays16.test(n)) total16 += params16(ops, w, n);
+    ops.reserve16(total16 + 64L * w.names().size());
+  }
+
+  /**
    * 16-bit values this tensor takes on {@code ops}, at most (for reserving engine memory before loading): a matrix as a
    * Linear weight either way round ({@link Ops#linear16Values}, padded where the engine packs it; checkpoints store some
    * transposed), so at most a panel more than a matrix uploaded as it is; anything else as its element count; 0 unless

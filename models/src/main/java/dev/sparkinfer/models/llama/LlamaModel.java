@@ -64,9 +64,8 @@ public final class LlamaModel implements CausalLm {
       throw new IllegalArgumentException(w.origin() + " is a GPTQ 4-bit checkpoint (" + gptq.source() + "): its weights load as they are; "
           + "--quantize, --prune and --lora apply to float or 16-bit checkpoints only: leave them out");
     }
-    long total16 = 0; // the 16-bit weights that stay 16-bit: quantized layers are not reserved (the bank grows to the reservation)
-    for (String n : w.names()) if (quantize == Quantization.NONE || !isLayerLinear(n)) total16 += Embedding.params16(ops, w, n);
-    ops.reserve16(total16 + 64L * w.names().size());
+    // the 16-bit weights that stay 16-bit: quantized layers are not reserved (the bank grows to the reservation)
+    Embedding.reserve16(ops, w, n -> quantize == Quantization.NONE || !isLayerLinear(n));
     int d = c.dim(), kv = c.kvDim(), qd = c.qDim();
     embed = Embedding.load(ops, w, EMBED, c.vocabSize(), d, c.tied() || !w.has(HEAD)); // the head too when tied
     layers = new Layer[c.layers()];

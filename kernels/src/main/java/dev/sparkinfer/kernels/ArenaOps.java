@@ -211,12 +211,15 @@ abstract class ArenaOps implements Ops {
     return t;
   }
 
-  /** Remembered as a hint: banks grow to hold this many more values at once (up to their 2 GiB). */
+  /**
+   * Remembered as a hint: banks grow to hold this many more values at once (up to their 2 GiB); what is still reserved
+   * (uploads use it up) stays when a smaller reservation follows.
+   */
   @Override
   public void reserve16(long values) {
     checkOpen();
     if (values < 0) throw new IllegalArgumentException("cannot reserve " + values + " 16-bit values");
-    reserved16 = values;
+    reserved16 = Math.max(reserved16, values);
   }
 
   @Override

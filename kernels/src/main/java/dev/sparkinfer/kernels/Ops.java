@@ -85,7 +85,9 @@ public interface Ops extends AutoCloseable {
 
   /**
    * Makes room for this many more 16-bit weights at once (a model loader knows its total; avoids regrowing, which takes
-   * half as much again as the bank held). Count Linear weights by {@link #linear16Values}.
+   * half as much again as the bank held). Count Linear weights by {@link #linear16Values}. A smaller reservation made
+   * while one is outstanding does not shrink it: a loader that loads its parts with their own loaders (LLaVA: a vision
+   * tower and a LLaMA) reserves the whole first.
    */
   void reserve16(long values);
 

@@ -38,6 +38,11 @@ final class ClipEncoder {
     return b;
   }
 
+  /** Whether {@code name} is a block's Linear weight (q, k, v, out, fc1, fc2): what {@code --quantize} applies to. */
+  static boolean isBlockLinear(String name) {
+    return name.contains("encoder.layers.") && (name.endsWith("_proj.weight") || name.endsWith(".fc1.weight") || name.endsWith(".fc2.weight"));
+  }
+
   static Linear lin(Ops ops, WeightSource w, String name, int out, int in) {
     return Linear.load(ops, w, name + ".weight", name + ".bias", out, in, false, null);
   }

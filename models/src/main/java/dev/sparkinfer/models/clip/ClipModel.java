@@ -33,8 +33,8 @@ public final class ClipModel {
     this.c = c;
     this.ops = ops;
     ClipConfig.Tower t = c.text(), v = c.vision();
-    // every 16-bit tensor stays 16-bit: room for all at once (OpenCLIP weights list their own names, not the ones read here)
-    if (q == dev.sparkinfer.kernels.Quantization.NONE && pr.isNone() && !(w instanceof OpenClipWeights)) Embedding.reserve16(ops, w, n -> true);
+    // room for every tensor that stays 16-bit (all but the blocks' Linear weights when quantized), at once
+    Embedding.reserve16(ops, w, n -> q == dev.sparkinfer.kernels.Quantization.NONE || !ClipEncoder.isBlockLinear(n));
     tokens = Embedding.load(ops, w, TEXT + "embeddings.token_embedding.weight", c.vocabSize(), t.width());
     textPositions = Embedding.load(ops, w, TEXT + "embeddings.position_embedding.weight", c.contextLength(), t.width());
     textBlocks = ClipEncoder.load(ops, w, TEXT, t, t.layers(), q, pr);

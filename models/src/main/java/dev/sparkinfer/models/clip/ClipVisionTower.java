@@ -61,6 +61,23 @@ public final class ClipVisionTower {
     return new ClipVisionTower(ops, w, prefix, t, imageSize, patchSize, layers, postNorm, q, pr);
   }
 
+  /**
+   * The 16-bit values the tower {@link #load} loads with these arguments takes on {@code ops} (for the model that holds it
+   * to reserve): the tensors under {@code prefix} of its first {@code layers} blocks, their Linear weights only unless
+   * quantized, the post-LayerNorm only when {@code postNorm}.
+   */
+  public static long values16(Ops ops, WeightSource w, String prefix, int layers, boolean postNorm, dev.sparkinfer.kernels.Quantization q) {
+    return Embedding.values16(ops, w, n -> {
+      if (!n.startsWith(prefix)) return false;
+      String rest = n.substring(prefix.length());
+      if (rest.startsWith("post_layernorm.")) return postNorm;
+      if (q != dev.sparkinfer.kernels.Quantization.NONE && ClipEncoder.isBlockLinear(rest)) return false;
+      if (!rest.startsWith("encoder.layers.")) return true;
+      String index = rest.substring("encoder.layers.".length()).split("\\.", 2)[0];
+      return index.chars().allMatch(Character::isDigit) && Integer.parseInt(index) < layers;
+    });
+  }
+
   /** The conv weight [width, 3, p, p] read as the Linear [width, 3 p p] it is over flattened (c, y, x) patches. */
   private static WeightSource flattenedPatch(WeightSource w, String name, int width, int in) {
     long[] s = w.shape(name);

@@ -9,7 +9,11 @@ import dev.sparkinfer.models.weights.WeightSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * An OpenCLIP / OpenAI checkpoint ({@code open_clip_model.safetensors}, {@code open_clip_config.json}) seen under the
@@ -92,7 +96,34 @@ final class OpenClipWeights implements WeightSource {
     };
   }
 
-  @Override public Set<String> names() { return w.names(); }
+  /**
+   * The Hugging Face names this checkpoint answers to (the ones {@link ClipModel} reads; a fused in_proj is three), so
+   * that what is counted by name (the 16-bit weights a model reserves room for) is what is read.
+   */
+  @Override
+  public Set<String> names() {
+    Set<String> out = new TreeSet<>();
+    for (String n : List.of("logit_scale", "text_projection.weight", "visual_projection.weight")) out.add(n);
+    for (String n : List.of("token_embedding.weight", "position_embedding.weight")) out.add(ClipModel.TEXT + "embeddings." + n);
+    for (String n : List.of("final_layer_norm.weight", "final_layer_norm.bias")) out.add(ClipModel.TEXT + n);
+    for (String n : List.of("class_embedding", "patch_embedding.weight", "position_embedding.weight")) out.add(ClipModel.VISION + "embeddings." + n);
+    for (String n : List.of("pre_layrnorm.weight", "pre_layrnorm.bias", "post_layernorm.weight", "post_layernorm.bias")) out.add(ClipModel.VISION + n);
+    Pattern block = Pattern.compile("(visual\\.)?transformer\\.resblocks\\.(\\d+)\\..*");
+    for (String stored : w.names()) {
+      Matcher m = block.matcher(stored);
+      if (!m.matches()) continue;
+      String prefix = (m.group(1) == null ? ClipModel.TEXT : ClipModel.VISION) + "encoder.layers." + m.group(2) + ".";
+      for (String what : BLOCK) out.add(prefix + what);
+    }
+    out.removeIf(n -> !has(n));
+    return out;
+  }
+
+  /** A block's tensors under their Hugging Face names. */
+  private static final List<String> BLOCK = List.of("layer_norm1.weight", "layer_norm1.bias", "layer_norm2.weight", "layer_norm2.bias",
+      "self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.q_proj.bias",
+      "self_attn.k_proj.bias", "self_attn.v_proj.bias", "self_attn.out_proj.weight", "self_attn.out_proj.bias",
+      "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias");
 
   @Override public boolean has(String name) { return w.has(source(name).name()); }
 

@@ -64,8 +64,7 @@ public final class LlamaModel implements CausalLm {
       throw new IllegalArgumentException(w.origin() + " is a GPTQ 4-bit checkpoint (" + gptq.source() + "): its weights load as they are; "
           + "--quantize, --prune and --lora apply to float or 16-bit checkpoints only: leave them out");
     }
-    // the 16-bit weights that stay 16-bit: quantized layers are not reserved (the bank grows to the reservation)
-    Embedding.reserve16(ops, w, n -> quantize == Quantization.NONE || !isLayerLinear(n));
+    ops.reserve16(values16(ops, w, quantize, lora));
     int d = c.dim(), kv = c.kvDim(), qd = c.qDim();
     embed = Embedding.load(ops, w, EMBED, c.vocabSize(), d, c.tied() || !w.has(HEAD)); // the head too when tied
     layers = new Layer[c.layers()];
@@ -94,6 +93,14 @@ public final class LlamaModel implements CausalLm {
     if (!c.tied() && head == null) throw new IllegalArgumentException(w.origin() + ": tie_word_embeddings is false but there is no " + HEAD);
     invFreq = ops.upload(Rope.invFreq(c.headDim(), c.theta(), c.scaling()));
     if (lora != null) lora.checkAllUsed();
+  }
+
+  /**
+   * The 16-bit values this model's weights take on {@code ops} (what it reserves before loading): those that stay 16-bit,
+   * not the layers' Linear weights when they are quantized, nor those a LoRA adapter updates (they load as float32).
+   */
+  public static long values16(Ops ops, WeightSource w, Quantization quantize, LoraAdapter lora) {
+    return Embedding.values16(ops, w, n -> (quantize == Quantization.NONE || !isLayerLinear(n)) && (lora == null || !lora.touches(n)));
   }
 
   /** The layers' Linear weights that {@code quantize} applies to (not norms, not the MoE router). */

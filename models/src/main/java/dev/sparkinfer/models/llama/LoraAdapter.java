@@ -50,9 +50,9 @@ public final class LoraAdapter implements AutoCloseable {
    * when the adapter does not touch it.
    */
   public float[] delta(String name, int out, int in) {
-    String base = "base_model.model." + name.substring(0, name.length() - ".weight".length());
+    if (!touches(name)) return null;
+    String base = base(name);
     String a = base + ".lora_A.weight", b = base + ".lora_B.weight";
-    if (!w.has(a) && !w.has(b)) return null;
     long[] sa = w.shape(a), sb = w.shape(b);
     if (sa[0] != rank || sa[1] != in || sb[0] != out || sb[1] != rank) {
       throw new IllegalArgumentException(w.origin() + ": LoRA for " + name + " has A " + java.util.Arrays.toString(sa) + " and B "
@@ -70,6 +70,15 @@ public final class LoraAdapter implements AutoCloseable {
     used.add(b);
     return d;
   }
+
+  /** Whether the adapter updates the base weight {@code name} (which then loads as float32, the update merged). */
+  public boolean touches(String name) {
+    if (!name.endsWith(".weight")) return false;
+    String base = base(name);
+    return w.has(base + ".lora_A.weight") || w.has(base + ".lora_B.weight");
+  }
+
+  private static String base(String name) { return "base_model.model." + name.substring(0, name.length() - ".weight".length()); }
 
   /** Fails when the adapter holds tensors no base weight took (a wrong base model, or unsupported targets). */
   public void checkAllUsed() {

@@ -3,6 +3,7 @@ package dev.sparkinfer.models.llava;
 import dev.sparkinfer.kernels.Ops;
 import dev.sparkinfer.kernels.Tensor;
 import dev.sparkinfer.models.clip.ClipVisionTower;
+import dev.sparkinfer.models.decoder.Embedding;
 import dev.sparkinfer.models.decoder.Linear;
 import dev.sparkinfer.models.llama.LlamaModel;
 import dev.sparkinfer.models.weights.RenamedWeights;
@@ -44,7 +45,12 @@ public final class LlavaModel implements AutoCloseable {
           + CURRENT.languageModel() + "embed_tokens.weight; not a LlavaForConditionalGeneration checkpoint");
     }
     int dim = c.text().dim();
-    lm = LlamaModel.load(c.text(), RenamedWeights.of(w, "model.", names.languageModel(), "lm_head.", names.head()), ops, entries, capacity, q, pr);
+    WeightSource text = RenamedWeights.of(w, "model.", names.languageModel(), "lm_head.", names.head());
+    // room for all three parts' 16-bit weights at once (the language model's own, smaller, reservation does not shrink it)
+    ops.reserve16(LlamaModel.values16(ops, text, q, null)
+        + ClipVisionTower.values16(ops, w, names.vision(), c.visionBlocksUsed(), false, q)
+        + Embedding.values16(ops, w, n -> n.startsWith(names.projector())));
+    lm = LlamaModel.load(c.text(), text, ops, entries, capacity, q, pr);
     vision = ClipVisionTower.load(ops, w, names.vision(), c.vision(), c.imageSize(), c.patchSize(), c.visionBlocksUsed(), false, q, pr);
     String p = names.projector();
     linear1 = Linear.load(ops, w, p + "linear_1.weight", c.projectorBias() ? p + "linear_1.bias" : null, dim, c.projectorIn(), false, null);

@@ -68,6 +68,45 @@ class ClipFixtureTest {
   }
 
   /**
+   * The loader reserves room for the 16-bit weights that stay 16-bit (all of them; with --quantize int8 all but the
+   * blocks' Linear weights) before loading: the banks do not grow by half again. OpenCLIP's weights answer to the names
+   * the model reads, and those names cover every stored 16-bit value (the fused in_proj as q, k and v).
+   */
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"clip-tiny-hf java none", "clip-tiny-openclip java none", "clip-tiny-hf cpu none",
+      "clip-tiny-openclip cpu none", "clip-tiny-hf cpu int8", "clip-tiny-openclip cpu int8"})
+  void sixteenBitWeightsFitWhatTheLoaderReserved(String fixtureEngineQuantize) {
+    String[] a = fixtureEngineQuantize.split(" ");
+    Path dir = Fixtures.require(a[0]);
+    var q = dev.sparkinfer.kernels.Quantization.parse(a[2]);
+    boolean openClip = OpenClipWeights.isOpenClip(dir);
+    try (Ops ops = Devices.open(DeviceChoice.parse(a[1]), EngineConfig.defaults().withCpuThreads(2));
+         dev.sparkinfer.models.weights.WeightSource w = openClip ? OpenClipWeights.open(dir) : SafeTensors.openModelDir(dir)) {
+      ClipModel.load(dir, ops, q, dev.sparkinfer.kernels.Pruning.NONE);
+      java.util.regex.Pattern blockLinear = java.util.regex.Pattern.compile(".*encoder\\.layers\\.\\d+\\.(self_attn\\.\\w+_proj|mlp\\.fc[12])\\.weight");
+      dev.sparkinfer.models.Reservations.assertBanksFit(ops, w,
+          n -> q == dev.sparkinfer.kernels.Quantization.NONE || !blockLinear.matcher(n).matches(), fixtureEngineQuantize);
+      if (openClip) {
+        try (SafeTensors stored = SafeTensors.open(dir.resolve("open_clip_model.safetensors"))) {
+          assertEquals(elements16(stored, stored.names()), elements16(w, w.names()), "16-bit values under the names ClipModel reads");
+        }
+      }
+    }
+  }
+
+  private static long elements16(dev.sparkinfer.models.weights.WeightSource w, java.util.Set<String> names) {
+    long n = 0;
+    for (String name : names) {
+      var t = w.dtype(name);
+      if (t != dev.sparkinfer.models.weights.DType.F16 && t != dev.sparkinfer.models.weights.DType.BF16) continue;
+      long e = 1;
+      for (long d : w.shape(name)) e *= d;
+      n += e;
+    }
+    return n;
+  }
+
+  /**
    * A caption's embedding is the same bits whatever batch it comes in: the text tower runs length-sorted groups of a
    * batch, each padded to its own longest, and 60 captions of 2 to 77 tokens (several groups) give what each gives
    * beside 31 captions of 77 tokens (32 rows into the projection, groups of 256 rows or more: the CPU engine's 16-bit

@@ -46,6 +46,32 @@ class LlavaFixtureTest {
     assertEquals("USER: \nDescribe this image. ASSISTANT:", prompt.decode(want)); // image tokens are special: left out
   }
 
+  /**
+   * The loader reserves room for the 16-bit weights of all three parts (vision tower, projector, language model) before
+   * loading any: the banks do not grow by half again when the tower follows the language model. Not counted: the vision
+   * blocks after the feature layer and the post-LayerNorm (never loaded), and with --quantize int8 the blocks' and
+   * layers' Linear weights.
+   */
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"java none", "cpu none", "cpu int8"})
+  void sixteenBitWeightsFitWhatTheLoaderReserved(String engineQuantize) {
+    Path dir = Fixtures.require("llava-tiny");
+    String engine = engineQuantize.split(" ")[0];
+    var q = dev.sparkinfer.kernels.Quantization.parse(engineQuantize.split(" ")[1]);
+    LlavaConfig c = LlavaConfig.read(dir);
+    var unused = java.util.regex.Pattern.compile(".*vision_model\\.(post_layernorm\\..*|encoder\\.layers\\.(\\d+)\\..*)");
+    var layerLinear = java.util.regex.Pattern.compile(".*layers\\.\\d+\\.(self_attn\\.\\w+_proj|mlp\\.\\w+)\\.weight");
+    try (Ops ops = Devices.open(DeviceChoice.parse(engine), EngineConfig.defaults().withCpuThreads(2));
+         var w = SafeTensors.openModelDir(dir)) {
+      LlavaModel.load(dir, ops, 1, 64, q, dev.sparkinfer.kernels.Pruning.NONE);
+      dev.sparkinfer.models.Reservations.assertBanksFit(ops, w, n -> {
+        var m = unused.matcher(n);
+        if (m.matches() && (m.group(2) == null || Integer.parseInt(m.group(2)) >= c.visionBlocksUsed())) return false;
+        return q == dev.sparkinfer.kernels.Quantization.NONE || !layerLinear.matcher(n).matches();
+      }, "llava-tiny on " + engineQuantize);
+    }
+  }
+
   @ParameterizedTest(name = "{0}")
   @ValueSource(strings = {"java", "cpu", "opencl"})
   void matchesTheReference(String engine) throws Exception {

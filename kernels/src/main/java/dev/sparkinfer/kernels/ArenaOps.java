@@ -48,7 +48,7 @@ abstract class ArenaOps implements Ops {
   /** Most bytes the byte memory holds: one Java array, and one device buffer under Aparapi's 32-bit byte count. */
   static final int BYTES_MAX = Integer.MAX_VALUE - 127;
   private int bank;
-  private long reserved16;
+  private long reserved16, reserved32;
   /** BANK_MAX, smaller in tests that cross banks without 2 GiB arrays (float banks: at most this many floats too). */
   int bankMax = BANK_MAX;
 
@@ -100,6 +100,7 @@ abstract class ArenaOps implements Ops {
   {
     for (int i = 0; i < BANKS; i++) banks[i] = new char[0];
     for (int i = 0; i < BANKS; i++) floatBanks[i] = new float[0];
+    for (int i = 0; i < BANKS; i++) floatBankTop[i] = floatPhase(); // on the arena's lines, as its tensors are
   }
   private final Deque<int[]> marks = new ArrayDeque<>();
   private boolean closed;
@@ -170,12 +171,13 @@ abstract class ArenaOps implements Ops {
     long top = floatBankTop[floatBank] + len;
     float[] cur = floatBanks[floatBank];
     if (top > cur.length) {
-      long want = Math.min(cap, Math.max(top, (long) cur.length * 3 / 2));
+      long want = Math.min(cap, Math.max(top, Math.max((long) cur.length * 3 / 2, floatBankTop[floatBank] + reserved32)));
       growFloatBank(floatBank, new float[(int) withinBudget(cur.length, top, want, 4, "float32 weights")]);
       peakBytes();
     }
     HalfTensor t = new HalfTensor(floatBank, floatBankTop[floatBank], data.length, DType.F32);
     floatBankTop[floatBank] = (int) top;
+    reserved32 = Math.max(0, reserved32 - len);
     writeFloatBank(floatBank, t.offset(), data);
     return t;
   }
@@ -220,6 +222,14 @@ abstract class ArenaOps implements Ops {
     checkOpen();
     if (values < 0) throw new IllegalArgumentException("cannot reserve " + values + " 16-bit values");
     reserved16 = Math.max(reserved16, values);
+  }
+
+  /** As {@link #reserve16}, for the float banks. */
+  @Override
+  public void reserve32(long values) {
+    checkOpen();
+    if (values < 0) throw new IllegalArgumentException("cannot reserve " + values + " float32 values");
+    reserved32 = Math.max(reserved32, values);
   }
 
   @Override

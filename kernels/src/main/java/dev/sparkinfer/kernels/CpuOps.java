@@ -139,13 +139,18 @@ public final class CpuOps extends HeapOps {
     if (transB) {
       dotMatmul(x, a.offset(), x, b.offset(), bias, out.offset(), m, n, k);
     } else {
-      panelMatmul(x, a.offset(), b.offset(), n, PANEL, bias, out.offset(), m, n, k, null);
+      panelMatmul(x, a.offset(), x, b.offset(), n, PANEL, bias, out.offset(), m, n, k, null);
     }
   }
 
   // ---- Linear: weights packed in panels ----
 
-  /** In-major weights are packed in panels of 3 vectors of columns ({@link LinearWeight#panel()}); out-major stay as given. */
+  /**
+   * In-major weights are packed in panels of 3 vectors of columns ({@link HalfTensor#panel()}) in a float bank, as the
+   * other engines keep float32 Linear weights (the float arena holds state, activations and small weights; a float32
+   * model's Linear weights take what {@link #linear32Values} counts, reserved up front by its loader); out-major ones
+   * stay as given, in the float arena.
+   */
   @Override
   public LinearWeight uploadLinear(float[] w, int out, int in) {
     if (w.length != (long) out * in) throw new IllegalArgumentException("linear weight has " + w.length + " floats, expected " + out + " x " + in);
@@ -159,43 +164,49 @@ public final class CpuOps extends HeapOps {
         for (int c = 0; c < cols; c++) packed[base + c] = w[(j0 + c) * in + p];
       }
     }
-    return new LinearWeight(upload(packed), out, in, true, PANEL);
+    return LinearWeight.banked(uploadBanked(packed).packed(PANEL), out, in);
   }
+
+  @Override
+  public long linear32Values(int out, int in) { return inMajor ? ArenaOps.size((out + PANEL - 1) / PANEL, in, PANEL) : 0; }
 
   @Override
   public void linear(Tensor out, Tensor x, LinearWeight w, Tensor bias, int rows) { linear(out, x, w, bias, rows, null); }
 
   /**
-   * Packed float weights: the activation (null: none) runs on each task's block of the output right after it is
-   * computed; other weights (quantized, banked, plain) run their op, then the activation.
+   * Packed float weights (in a float bank): the activation (null: none) runs on each task's block of the output right
+   * after it is computed; other weights (quantized, 16-bit, plain) run their op, then the activation.
    */
   @Override
   public void linear(Tensor out, Tensor x, LinearWeight w, Tensor bias, int rows, Activation act) {
-    if (w.isQuantized() || w.banked() != null || w.panel() == 0) {
-      if (w.isQuantized()) linearQuantized(out, x, w, bias, rows);
-      else if (w.banked() != null) linear16(out, x, w.banked(), bias, rows, w.out(), w.in());
-      else matmul(out, x, w.data(), bias, rows, w.out(), w.in(), !w.inMajor());
-      if (act != null) activation(act, out, out, Math.multiplyExact(rows, w.out()));
+    HalfTensor b = w.banked();
+    if (b != null && b.dtype() == DType.F32 && b.panel() != 0) {
+      if (b.panel() != PANEL) throw new IllegalArgumentException("a Linear weight packed in panels of " + b.panel() + ", this engine's are " + PANEL);
+      int n = w.out(), k = w.in();
+      check(out, size(rows, n), "linear out");
+      check(x, size(rows, k), "linear x");
+      check(b, size((n + PANEL - 1) / PANEL, k, PANEL), "linear weight");
+      if (bias != null) check(bias, n, "linear bias");
+      panelMatmul(mem, x.offset(), floatBanks[b.bank()], b.offset(), PANEL, k * PANEL, bias, out.offset(), rows, n, k, act);
       return;
     }
-    if (w.panel() != PANEL) throw new IllegalArgumentException("a Linear weight packed in panels of " + w.panel() + ", this engine's are " + PANEL);
-    int n = w.out(), k = w.in();
-    check(out, size(rows, n), "linear out");
-    check(x, size(rows, k), "linear x");
-    check(w.data(), size((n + PANEL - 1) / PANEL, k, PANEL), "linear weight");
-    if (bias != null) check(bias, n, "linear bias");
-    panelMatmul(mem, x.offset(), w.data().offset(), PANEL, k * PANEL, bias, out.offset(), rows, n, k, act);
+    if (!w.isQuantized() && w.panel() != 0) throw new IllegalArgumentException("a float Linear weight packed in the float arena: this engine packs them in float banks");
+    if (w.isQuantized()) linearQuantized(out, x, w, bias, rows);
+    else if (b != null) linear16(out, x, b, bias, rows, w.out(), w.in());
+    else matmul(out, x, w.data(), bias, rows, w.out(), w.in(), !w.inMajor());
+    if (act != null) activation(act, out, out, Math.multiplyExact(rows, w.out()));
   }
 
   /**
-   * out[m, n] = a[m, k] b (+ bias), b in panels of 3 vectors of columns: panel pn starts at {@code bo + pn * panelStep}
+   * out[m, n] = a[m, k] b (+ bias), a, bias and out in {@code x}, b in {@code w} (the arena or a float bank) in panels of 3
+   * vectors of columns: panel pn starts at {@code bo + pn * panelStep}
    * and its row p at {@code + p * ldb} (packed weights: ldb = PANEL, panelStep = k * PANEL; a plain [k, n] matrix:
    * ldb = n, panelStep = PANEL). The rows of a, in whole blocks of 8, are first packed so that the kernel reads the 8
    * rows' values of one k step from one place ({@link #packRows}). Tasks are (panel) x (64 rows); a ragged last panel
    * goes through a scratch row. {@code act} (null: none) is applied to each task's block of the output once computed,
    * while it is in cache: the values {@link #activation} would give.
    */
-  private void panelMatmul(float[] x, int ao, int bo, int ldb, int panelStep, Tensor bias, int oo, int m, int n, int k, Activation act) {
+  private void panelMatmul(float[] x, int ao, float[] w, int bo, int ldb, int panelStep, Tensor bias, int oo, int m, int n, int k, Activation act) {
     int panels = (n + PANEL - 1) / PANEL, chunks = (m + ROW_CHUNK - 1) / ROW_CHUNK;
     boolean packed = ldb == PANEL;
     float[] bArr = bias == null ? ZERO : x;
@@ -206,19 +217,19 @@ public final class CpuOps extends HeapOps {
       int bp = bias == null ? 0 : bias.offset() + j;
       if (cols == PANEL) {
         int full = i0 + (i1 - i0) / 8 * 8;
-        panel8(ap, i0, full, k, x, wp, ldb, x, oo + j, n, bArr, bp);
-        for (int i = full; i < i1; i++) packed1x3(x, ao + i * k, k, x, wp, ldb, x, oo + i * n + j, n, bArr, bp);
+        panel8(ap, i0, full, k, w, wp, ldb, x, oo + j, n, bArr, bp);
+        for (int i = full; i < i1; i++) packed1x3(x, ao + i * k, k, w, wp, ldb, x, oo + i * n + j, n, bArr, bp);
       } else if (packed) { // the zero-padded last panel of packed weights
         float[] row = new float[PANEL];
         for (int i = i0; i < i1; i++) {
-          packed1x3(x, ao + i * k, k, x, wp, ldb, row, 0, PANEL, ZERO, 0);
+          packed1x3(x, ao + i * k, k, w, wp, ldb, row, 0, PANEL, ZERO, 0);
           for (int c = 0; c < cols; c++) x[oo + i * n + j + c] = bias == null ? row[c] : row[c] + x[bp + c];
         }
       } else { // the last columns of a plain matrix: scalar
         for (int i = i0; i < i1; i++) {
           for (int c = 0; c < cols; c++) {
             float s = 0;
-            for (int p = 0; p < k; p++) s = Math.fma(x[ao + i * k + p], x[bo + p * n + j + c], s);
+            for (int p = 0; p < k; p++) s = Math.fma(x[ao + i * k + p], w[bo + p * n + j + c], s);
             x[oo + i * n + j + c] = bias == null ? s : s + x[bp + c];
           }
         }
@@ -574,6 +585,10 @@ public final class CpuOps extends HeapOps {
   @Override
   protected void linear16Impl(Tensor out, Tensor x, HalfTensor w, Tensor bias, int rows, int n, int k) {
     boolean f16 = w.dtype() == DType.F16;
+    if (w.dtype() == DType.F32 && w.panel() == PANEL) { // a packed float32 Linear weight (uploadLinear)
+      panelMatmul(mem, x.offset(), floatBanks[w.bank()], w.offset(), PANEL, k * PANEL, bias, out.offset(), rows, n, k, null);
+      return;
+    }
     if (w.dtype() == DType.F32) { // float32 in a float bank, read as stored: what matmul does with a transposed b
       dotMatmul(mem, x.offset(), floatBanks[w.bank()], w.offset(), bias, out.offset(), rows, n, k);
       return;

@@ -92,6 +92,19 @@ public interface Ops extends AutoCloseable {
   void reserve16(long values);
 
   /**
+   * The float-bank values a float32 Linear weight {@code [out, in]} takes once uploaded with {@link #uploadLinear} (the
+   * CPU engine pads the last panel); 0 where this engine keeps it in its float arena (the in-major layout of
+   * {@link #uploadLinear}'s default): what a loader counts for it in {@link #reserve32}.
+   */
+  default long linear32Values(int out, int in) { return linearInMajor() ? 0 : (long) out * in; }
+
+  /**
+   * As {@link #reserve16}, for float32 weights in the float banks (Linear weights by {@link #linear32Values}, tables by
+   * their element count).
+   */
+  void reserve32(long values);
+
+  /**
    * State that lives across calls (a KV cache at its capacity), zeroed, beside the weights: allocated outside any scope,
    * kept until {@link #close()}.
    */

@@ -6,7 +6,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The CPU engine's arena puts its tensors on 64-byte lines (within the Java array, whose elements start
- * {@code ARRAY_FLOAT_BASE_OFFSET} bytes in): weights, packed Linear panels and scratch alike. A speed property only;
+ * {@code ARRAY_FLOAT_BASE_OFFSET} bytes in): weights, packed Linear panels (in the float banks) and scratch alike. A speed property only;
  * this checks the offsets the arena hands out, not where the JVM put the array.
  */
 class CpuArenaAlignmentTest {
@@ -17,7 +17,8 @@ class CpuArenaAlignmentTest {
       Tensor a = ops.upload(new float[5]);
       LinearWeight w = ops.uploadLinear(new float[100 * 37], 100, 37);
       assertEquals(CpuOps.LINE_PHASE, a.offset() % 16);
-      assertEquals(CpuOps.LINE_PHASE, w.data().offset() % 16);
+      assertEquals(CpuOps.LINE_PHASE, w.banked().offset() % 16, "a packed Linear weight in a float bank");
+      assertEquals(CpuOps.LINE_PHASE, ops.uploadLinear(new float[7 * 5], 7, 5).banked().offset() % 16, "the next one");
       try (Ops.Scope s = ops.scope()) {
         Tensor x = ops.alloc(3), y = ops.alloc(1000);
         assertEquals(CpuOps.LINE_PHASE, x.offset() % 16);

@@ -3,27 +3,29 @@ package dev.sparkinfer.models;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sparkinfer.kernels.Ops;
-import dev.sparkinfer.models.decoder.Embedding;
+import dev.sparkinfer.models.weights.WeightMemory;
 import dev.sparkinfer.models.weights.WeightSource;
-import java.util.function.Predicate;
+import java.util.function.Function;
 
 /**
- * Checks that a model loader reserved room for its 16-bit weights before loading them: a bank that grows instead ends
- * up to half as much again as the weights need (the growth step), which on a real model is hundreds of MB.
+ * Checks that a model loader reserved room for its weights before loading them: a bank that grows instead ends up to
+ * half as much again as the weights need (the growth step), which on a real model is hundreds of MB.
  */
 public final class Reservations {
   private Reservations() {}
 
   /**
-   * The engine's 16-bit banks hold at most about what the tensors of {@code w} that {@code loaded16} names need (each at
-   * most a Linear weight either way round, padded as the engine pads, plus alignment). For the Java and CPU engines:
+   * The engine's 16-bit banks and float banks hold at most about what the tensors of {@code w} need, loaded as the
+   * test says ({@code how}; counted by {@link WeightMemory#of}: each an upper bound). For the Java and CPU engines:
    * OpenCL banks are at least half a G1 region (non-moving host mirrors), larger than the fixtures' weights.
    */
-  public static void assertBanksFit(Ops ops, WeightSource w, Predicate<String> loaded16, String what) {
-    long need = 0;
-    for (String n : w.names()) if (loaded16.test(n)) need += Embedding.params16(ops, w, n) + 64;
-    long held = ops.memoryUse().weights16Bytes() / 2;
-    assertTrue(held <= need * 1.1 + 4096, what + ": the 16-bit banks hold " + held + " values for about " + need
-        + " (the loader did not reserve room for them all: the bank grew)");
+  public static void assertBanksFit(Ops ops, WeightSource w, Function<String, WeightMemory.Load> how, String what) {
+    WeightMemory need = WeightMemory.of(ops, w, how);
+    Ops.MemoryUse m = ops.memoryUse();
+    long held16 = m.weights16Bytes() / 2, held32 = m.weights32Bytes() / 4;
+    assertTrue(held16 <= need.values16() * 1.1 + 4096, what + ": the 16-bit banks hold " + held16 + " values for about "
+        + need.values16() + " (the loader did not reserve room for them all: the bank grew)");
+    assertTrue(held32 <= need.values32() * 1.1 + 4096, what + ": the float banks hold " + held32 + " values for about "
+        + need.values32() + " (the loader did not reserve room for them all: the bank grew)");
   }
 }

@@ -15,7 +15,8 @@ import java.util.SplittableRandom;
  * A CLIP ViT-L/14 vision tower's weights in float32 (openai/clip-vit-large-patch14's shapes, 303M parameters, 1.21 GB:
  * more than the OpenCL engine's one 1 GiB float buffer) load on an engine, and one layer's MLP over 50 patch tokens
  * runs and matches the Java reference on the same layer. Prints the bytes held (host, device, float banks, float
- * arena) and the load time. Not a test: it needs about 3 GB of heap.
+ * arena) and the load time; the loader reserves the float banks' room first, as models do ({@code -Dreserve=false}: not,
+ * the banks grow). Not a test: it needs about 3 GB of heap.
  *
  * <pre>java -Xmx6g ... dev.sparkinfer.kernels.bench.VitL14Float32Load [opencl|cpu|java]</pre>
  */
@@ -29,7 +30,12 @@ public final class VitL14Float32Load {
     long params = 0, t0 = System.nanoTime();
     try (Ops ops = Devices.open(choice, EngineConfig.fromSystemProperties())) {
       // patch embedding [1024, 3*14*14] and positions [257, 1024] in float banks; per layer q, k, v, out (1024 x 1024),
-      // fc1 (4096 x 1024), fc2 (1024 x 4096) as Linear weights, biases and norms in the float arena; the projection
+      // fc1 (4096 x 1024), fc2 (1024 x 4096) as Linear weights, biases and norms in the float arena; the projection.
+      // Room reserved for the banked ones first, as a model loader does (-Dreserve=false: the banks grow instead)
+      if (Boolean.parseBoolean(System.getProperty("reserve", "true"))) {
+        ops.reserve32((long) width * 3 * 14 * 14 + 257L * width + ops.linear32Values(768, width) + 64L * (3 + 6 * layers)
+            + layers * (4 * ops.linear32Values(width, width) + ops.linear32Values(mlp, width) + ops.linear32Values(width, mlp)));
+      }
       ops.uploadBanked(random(rnd, width * 3 * 14 * 14));
       ops.uploadBanked(random(rnd, 257 * width));
       params += (long) width * 3 * 14 * 14 + 257L * width;

@@ -5,6 +5,7 @@ import dev.sparkinfer.kernels.Ops;
 import dev.sparkinfer.kernels.Pruning;
 import dev.sparkinfer.kernels.Quantization;
 import dev.sparkinfer.kernels.Tensor;
+import dev.sparkinfer.models.weights.WeightMemory;
 import dev.sparkinfer.models.weights.WeightSource;
 import java.util.Arrays;
 
@@ -65,6 +66,10 @@ public final class BertWeights {
       throw new IllegalArgumentException(src.origin() + " has no '" + WORD + "': not a BERT checkpoint (first names: "
           + src.names().stream().sorted().limit(5).toList() + ")");
     }
+    // room for the encoder's Linear weights at once, in the float banks (the embeddings and vectors go to the arena)
+    String layers0 = prefix + "encoder.layer.";
+    WeightMemory.of(ops, src, n -> !n.startsWith(layers0) || !n.endsWith(".weight") ? WeightMemory.Load.NONE
+        : quantize != Quantization.NONE ? WeightMemory.Load.QUANTIZED : WeightMemory.Load.LINEAR).reserve(ops);
     int h = c.hidden(), f = c.intermediate();
     word = load(WORD, c.vocabSize(), h);
     position = load(POSITION, c.maxPositions(), h);

@@ -6,6 +6,7 @@ import dev.sparkinfer.kernels.Pruning;
 import dev.sparkinfer.kernels.Quantization;
 import dev.sparkinfer.kernels.Tensor;
 import dev.sparkinfer.models.decoder.Linear;
+import dev.sparkinfer.models.weights.WeightMemory;
 import dev.sparkinfer.models.weights.WeightSource;
 
 /**
@@ -41,6 +42,16 @@ final class ClipEncoder {
   /** Whether {@code name} is a block's Linear weight (q, k, v, out, fc1, fc2): what {@code --quantize} applies to. */
   static boolean isBlockLinear(String name) {
     return name.contains("encoder.layers.") && (name.endsWith("_proj.weight") || name.endsWith(".fc1.weight") || name.endsWith(".fc2.weight"));
+  }
+
+  /**
+   * How a CLIP model loads a tensor (for reserving its memory): the token and position embeddings as tables; the blocks'
+   * Linear weights (quantized when asked), the patch convolution and the projections as Linear weights.
+   */
+  static WeightMemory.Load howLoaded(String name, Quantization q) {
+    if (name.contains("token_embedding.") || name.contains("position_embedding.")) return WeightMemory.Load.TABLE;
+    if (q != Quantization.NONE && isBlockLinear(name)) return WeightMemory.Load.QUANTIZED;
+    return WeightMemory.Load.LINEAR;
   }
 
   static Linear lin(Ops ops, WeightSource w, String name, int out, int in) {

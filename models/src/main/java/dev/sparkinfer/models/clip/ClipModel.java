@@ -6,6 +6,7 @@ import dev.sparkinfer.kernels.Tensor;
 import dev.sparkinfer.models.decoder.Embedding;
 import dev.sparkinfer.models.decoder.Linear;
 import dev.sparkinfer.models.weights.SafeTensors;
+import dev.sparkinfer.models.weights.WeightMemory;
 import dev.sparkinfer.models.weights.WeightSource;
 import java.nio.file.Path;
 
@@ -33,8 +34,8 @@ public final class ClipModel {
     this.c = c;
     this.ops = ops;
     ClipConfig.Tower t = c.text(), v = c.vision();
-    // room for every tensor that stays 16-bit (all but the blocks' Linear weights when quantized), at once
-    Embedding.reserve16(ops, w, n -> q == dev.sparkinfer.kernels.Quantization.NONE || !ClipEncoder.isBlockLinear(n));
+    // room for all the weights at once (not the blocks' Linear weights when quantized)
+    WeightMemory.of(ops, w, n -> ClipEncoder.howLoaded(n, q)).reserve(ops);
     tokens = Embedding.load(ops, w, TEXT + "embeddings.token_embedding.weight", c.vocabSize(), t.width());
     textPositions = Embedding.load(ops, w, TEXT + "embeddings.position_embedding.weight", c.contextLength(), t.width());
     textBlocks = ClipEncoder.load(ops, w, TEXT, t, t.layers(), q, pr);

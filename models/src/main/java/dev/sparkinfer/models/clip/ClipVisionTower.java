@@ -5,6 +5,7 @@ import dev.sparkinfer.kernels.Ops;
 import dev.sparkinfer.kernels.Tensor;
 import dev.sparkinfer.models.decoder.Embedding;
 import dev.sparkinfer.models.decoder.Linear;
+import dev.sparkinfer.models.weights.WeightMemory;
 import dev.sparkinfer.models.weights.WeightSource;
 import java.util.Arrays;
 
@@ -62,21 +63,22 @@ public final class ClipVisionTower {
   }
 
   /**
-   * The 16-bit values the tower {@link #load} loads with these arguments takes on {@code ops} (for the model that holds it
-   * to reserve): the tensors under {@code prefix} of its first {@code layers} blocks, their Linear weights only unless
-   * quantized, the post-LayerNorm only when {@code postNorm}.
+   * What the tower {@link #load} loads with these arguments takes in the banks of {@code ops} (for the model that holds
+   * it to reserve): the tensors under {@code prefix} of its first {@code layers} blocks (the post-LayerNorm, a vector,
+   * takes none).
    */
-  public static long values16(Ops ops, WeightSource w, String prefix, int layers, boolean postNorm, dev.sparkinfer.kernels.Quantization q) {
-    return Embedding.values16(ops, w, n -> {
-      if (!n.startsWith(prefix)) return false;
+  public static WeightMemory weightMemory(Ops ops, WeightSource w, String prefix, int layers, dev.sparkinfer.kernels.Quantization q) {
+    return WeightMemory.of(ops, w, n -> {
+      if (!n.startsWith(prefix)) return WeightMemory.Load.NONE;
       String rest = n.substring(prefix.length());
-      if (rest.startsWith("post_layernorm.")) return postNorm;
-      if (q != dev.sparkinfer.kernels.Quantization.NONE && ClipEncoder.isBlockLinear(rest)) return false;
-      if (!rest.startsWith("encoder.layers.")) return true;
-      String index = rest.substring("encoder.layers.".length()).split("\\.", 2)[0];
-      return index.chars().allMatch(Character::isDigit) && Integer.parseInt(index) < layers;
+      if (rest.startsWith("encoder.layers.")) {
+        String index = rest.substring("encoder.layers.".length()).split("\\.", 2)[0];
+        if (!index.chars().allMatch(Character::isDigit) || Integer.parseInt(index) >= layers) return WeightMemory.Load.NONE;
+      }
+      return ClipEncoder.howLoaded(rest, q);
     });
   }
+
 
   /** The conv weight [width, 3, p, p] read as the Linear [width, 3 p p] it is over flattened (c, y, x) patches. */
   private static WeightSource flattenedPatch(WeightSource w, String name, int width, int in) {

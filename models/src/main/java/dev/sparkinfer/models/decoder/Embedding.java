@@ -36,48 +36,4 @@ public record Embedding(HalfTensor table, int rows, int dim) {
 
   /** logits[n, rows] = x[n, dim] table^T (a tied output head). */
   public void head(Ops ops, Tensor logits, Tensor x, int n) { ops.linear16(logits, x, table, null, n, rows, dim); }
-
-  /**
-   * Reserves room on {@code ops} for every 16-bit tensor of {@code w} that {@code stays16} keeps 16-bit (quantized layers
-   * do not), by {@link #values16}, before a model loads them.
-   */
-  public static void reserve16(Ops ops, WeightSource w, java.util.function.Predicate<String> stays16) {
-    ops.reserve16(values16(ops, w, stays16));
-  }
-
-  /**
-   * 16-bit values the tensors of {@code w} that {@code stays16} keeps 16-bit take on {@code ops}, at most: {@link #params16}
-   * of each, plus alignment slack for each tensor.
-   */
-  public static long values16(Ops ops, WeightSource w, java.util.function.Predicate<String> stays16) {
-    long total16 = 0;
-    int tensors = 0;
-    for (String n : w.names()) {
-      if (!stays16.test(n)) continue;
-      long v = params16(ops, w, n);
-      total16 += v;
-      if (v > 0) tensors++;
-    }
-    return total16 + 64L * tensors;
-  }
-
-  /**
-   * 16-bit values this tensor takes on {@code ops}, at most (for reserving engine memory before loading): a matrix as a
-   * Linear weight either way round ({@link Ops#linear16Values}, padded where the engine packs it; checkpoints store some
-   * transposed), so at most a panel more than a matrix uploaded as it is; a tensor of more dimensions (a patch
-   * convolution [width, 3, p, p]) as the matrix of its first dimension by the rest, which is how it is loaded; anything
-   * else as its element count; 0 unless 16-bit.
-   */
-  public static long params16(Ops ops, WeightSource w, String name) {
-    var t = w.dtype(name);
-    if (t != dev.sparkinfer.models.weights.DType.BF16 && t != dev.sparkinfer.models.weights.DType.F16) return 0;
-    long[] shape = w.shape(name);
-    long rest = 1;
-    for (int i = 1; i < shape.length; i++) rest *= shape[i];
-    if (shape.length >= 2) {
-      int a = Math.toIntExact(shape[0]), b = Math.toIntExact(rest);
-      return Math.max(ops.linear16Values(a, b), ops.linear16Values(b, a));
-    }
-    return shape.length == 1 ? shape[0] : 1;
-  }
 }

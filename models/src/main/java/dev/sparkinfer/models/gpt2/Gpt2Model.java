@@ -11,6 +11,7 @@ import dev.sparkinfer.models.decoder.CausalLm;
 import dev.sparkinfer.models.decoder.Embedding;
 import dev.sparkinfer.models.decoder.Linear;
 import dev.sparkinfer.models.weights.SafeTensors;
+import dev.sparkinfer.models.weights.WeightMemory;
 import dev.sparkinfer.models.weights.WeightSource;
 import java.nio.file.Path;
 import java.util.function.Function;
@@ -42,9 +43,11 @@ public final class Gpt2Model implements CausalLm {
     this.entries = entries;
     this.capacity = capacity;
     int d = c.dim();
-    // the 16-bit weights that stay 16-bit: quantized layers are not reserved (the bank grows to the reservation)
-    long perLayer = ops.linear16Values(3 * d, d) + ops.linear16Values(d, d) + ops.linear16Values(c.inner(), d) + ops.linear16Values(d, c.inner());
-    ops.reserve16(Embedding.params16(ops, w, WTE) + Embedding.params16(ops, w, WPE) + (q == Quantization.NONE ? c.layers() * perLayer : 0) + 1024);
+    // room for the tables and the blocks' Linear weights at once (not the Linear weights when quantized; not the
+    // attention-mask buffers older checkpoints store as h.N.attn.bias)
+    WeightMemory.of(ops, w, n -> !n.endsWith(".weight") ? WeightMemory.Load.NONE
+        : n.equals(WTE) || n.equals(WPE) ? WeightMemory.Load.TABLE
+        : q != Quantization.NONE ? WeightMemory.Load.QUANTIZED : WeightMemory.Load.LINEAR).reserve(ops);
     wte = Embedding.load(ops, w, WTE, c.vocabSize(), d, true); // also the head
     wpe = Embedding.load(ops, w, WPE, c.positions(), d);
     layers = new Layer[c.layers()];

@@ -13,6 +13,7 @@ import dev.sparkinfer.models.decoder.CausalLm;
 import dev.sparkinfer.models.decoder.Embedding;
 import dev.sparkinfer.models.decoder.Linear;
 import dev.sparkinfer.models.weights.SafeTensors;
+import dev.sparkinfer.models.weights.WeightMemory;
 import dev.sparkinfer.models.weights.WeightSource;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -64,7 +65,7 @@ public final class LlamaModel implements CausalLm {
       throw new IllegalArgumentException(w.origin() + " is a GPTQ 4-bit checkpoint (" + gptq.source() + "): its weights load as they are; "
           + "--quantize, --prune and --lora apply to float or 16-bit checkpoints only: leave them out");
     }
-    ops.reserve16(values16(ops, w, quantize, lora));
+    weightMemory(ops, w, quantize, lora).reserve(ops);
     int d = c.dim(), kv = c.kvDim(), qd = c.qDim();
     embed = Embedding.load(ops, w, EMBED, c.vocabSize(), d, c.tied() || !w.has(HEAD)); // the head too when tied
     layers = new Layer[c.layers()];
@@ -96,11 +97,15 @@ public final class LlamaModel implements CausalLm {
   }
 
   /**
-   * The 16-bit values this model's weights take on {@code ops} (what it reserves before loading): those that stay 16-bit,
-   * not the layers' Linear weights when they are quantized, nor those a LoRA adapter updates (they load as float32).
+   * What this model's weights take in the banks of {@code ops} (reserved before loading): the token table, the head and
+   * the layers' Linear weights in their stored precision; the layers' Linear weights not when quantized, and as float32
+   * where a LoRA adapter updates them; GPTQ-packed tensors (INT4 bytes) and vectors not.
    */
-  public static long values16(Ops ops, WeightSource w, Quantization quantize, LoraAdapter lora) {
-    return Embedding.values16(ops, w, n -> (quantize == Quantization.NONE || !isLayerLinear(n)) && (lora == null || !lora.touches(n)));
+  public static WeightMemory weightMemory(Ops ops, WeightSource w, Quantization quantize, LoraAdapter lora) {
+    return WeightMemory.of(ops, w, n -> !n.endsWith(".weight") ? WeightMemory.Load.NONE // GPTQ's qweight, scales, ...; buffers
+        : quantize != Quantization.NONE && isLayerLinear(n) ? WeightMemory.Load.QUANTIZED
+        : lora != null && lora.touches(n) ? WeightMemory.Load.FLOAT_LINEAR
+        : n.equals(EMBED) ? WeightMemory.Load.TABLE : WeightMemory.Load.LINEAR);
   }
 
   /** The layers' Linear weights that {@code quantize} applies to (not norms, not the MoE router). */

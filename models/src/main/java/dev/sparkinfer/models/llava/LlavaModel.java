@@ -3,11 +3,11 @@ package dev.sparkinfer.models.llava;
 import dev.sparkinfer.kernels.Ops;
 import dev.sparkinfer.kernels.Tensor;
 import dev.sparkinfer.models.clip.ClipVisionTower;
-import dev.sparkinfer.models.decoder.Embedding;
 import dev.sparkinfer.models.decoder.Linear;
 import dev.sparkinfer.models.llama.LlamaModel;
 import dev.sparkinfer.models.weights.RenamedWeights;
 import dev.sparkinfer.models.weights.SafeTensors;
+import dev.sparkinfer.models.weights.WeightMemory;
 import dev.sparkinfer.models.weights.WeightSource;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -46,10 +46,11 @@ public final class LlavaModel implements AutoCloseable {
     }
     int dim = c.text().dim();
     WeightSource text = RenamedWeights.of(w, "model.", names.languageModel(), "lm_head.", names.head());
-    // room for all three parts' 16-bit weights at once (the language model's own, smaller, reservation does not shrink it)
-    ops.reserve16(LlamaModel.values16(ops, text, q, null)
-        + ClipVisionTower.values16(ops, w, names.vision(), c.visionBlocksUsed(), false, q)
-        + Embedding.values16(ops, w, n -> n.startsWith(names.projector())));
+    // room for all three parts' weights at once (the language model's own, smaller, reservation does not shrink it)
+    LlamaModel.weightMemory(ops, text, q, null)
+        .plus(ClipVisionTower.weightMemory(ops, w, names.vision(), c.visionBlocksUsed(), q))
+        .plus(WeightMemory.of(ops, w, n -> n.startsWith(names.projector()) ? WeightMemory.Load.LINEAR : WeightMemory.Load.NONE))
+        .reserve(ops);
     lm = LlamaModel.load(c.text(), text, ops, entries, capacity, q, pr);
     vision = ClipVisionTower.load(ops, w, names.vision(), c.vision(), c.imageSize(), c.patchSize(), c.visionBlocksUsed(), false, q, pr);
     String p = names.projector();

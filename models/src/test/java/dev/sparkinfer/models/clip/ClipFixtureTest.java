@@ -85,7 +85,8 @@ class ClipFixtureTest {
       ClipModel.load(dir, ops, q, dev.sparkinfer.kernels.Pruning.NONE);
       java.util.regex.Pattern blockLinear = java.util.regex.Pattern.compile(".*encoder\\.layers\\.\\d+\\.(self_attn\\.\\w+_proj|mlp\\.fc[12])\\.weight");
       dev.sparkinfer.models.Reservations.assertBanksFit(ops, w,
-          n -> q == dev.sparkinfer.kernels.Quantization.NONE || !blockLinear.matcher(n).matches(), fixtureEngineQuantize);
+          n -> q != dev.sparkinfer.kernels.Quantization.NONE && blockLinear.matcher(n).matches() ? dev.sparkinfer.models.weights.WeightMemory.Load.QUANTIZED : dev.sparkinfer.models.weights.WeightMemory.Load.LINEAR,
+          fixtureEngineQuantize);
       if (openClip) {
         try (SafeTensors stored = SafeTensors.open(dir.resolve("open_clip_model.safetensors"))) {
           assertEquals(elements16(stored, stored.names()), elements16(w, w.names()), "16-bit values under the names ClipModel reads");

@@ -75,11 +75,12 @@ class DecoderFixtureTest {
       CausalLm model = load(fixture, dir, ops, prompts.size(), capacity);
       if (!fixture.endsWith("rope_scaled") && !engine.equals("opencl")) { // counted short of what the engine stores (the
         // CPU engine pads packed panels), the bank would grow by half again; the layers a LoRA adapter updates load as
-        // float32, and are not reserved
+        // float32, and are reserved in the float banks
         boolean lora = fixture.endsWith("lora");
         try (var w = dev.sparkinfer.models.weights.SafeTensors.openModelDir(lora ? dir.getParent() : dir);
              var adapter = lora ? dev.sparkinfer.models.llama.LoraAdapter.open(dir) : null) {
-          dev.sparkinfer.models.Reservations.assertBanksFit(ops, w, n -> adapter == null || !adapter.touches(n), fixture + " on " + engine);
+          dev.sparkinfer.models.Reservations.assertBanksFit(ops, w,
+              n -> adapter != null && adapter.touches(n) ? dev.sparkinfer.models.weights.WeightMemory.Load.FLOAT_LINEAR : dev.sparkinfer.models.weights.WeightMemory.Load.LINEAR, fixture + " on " + engine);
         }
       }
       int vocab = model.vocabSize();

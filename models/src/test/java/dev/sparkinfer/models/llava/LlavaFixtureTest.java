@@ -66,8 +66,8 @@ class LlavaFixtureTest {
       LlavaModel.load(dir, ops, 1, 64, q, dev.sparkinfer.kernels.Pruning.NONE);
       dev.sparkinfer.models.Reservations.assertBanksFit(ops, w, n -> {
         var m = unused.matcher(n);
-        if (m.matches() && (m.group(2) == null || Integer.parseInt(m.group(2)) >= c.visionBlocksUsed())) return false;
-        return q == dev.sparkinfer.kernels.Quantization.NONE || !layerLinear.matcher(n).matches();
+        if (m.matches() && (m.group(2) == null || Integer.parseInt(m.group(2)) >= c.visionBlocksUsed())) return dev.sparkinfer.models.weights.WeightMemory.Load.NONE;
+        return q != dev.sparkinfer.kernels.Quantization.NONE && layerLinear.matcher(n).matches() ? dev.sparkinfer.models.weights.WeightMemory.Load.QUANTIZED : dev.sparkinfer.models.weights.WeightMemory.Load.LINEAR;
       }, "llava-tiny on " + engineQuantize);
     }
   }

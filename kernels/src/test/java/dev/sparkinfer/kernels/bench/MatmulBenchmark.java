@@ -19,7 +19,8 @@ import java.util.Random;
  * 256 images x 50 tokens), {@code llama} (LLaMA-3.2-1B, 8 x 512 tokens, and its head for 512 positions),
  * {@code decode} (LLaMA-3.2-1B's projections for one token). {@code --quantize none,int8,int4} runs each shape with
  * the weights quantized ({@link Ops#uploadLinear(float[], int, int, Quantization)}) and prints the ratio to the first.
- * Where a float32 weight lands in a float bank (the Java and OpenCL engines), the same product with the weight in the
+ * Where a float32 weight lands in a float bank as {@code [out, in]} (the Java and OpenCL engines; the CPU engine's
+ * packed panels are the same kernel in either memory), the same product with the weight in the
  * float arena ({@link Ops#matmul} with a transposed b, how float32 Linear weights were multiplied before the float
  * banks) is timed too, with the banked time's ratio to it.
  * {@code gpu} is the GPU check's set (MiniLM at 4096 tokens, ViT-B/32 at 1600, LLaMA-1B at 256). {@code --kernels
@@ -127,7 +128,7 @@ public final class MatmulBenchmark {
                   sec * 1e3, 2.0 * m * n * k / sec / 1e9, quantize.get(0), first / sec,
                   kernel.isEmpty() ? "" : String.format(", vs kernel %s %.2f", firstName, vsKernel), ops.device());
             }
-            if (b.banked() != null && (long) n * k <= 64L << 20) arenaTime(ops, label, set, w, m, n, k, first);
+            if (b.banked() != null && b.banked().panel() == 0 && (long) n * k <= 64L << 20) arenaTime(ops, label, set, w, m, n, k, first);
           }
         }
       }

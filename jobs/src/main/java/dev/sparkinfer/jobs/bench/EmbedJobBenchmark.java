@@ -37,7 +37,10 @@ import picocli.CommandLine.Option;
 
 /**
  * The embedding job's throughput against the raw {@link Embedder} on the same texts, in the same run, and their
- * ratio (goal: at least 0.90). JVM start, Spark start and the model load are excluded: a warm-up job runs first
+ * ratio (goal: at least 0.90). JVM start, Spark start and the model load are excluded: a warm-up job runs first, over
+ * the same texts (printed, not counted: its JIT compiles Spark's read, shuffle, write and Parquet paths for seconds, on
+ * the cores the engine uses, once per executor JVM, which a job over a real corpus amortizes; on a 2-core machine a
+ * 1,024-row warm-up left a third of that compiling inside the timed rounds)
  * (loading the model and warming Spark's read and write paths), then the timed job, then the raw model with as
  * many threads as the job has task slots, in batches of the same size. Each round also says how busy the engine was
  * (its share of the wall time inside admitted calls) and how long the JIT compiled meanwhile: where the job loses
@@ -96,7 +99,6 @@ public final class EmbedJobBenchmark implements Callable<Integer> {
     Path dir = Files.createTempDirectory("sparkinfer-bench-");
     try {
       Path corpus = writeCorpus(dir.resolve("corpus.jsonl"), texts);
-      Path warmCorpus = writeCorpus(dir.resolve("warmup.jsonl"), texts.subList(0, Math.min(texts.size(), 4 * batchSize * 8)));
       new EmbedJob(JobConfig.of(corpus.toString(), dir.resolve("out").toString()).withModel(model).withDevice(dev)).checkModel();
       SparkSession spark = Sessions.start("sparkinfer bench-embed", master);
       try {
@@ -104,10 +106,14 @@ public final class EmbedJobBenchmark implements Callable<Integer> {
         JobConfig base = JobConfig.of(corpus.toString(), dir.resolve("out").toString()).withModel(model).withDevice(dev)
             .withMaster(master).withBatchSize(batchSize).withFormat(fmt).withPartitions(partitions);
 
-        // warm-up: loads the model (local masters) and runs Spark's read, shuffle and write paths once
-        BatchJob.run(spark, base.withPaths(warmCorpus.toString(), dir.resolve("warmup-out").toString()), EmbedJob::new);
+        // warm-up: loads the model (local masters) and runs Spark's read, shuffle and write paths until compiled
+        Span warm = Span.start(null);
+        JobSummary warmJob = BatchJob.run(spark, base.withPaths(corpus.toString(), dir.resolve("warmup-out").toString()), EmbedJob::new);
+        warm = warm.end();
         Embedder embedder = EmbedderCache.get(model, dev);
         rawRowsPerSecond(embedder, texts.subList(0, Math.min(texts.size(), 2 * batchSize * slots)), slots);
+        System.out.printf(Locale.ROOT, "warm-up job (not counted; model load included): %,.1f rows/s, %s%n",
+            warmJob.inputRows() / warmJob.wallSeconds(), warm);
 
         // timed rounds, job and raw alternating so that a noisy neighbour hurts both alike
         DeviceRuntime engine = embedder instanceof BertEmbedder bert ? bert.runtime() : null;

@@ -194,10 +194,11 @@ public final class PipelineBench {
       bandwidth(ops, "minilm", "layerNorm 1280x384", 2L * 1280 * 384 * 4, 1280 * 384, t -> ops.layerNorm(t[1], t[0], t[2], t[3], 1280, 384, 1e-12f), 384);
       bandwidth(ops, "llama-1b", "log-softmax 8x128256", 2L * 8 * 128256 * 4, 8 * 128256, t -> ops.softmax(t[1], t[0], null, false, 8, 128256, 1f, true), 1);
       bandwidth(ops, "llama-1b", "rmsNorm 256x2048", 2L * 256 * 2048 * 4, 256 * 2048, t -> ops.rmsNorm(t[1], t[0], t[2], 256, 2048, 1e-5f), 2048);
-      // decode: one token through a bf16 Linear is a read of the weights
+      // decode: one token through a bf16 Linear is a read of the weights, uploaded as the models upload their Linear
+      // weights (the CPU engine packs them in panels)
       char[] w16 = new char[8192 * 2048];
       for (int i = 0; i < w16.length; i++) w16[i] = DType.BF16.fromFloat(r.nextFloat() - 0.5f);
-      HalfTensor h = ops.upload16(w16, DType.BF16);
+      HalfTensor h = ops.upload16Linear(w16, DType.BF16, 8192, 2048);
       for (int rowsN : new int[] {1, 8, 128}) { // decode steps, and a prefill (widened weight panels from 32 rows)
         try (Ops.Scope sc = ops.scope()) {
           Tensor x = ops.alloc(rowsN * 2048), out = ops.alloc(rowsN * 8192);

@@ -48,7 +48,7 @@ abstract class ArenaOps implements Ops {
   /** Most bytes the byte memory holds: one Java array, and one device buffer under Aparapi's 32-bit byte count. */
   static final int BYTES_MAX = Integer.MAX_VALUE - 127;
   private int bank;
-  private long reserved16, reserved32;
+  private long reserved16, reserved32, reserved8;
   /** BANK_MAX, smaller in tests that cross banks without 2 GiB arrays (float banks: at most this many floats too). */
   int bankMax = BANK_MAX;
 
@@ -203,11 +203,12 @@ abstract class ArenaOps implements Ops {
           + " one byte buffer holds (2 GiB); this model is larger than one engine holds quantized");
     }
     if (top > bytes.length) {
-      long want = Math.min(BYTES_MAX, Math.max(top, (long) bytes.length * 3 / 2));
+      long want = Math.min(BYTES_MAX, Math.max(top, Math.max((long) bytes.length * 3 / 2, bytesTop + reserved8)));
       grow8(new byte[(int) withinBudget(bytes.length, top, want, 1, "quantized weights")]);
       peakBytes();
     }
     ByteTensor t = new ByteTensor(bytesTop, data.length);
+    reserved8 = Math.max(0, reserved8 - (top - bytesTop));
     bytesTop = (int) top;
     write8(t.offset(), data);
     return t;
@@ -222,6 +223,14 @@ abstract class ArenaOps implements Ops {
     checkOpen();
     if (values < 0) throw new IllegalArgumentException("cannot reserve " + values + " 16-bit values");
     reserved16 = Math.max(reserved16, values);
+  }
+
+  /** As {@link #reserve16}, for the byte memory of quantized weights. */
+  @Override
+  public void reserve8(long bytes) {
+    checkOpen();
+    if (bytes < 0) throw new IllegalArgumentException("cannot reserve " + bytes + " bytes");
+    reserved8 = Math.max(reserved8, bytes);
   }
 
   /** As {@link #reserve16}, for the float banks. */

@@ -168,6 +168,12 @@ public final class CpuOps extends HeapOps {
   }
 
   @Override
+  public long linearBytes(int out, int in, Quantization q) {
+    if (q == Quantization.NONE) return 0;
+    return ArenaOps.size((out + PANEL - 1) / PANEL, q == Quantization.INT4 ? (in + 1) / 2 : in, PANEL);
+  }
+
+  @Override
   public long linear32Values(int out, int in) { return inMajor ? ArenaOps.size((out + PANEL - 1) / PANEL, in, PANEL) : 0; }
 
   @Override

@@ -105,6 +105,19 @@ public interface Ops extends AutoCloseable {
   void reserve32(long values);
 
   /**
+   * The bytes a Linear weight {@code [out, in]} quantized with {@code q} takes in the byte memory once uploaded with
+   * {@link #uploadLinear(QuantizedWeights)} (a row's values, INT4 two to a byte; the CPU engine pads the last panel):
+   * what a loader counts for it in {@link #reserve8}. Its scales go to the float arena.
+   */
+  default long linearBytes(int out, int in, Quantization q) {
+    if (q == Quantization.NONE) return 0;
+    return (long) out * (q == Quantization.INT4 ? (in + 1) / 2 : in);
+  }
+
+  /** As {@link #reserve16}, for quantized weights (counted by {@link #linearBytes}). */
+  void reserve8(long bytes);
+
+  /**
    * State that lives across calls (a KV cache at its capacity), zeroed, beside the weights: allocated outside any scope,
    * kept until {@link #close()}.
    */

@@ -68,7 +68,7 @@ public final class BertWeights {
     }
     // room for the encoder's Linear weights at once, in the float banks (the embeddings and vectors go to the arena)
     String layers0 = prefix + "encoder.layer.";
-    WeightMemory.of(ops, src, n -> !n.startsWith(layers0) || !n.endsWith(".weight") ? WeightMemory.Load.NONE
+    WeightMemory.of(ops, src, quantize, n -> !n.startsWith(layers0) || !n.endsWith(".weight") ? WeightMemory.Load.NONE
         : quantize != Quantization.NONE ? WeightMemory.Load.QUANTIZED : WeightMemory.Load.LINEAR).reserve(ops);
     int h = c.hidden(), f = c.intermediate();
     word = load(WORD, c.vocabSize(), h);

@@ -35,7 +35,7 @@ public final class ClipModel {
     this.ops = ops;
     ClipConfig.Tower t = c.text(), v = c.vision();
     // room for all the weights at once (not the blocks' Linear weights when quantized)
-    WeightMemory.of(ops, w, n -> ClipEncoder.howLoaded(n, q)).reserve(ops);
+    WeightMemory.of(ops, w, q, n -> ClipEncoder.howLoaded(n, q)).reserve(ops);
     tokens = Embedding.load(ops, w, TEXT + "embeddings.token_embedding.weight", c.vocabSize(), t.width());
     textPositions = Embedding.load(ops, w, TEXT + "embeddings.position_embedding.weight", c.contextLength(), t.width());
     textBlocks = ClipEncoder.load(ops, w, TEXT, t, t.layers(), q, pr);

@@ -68,7 +68,7 @@ public final class ClipVisionTower {
    * takes none).
    */
   public static WeightMemory weightMemory(Ops ops, WeightSource w, String prefix, int layers, dev.sparkinfer.kernels.Quantization q) {
-    return WeightMemory.of(ops, w, n -> {
+    return WeightMemory.of(ops, w, q, n -> {
       if (!n.startsWith(prefix)) return WeightMemory.Load.NONE;
       String rest = n.substring(prefix.length());
       if (rest.startsWith("encoder.layers.")) {

@@ -45,7 +45,7 @@ public final class Gpt2Model implements CausalLm {
     int d = c.dim();
     // room for the tables and the blocks' Linear weights at once (not the Linear weights when quantized; not the
     // attention-mask buffers older checkpoints store as h.N.attn.bias)
-    WeightMemory.of(ops, w, n -> !n.endsWith(".weight") ? WeightMemory.Load.NONE
+    WeightMemory.of(ops, w, q, n -> !n.endsWith(".weight") ? WeightMemory.Load.NONE
         : n.equals(WTE) || n.equals(WPE) ? WeightMemory.Load.TABLE
         : q != Quantization.NONE ? WeightMemory.Load.QUANTIZED : WeightMemory.Load.LINEAR).reserve(ops);
     wte = Embedding.load(ops, w, WTE, c.vocabSize(), d, true); // also the head

@@ -102,7 +102,7 @@ public final class LlamaModel implements CausalLm {
    * where a LoRA adapter updates them; GPTQ-packed tensors (INT4 bytes) and vectors not.
    */
   public static WeightMemory weightMemory(Ops ops, WeightSource w, Quantization quantize, LoraAdapter lora) {
-    return WeightMemory.of(ops, w, n -> !n.endsWith(".weight") ? WeightMemory.Load.NONE // GPTQ's qweight, scales, ...; buffers
+    return WeightMemory.of(ops, w, quantize, n -> !n.endsWith(".weight") ? WeightMemory.Load.NONE // GPTQ's qweight, scales, ...; buffers
         : quantize != Quantization.NONE && isLayerLinear(n) ? WeightMemory.Load.QUANTIZED
         : lora != null && lora.touches(n) ? WeightMemory.Load.FLOAT_LINEAR
         : n.equals(EMBED) ? WeightMemory.Load.TABLE : WeightMemory.Load.LINEAR);

@@ -1,18 +1,20 @@
 package dev.sparkinfer.models.weights;
 
 import dev.sparkinfer.kernels.Ops;
+import dev.sparkinfer.kernels.Quantization;
 import java.util.function.Function;
 
 /**
  * What a checkpoint's weights take in an engine's banks, counted before a model loads them, so that the loader reserves
- * room for them all at once ({@link Ops#reserve16}, {@link Ops#reserve32}). A bank that grows instead ends up to half as
- * large again as its weights, and holds its old and new copies at once while it grows.
+ * room for them all at once ({@link Ops#reserve16}, {@link Ops#reserve32}, {@link Ops#reserve8}). A bank that grows
+ * instead ends up to half as large again as its weights, and holds its old and new copies at once while it grows.
  *
  * @param values16 16-bit values (BF16/F16 Linear weights and tables as stored)
  * @param values32 float32 values in the float banks (float32 Linear weights and tables; 16-bit Linear weights that load
  *                 as float32 once a LoRA update is merged)
+ * @param bytes    bytes of quantized Linear weights (their scales go to the float arena)
  */
-public record WeightMemory(long values16, long values32) {
+public record WeightMemory(long values16, long values32, long bytes) {
   /** How a model loads a tensor (the model says; the checkpoint's dtype and shape say the rest). */
   public enum Load {
     /** Not loaded, or not into a bank: vectors (norms, biases) and tables the model keeps in its float arena. */
@@ -23,7 +25,7 @@ public record WeightMemory(long values16, long values32) {
     FLOAT_LINEAR,
     /** A table (token or position embeddings; a tied head) in its stored precision. */
     TABLE,
-    /** Quantized at load: held as bytes, not in the banks. */
+    /** Quantized at load (the scheme the model is loaded with): held as bytes, not in the banks. */
     QUANTIZED
   }
 
@@ -37,8 +39,11 @@ public record WeightMemory(long values16, long values32) {
    * Linear weights transposed), a table as a Linear weight too when 16-bit (a tied head is packed as one) and as its
    * elements when float32, plus alignment slack. One-dimensional tensors load into the float arena: not counted.
    */
-  public static WeightMemory of(Ops ops, WeightSource w, Function<String, Load> how) {
-    long v16 = 0, v32 = 0;
+  public static WeightMemory of(Ops ops, WeightSource w, Function<String, Load> how) { return of(ops, w, Quantization.NONE, how); }
+
+  /** As above, {@link Load#QUANTIZED} tensors quantized with {@code q} ({@link Ops#linearBytes}, either way round). */
+  public static WeightMemory of(Ops ops, WeightSource w, Quantization q, Function<String, Load> how) {
+    long v16 = 0, v32 = 0, v8 = 0;
     for (String n : w.names()) {
       long[] shape = w.shape(n);
       if (shape.length < 2) continue;
@@ -53,18 +58,20 @@ public record WeightMemory(long values16, long values32) {
           else v32 += (load == Load.TABLE ? elements(shape) : Math.max(ops.linear32Values(a, b), ops.linear32Values(b, a))) + SLACK;
         }
         case FLOAT_LINEAR -> v32 += Math.max(ops.linear32Values(a, b), ops.linear32Values(b, a)) + SLACK;
-        case NONE, QUANTIZED -> { }
+        case QUANTIZED -> v8 += Math.max(ops.linearBytes(a, b, q), ops.linearBytes(b, a, q)) + SLACK;
+        case NONE -> { }
       }
     }
-    return new WeightMemory(v16, v32);
+    return new WeightMemory(v16, v32, v8);
   }
 
-  public WeightMemory plus(WeightMemory o) { return new WeightMemory(values16 + o.values16, values32 + o.values32); }
+  public WeightMemory plus(WeightMemory o) { return new WeightMemory(values16 + o.values16, values32 + o.values32, bytes + o.bytes); }
 
   /** Reserves this much on {@code ops} (a smaller reservation made while loading does not shrink it). */
   public void reserve(Ops ops) {
     ops.reserve16(values16);
     ops.reserve32(values32);
+    ops.reserve8(bytes);
   }
 
   private static long elements(long[] shape) {

@@ -68,14 +68,15 @@ class ClipFixtureTest {
   }
 
   /**
-   * The loader reserves room for the 16-bit weights that stay 16-bit (all of them; with --quantize int8 all but the
-   * blocks' Linear weights) before loading: the banks do not grow by half again. OpenCLIP's weights answer to the names
+   * The loader reserves room for its weights before loading: the 16-bit ones (all of them; with --quantize int8 or int4
+   * all but the blocks' Linear weights, which it reserves as bytes): the banks do not grow by half again. OpenCLIP's
+   * weights answer to the names
    * the model reads, and those names cover every stored 16-bit value (the fused in_proj as q, k and v).
    */
   @ParameterizedTest(name = "{0}")
   @ValueSource(strings = {"clip-tiny-hf java none", "clip-tiny-openclip java none", "clip-tiny-hf cpu none",
-      "clip-tiny-openclip cpu none", "clip-tiny-hf cpu int8", "clip-tiny-openclip cpu int8"})
-  void sixteenBitWeightsFitWhatTheLoaderReserved(String fixtureEngineQuantize) {
+      "clip-tiny-openclip cpu none", "clip-tiny-hf cpu int8", "clip-tiny-openclip cpu int8", "clip-tiny-hf java int4"})
+  void weightsFitWhatTheLoaderReserved(String fixtureEngineQuantize) {
     String[] a = fixtureEngineQuantize.split(" ");
     Path dir = Fixtures.require(a[0]);
     var q = dev.sparkinfer.kernels.Quantization.parse(a[2]);
@@ -84,7 +85,7 @@ class ClipFixtureTest {
          dev.sparkinfer.models.weights.WeightSource w = openClip ? OpenClipWeights.open(dir) : SafeTensors.openModelDir(dir)) {
       ClipModel.load(dir, ops, q, dev.sparkinfer.kernels.Pruning.NONE);
       java.util.regex.Pattern blockLinear = java.util.regex.Pattern.compile(".*encoder\\.layers\\.\\d+\\.(self_attn\\.\\w+_proj|mlp\\.fc[12])\\.weight");
-      dev.sparkinfer.models.Reservations.assertBanksFit(ops, w,
+      dev.sparkinfer.models.Reservations.assertBanksFit(ops, w, q,
           n -> q != dev.sparkinfer.kernels.Quantization.NONE && blockLinear.matcher(n).matches() ? dev.sparkinfer.models.weights.WeightMemory.Load.QUANTIZED : dev.sparkinfer.models.weights.WeightMemory.Load.LINEAR,
           fixtureEngineQuantize);
       if (openClip) {

@@ -79,7 +79,7 @@ class DecoderFixtureTest {
         boolean lora = fixture.endsWith("lora");
         try (var w = dev.sparkinfer.models.weights.SafeTensors.openModelDir(lora ? dir.getParent() : dir);
              var adapter = lora ? dev.sparkinfer.models.llama.LoraAdapter.open(dir) : null) {
-          dev.sparkinfer.models.Reservations.assertBanksFit(ops, w,
+          dev.sparkinfer.models.Reservations.assertBanksFit(ops, w, dev.sparkinfer.kernels.Quantization.NONE,
               n -> adapter != null && adapter.touches(n) ? dev.sparkinfer.models.weights.WeightMemory.Load.FLOAT_LINEAR : dev.sparkinfer.models.weights.WeightMemory.Load.LINEAR, fixture + " on " + engine);
         }
       }

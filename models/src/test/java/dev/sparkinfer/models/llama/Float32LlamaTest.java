@@ -60,7 +60,7 @@ class Float32LlamaTest {
       assertTrue(m.floatBytes() < table, "the float arena does not hold the embedding table: " + m);
       if (!engine.equals("opencl")) { // the loader reserved the float banks for the table and the Linear weights at once
         try (SafeTensors w = SafeTensors.open(f32.resolve("model.safetensors"))) {
-          dev.sparkinfer.models.Reservations.assertBanksFit(ops, w,
+          dev.sparkinfer.models.Reservations.assertBanksFit(ops, w, dev.sparkinfer.kernels.Quantization.NONE,
               n -> n.equals("model.embed_tokens.weight") ? dev.sparkinfer.models.weights.WeightMemory.Load.TABLE : dev.sparkinfer.models.weights.WeightMemory.Load.LINEAR, "float32 llama-tiny on " + engine);
         }
       }

@@ -47,14 +47,14 @@ class LlavaFixtureTest {
   }
 
   /**
-   * The loader reserves room for the 16-bit weights of all three parts (vision tower, projector, language model) before
+   * The loader reserves room for the weights of all three parts (vision tower, projector, language model) before
    * loading any: the banks do not grow by half again when the tower follows the language model. Not counted: the vision
-   * blocks after the feature layer and the post-LayerNorm (never loaded), and with --quantize int8 the blocks' and
-   * layers' Linear weights.
+   * blocks after the feature layer and the post-LayerNorm (never loaded); with --quantize int8 or int4 the blocks' and
+   * layers' Linear weights count as bytes.
    */
   @ParameterizedTest(name = "{0}")
-  @ValueSource(strings = {"java none", "cpu none", "cpu int8"})
-  void sixteenBitWeightsFitWhatTheLoaderReserved(String engineQuantize) {
+  @ValueSource(strings = {"java none", "cpu none", "cpu int8", "java int4"})
+  void weightsFitWhatTheLoaderReserved(String engineQuantize) {
     Path dir = Fixtures.require("llava-tiny");
     String engine = engineQuantize.split(" ")[0];
     var q = dev.sparkinfer.kernels.Quantization.parse(engineQuantize.split(" ")[1]);
@@ -64,7 +64,7 @@ class LlavaFixtureTest {
     try (Ops ops = Devices.open(DeviceChoice.parse(engine), EngineConfig.defaults().withCpuThreads(2));
          var w = SafeTensors.openModelDir(dir)) {
       LlavaModel.load(dir, ops, 1, 64, q, dev.sparkinfer.kernels.Pruning.NONE);
-      dev.sparkinfer.models.Reservations.assertBanksFit(ops, w, n -> {
+      dev.sparkinfer.models.Reservations.assertBanksFit(ops, w, q, n -> {
         var m = unused.matcher(n);
         if (m.matches() && (m.group(2) == null || Integer.parseInt(m.group(2)) >= c.visionBlocksUsed())) return dev.sparkinfer.models.weights.WeightMemory.Load.NONE;
         return q != dev.sparkinfer.kernels.Quantization.NONE && layerLinear.matcher(n).matches() ? dev.sparkinfer.models.weights.WeightMemory.Load.QUANTIZED : dev.sparkinfer.models.weights.WeightMemory.Load.LINEAR;

@@ -99,13 +99,21 @@ public final class LlamaModel implements CausalLm {
   /**
    * What this model's weights take in the banks of {@code ops} (reserved before loading): the token table, the head and
    * the layers' Linear weights in their stored precision; the layers' Linear weights not when quantized, and as float32
-   * where a LoRA adapter updates them; GPTQ-packed tensors (INT4 bytes) and vectors not.
+   * where a LoRA adapter updates them (quantized ones as bytes); GPTQ-packed layers as the INT4 bytes they load as
+   * (their {@code qweight} int32 {@code [in / 8, out]}); vectors not.
    */
   public static WeightMemory weightMemory(Ops ops, WeightSource w, Quantization quantize, LoraAdapter lora) {
-    return WeightMemory.of(ops, w, quantize, n -> !n.endsWith(".weight") ? WeightMemory.Load.NONE // GPTQ's qweight, scales, ...; buffers
+    long gptqBytes = 0;
+    for (String n : w.names()) {
+      long[] s = w.shape(n);
+      if (n.endsWith(".qweight") && s.length == 2) {
+        gptqBytes += ops.linearBytes(Math.toIntExact(s[1]), Math.toIntExact(8 * s[0]), Quantization.INT4) + 64;
+      }
+    }
+    return WeightMemory.of(ops, w, quantize, n -> !n.endsWith(".weight") ? WeightMemory.Load.NONE // GPTQ's parts; buffers
         : quantize != Quantization.NONE && isLayerLinear(n) ? WeightMemory.Load.QUANTIZED
         : lora != null && lora.touches(n) ? WeightMemory.Load.FLOAT_LINEAR
-        : n.equals(EMBED) ? WeightMemory.Load.TABLE : WeightMemory.Load.LINEAR);
+        : n.equals(EMBED) ? WeightMemory.Load.TABLE : WeightMemory.Load.LINEAR).plus(new WeightMemory(0, 0, gptqBytes));
   }
 
   /** The layers' Linear weights that {@code quantize} applies to (not norms, not the MoE router). */

@@ -226,6 +226,8 @@ class GptqCheckpointTest {
         + "\"bits\": 4, \"group_size\": 32, \"desc_act\": false, \"sym\": true, \"checkpoint_format\": \"gptq\"},"));
     SafeTensorsWriter g = new SafeTensorsWriter(), d = new SafeTensorsWriter();
     int packed = 0;
+    List<String> layers = new java.util.ArrayList<>();
+    java.util.Map<String, int[]> shapes = new java.util.HashMap<>();
     try (WeightSource w = SafeTensors.openModelDir(dir)) {
       for (String name : new TreeSet<>(w.names())) {
         long[] shape = w.shape(name);
@@ -235,6 +237,8 @@ class GptqCheckpointTest {
           p.write(g, name.substring(0, name.length() - ".weight".length()), true, null);
           d.f32(name, shape, p.dequantized());
           packed++;
+          layers.add(name);
+          shapes.put(name, new int[] {out, in});
         } else if (w.dtype(name) == DType.BF16) {
           char[] bits = w.bits16(name);
           int[] v = new int[bits.length];
@@ -264,6 +268,13 @@ class GptqCheckpointTest {
       try (Ops ops = Devices.open(DeviceChoice.parse(engine), EngineConfig.defaults().withCpuThreads(2));
            CausalLm m = DecoderModels.load(gptq, null, ops, 1, prompt.length + 1)) {
         assertTrue(ops.memoryUse().weights8Bytes() > 0, engine + ": the GPTQ layers are not held as INT4 bytes");
+        if (!engine.equals("opencl")) { // the loader reserved the INT4 bytes (each layer: out x in / 2, padded as the engine
+          // packs, plus alignment), and the byte memory was sized to that once
+          long need = 0;
+          for (String p : layers) need += ops.linearBytes(shapes.get(p)[0], shapes.get(p)[1], dev.sparkinfer.kernels.Quantization.INT4) + 64;
+          assertTrue(ops.memoryUse().weights8Bytes() <= need, engine + ": the byte memory holds "
+              + ops.memoryUse().weights8Bytes() + " bytes for about " + need + " (the loader did not reserve room for the GPTQ layers)");
+        }
         float[] got = m.forward(0, new int[][] {prompt}, new int[] {0}, true);
         double worst = 0;
         for (int i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(want[i] - got[i]));

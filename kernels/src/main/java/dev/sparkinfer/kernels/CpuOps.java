@@ -188,12 +188,10 @@ public final class CpuOps extends HeapOps {
     HalfTensor b = w.banked();
     if (b != null && b.dtype() == DType.F32 && b.panel() != 0) {
       if (b.panel() != PANEL) throw new IllegalArgumentException("a Linear weight packed in panels of " + b.panel() + ", this engine's are " + PANEL);
-      int n = w.out(), k = w.in();
-      check(out, size(rows, n), "linear out");
-      check(x, size(rows, k), "linear x");
-      check(b, size((n + PANEL - 1) / PANEL, k, PANEL), "linear weight");
-      if (bias != null) check(bias, n, "linear bias");
-      panelMatmul(mem, x.offset(), floatBanks[b.bank()], b.offset(), PANEL, k * PANEL, bias, out.offset(), rows, n, k, act);
+      check(out, size(rows, w.out()), "linear out");
+      check(x, size(rows, w.in()), "linear x");
+      if (bias != null) check(bias, w.out(), "linear bias");
+      packedF32(out, x, b, bias, rows, w.out(), w.in(), act);
       return;
     }
     if (!w.isQuantized() && w.panel() != 0) throw new IllegalArgumentException("a float Linear weight packed in the float arena: this engine packs them in float banks");
@@ -201,6 +199,12 @@ public final class CpuOps extends HeapOps {
     else if (b != null) linear16(out, x, b, bias, rows, w.out(), w.in());
     else matmul(out, x, w.data(), bias, rows, w.out(), w.in(), !w.inMajor());
     if (act != null) activation(act, out, out, Math.multiplyExact(rows, w.out()));
+  }
+
+  /** A packed float32 Linear weight in a float bank ({@link #uploadLinear}), the activation (null: none) fused. */
+  private void packedF32(Tensor out, Tensor x, HalfTensor w, Tensor bias, int rows, int n, int k, Activation act) {
+    check(w, size((n + PANEL - 1) / PANEL, k, PANEL), "linear weight");
+    panelMatmul(mem, x.offset(), floatBanks[w.bank()], w.offset(), PANEL, k * PANEL, bias, out.offset(), rows, n, k, act);
   }
 
   /**
@@ -591,8 +595,8 @@ public final class CpuOps extends HeapOps {
   @Override
   protected void linear16Impl(Tensor out, Tensor x, HalfTensor w, Tensor bias, int rows, int n, int k) {
     boolean f16 = w.dtype() == DType.F16;
-    if (w.dtype() == DType.F32 && w.panel() == PANEL) { // a packed float32 Linear weight (uploadLinear)
-      panelMatmul(mem, x.offset(), floatBanks[w.bank()], w.offset(), PANEL, k * PANEL, bias, out.offset(), rows, n, k, null);
+    if (w.dtype() == DType.F32 && w.panel() == PANEL) {
+      packedF32(out, x, w, bias, rows, n, k, null);
       return;
     }
     if (w.dtype() == DType.F32) { // float32 in a float bank, read as stored: what matmul does with a transposed b

@@ -9,7 +9,7 @@ import dev.sparkinfer.models.weights.WeightSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
@@ -56,74 +56,79 @@ final class OpenClipWeights implements WeightSource {
   /** A name ClipModel asks for, as (checkpoint tensor, rows slice of 3 (q 0, k 1, v 2) or -1, transposed). */
   private record Source(String name, int third, boolean transposed) {}
 
+  /** The names outside the towers. */
+  private static final Map<String, Source> TOP = Map.of(
+      "logit_scale", new Source("logit_scale", -1, false),
+      "text_projection.weight", new Source("text_projection", -1, true),
+      "visual_projection.weight", new Source("visual.proj", -1, true));
+
+  /** Each tower's own tensors (after {@link ClipModel#TEXT} / {@link ClipModel#VISION}), outside its blocks. */
+  private static final Map<String, String> TEXT_PARTS = Map.of(
+      "embeddings.token_embedding.weight", "token_embedding.weight",
+      "embeddings.position_embedding.weight", "positional_embedding",
+      "final_layer_norm.weight", "ln_final.weight",
+      "final_layer_norm.bias", "ln_final.bias");
+  private static final Map<String, String> VISION_PARTS = Map.of(
+      "embeddings.position_embedding.weight", "visual.positional_embedding",
+      "embeddings.class_embedding", "visual.class_embedding",
+      "embeddings.patch_embedding.weight", "visual.conv1.weight",
+      "pre_layrnorm.weight", "visual.ln_pre.weight",
+      "pre_layrnorm.bias", "visual.ln_pre.bias",
+      "post_layernorm.weight", "visual.ln_post.weight",
+      "post_layernorm.bias", "visual.ln_post.bias");
+
+  /** A block's tensors (after {@code encoder.layers.N.}), as parts of OpenCLIP's block (after {@code transformer.resblocks.N.}). */
+  private static final Map<String, Source> BLOCK = Map.ofEntries(
+      Map.entry("layer_norm1.weight", new Source("ln_1.weight", -1, false)),
+      Map.entry("layer_norm1.bias", new Source("ln_1.bias", -1, false)),
+      Map.entry("layer_norm2.weight", new Source("ln_2.weight", -1, false)),
+      Map.entry("layer_norm2.bias", new Source("ln_2.bias", -1, false)),
+      Map.entry("self_attn.q_proj.weight", new Source("attn.in_proj_weight", 0, false)),
+      Map.entry("self_attn.k_proj.weight", new Source("attn.in_proj_weight", 1, false)),
+      Map.entry("self_attn.v_proj.weight", new Source("attn.in_proj_weight", 2, false)),
+      Map.entry("self_attn.q_proj.bias", new Source("attn.in_proj_bias", 0, false)),
+      Map.entry("self_attn.k_proj.bias", new Source("attn.in_proj_bias", 1, false)),
+      Map.entry("self_attn.v_proj.bias", new Source("attn.in_proj_bias", 2, false)),
+      Map.entry("self_attn.out_proj.weight", new Source("attn.out_proj.weight", -1, false)),
+      Map.entry("self_attn.out_proj.bias", new Source("attn.out_proj.bias", -1, false)),
+      Map.entry("mlp.fc1.weight", new Source("mlp.c_fc.weight", -1, false)),
+      Map.entry("mlp.fc1.bias", new Source("mlp.c_fc.bias", -1, false)),
+      Map.entry("mlp.fc2.weight", new Source("mlp.c_proj.weight", -1, false)),
+      Map.entry("mlp.fc2.bias", new Source("mlp.c_proj.bias", -1, false)));
+
   private static Source source(String hf) {
-    if (hf.equals("logit_scale")) return new Source("logit_scale", -1, false);
-    if (hf.equals("text_projection.weight")) return new Source("text_projection", -1, true);
-    if (hf.equals("visual_projection.weight")) return new Source("visual.proj", -1, true);
-    String p = hf.startsWith(ClipModel.TEXT) ? "" : "visual.";
-    String rest = hf.substring(hf.indexOf('.') + 1);
-    String mapped = switch (rest) {
-      case "embeddings.token_embedding.weight" -> "token_embedding.weight";
-      case "embeddings.position_embedding.weight" -> p + "positional_embedding";
-      case "embeddings.class_embedding" -> "visual.class_embedding";
-      case "embeddings.patch_embedding.weight" -> "visual.conv1.weight";
-      case "final_layer_norm.weight" -> "ln_final.weight";
-      case "final_layer_norm.bias" -> "ln_final.bias";
-      case "pre_layrnorm.weight" -> "visual.ln_pre.weight";
-      case "pre_layrnorm.bias" -> "visual.ln_pre.bias";
-      case "post_layernorm.weight" -> "visual.ln_post.weight";
-      case "post_layernorm.bias" -> "visual.ln_post.bias";
-      default -> null;
-    };
-    if (mapped != null) return new Source(mapped, -1, false);
-    if (!rest.startsWith("encoder.layers.")) throw new IllegalArgumentException("no OpenCLIP tensor for " + hf);
-    String[] parts = rest.substring("encoder.layers.".length()).split("\\.", 2);
-    String block = p + "transformer.resblocks." + parts[0] + ".";
-    String what = parts[1];
-    return switch (what) {
-      case "layer_norm1.weight", "layer_norm1.bias" -> new Source(block + "ln_1." + what.substring(what.indexOf('.') + 1), -1, false);
-      case "layer_norm2.weight", "layer_norm2.bias" -> new Source(block + "ln_2." + what.substring(what.indexOf('.') + 1), -1, false);
-      case "self_attn.q_proj.weight" -> new Source(block + "attn.in_proj_weight", 0, false);
-      case "self_attn.k_proj.weight" -> new Source(block + "attn.in_proj_weight", 1, false);
-      case "self_attn.v_proj.weight" -> new Source(block + "attn.in_proj_weight", 2, false);
-      case "self_attn.q_proj.bias" -> new Source(block + "attn.in_proj_bias", 0, false);
-      case "self_attn.k_proj.bias" -> new Source(block + "attn.in_proj_bias", 1, false);
-      case "self_attn.v_proj.bias" -> new Source(block + "attn.in_proj_bias", 2, false);
-      case "self_attn.out_proj.weight", "self_attn.out_proj.bias" -> new Source(block + "attn." + what.substring("self_attn.".length()), -1, false);
-      case "mlp.fc1.weight", "mlp.fc1.bias" -> new Source(block + "mlp.c_fc." + what.substring(what.lastIndexOf('.') + 1), -1, false);
-      case "mlp.fc2.weight", "mlp.fc2.bias" -> new Source(block + "mlp.c_proj." + what.substring(what.lastIndexOf('.') + 1), -1, false);
-      default -> throw new IllegalArgumentException("no OpenCLIP tensor for " + hf);
-    };
+    Source top = TOP.get(hf);
+    if (top != null) return top;
+    boolean text = hf.startsWith(ClipModel.TEXT);
+    if (!text && !hf.startsWith(ClipModel.VISION)) throw new IllegalArgumentException("no OpenCLIP tensor for " + hf);
+    String rest = hf.substring((text ? ClipModel.TEXT : ClipModel.VISION).length());
+    String part = (text ? TEXT_PARTS : VISION_PARTS).get(rest);
+    if (part != null) return new Source(part, -1, false);
+    String[] parts = rest.startsWith("encoder.layers.") ? rest.substring("encoder.layers.".length()).split("\\.", 2) : null;
+    Source in = parts == null || parts.length < 2 ? null : BLOCK.get(parts[1]);
+    if (in == null) throw new IllegalArgumentException("no OpenCLIP tensor for " + hf);
+    return new Source((text ? "" : "visual.") + "transformer.resblocks." + parts[0] + "." + in.name(), in.third(), false);
   }
 
   /**
    * The Hugging Face names this checkpoint answers to (the ones {@link ClipModel} reads; a fused in_proj is three), so
-   * that what is counted by name (the 16-bit weights a model reserves room for) is what is read.
+   * that what is counted by name (the weights a model reserves room for) is what is read.
    */
   @Override
   public Set<String> names() {
-    Set<String> out = new TreeSet<>();
-    for (String n : List.of("logit_scale", "text_projection.weight", "visual_projection.weight")) out.add(n);
-    for (String n : List.of("token_embedding.weight", "position_embedding.weight")) out.add(ClipModel.TEXT + "embeddings." + n);
-    for (String n : List.of("final_layer_norm.weight", "final_layer_norm.bias")) out.add(ClipModel.TEXT + n);
-    for (String n : List.of("class_embedding", "patch_embedding.weight", "position_embedding.weight")) out.add(ClipModel.VISION + "embeddings." + n);
-    for (String n : List.of("pre_layrnorm.weight", "pre_layrnorm.bias", "post_layernorm.weight", "post_layernorm.bias")) out.add(ClipModel.VISION + n);
+    Set<String> out = new TreeSet<>(TOP.keySet());
+    for (String n : TEXT_PARTS.keySet()) out.add(ClipModel.TEXT + n);
+    for (String n : VISION_PARTS.keySet()) out.add(ClipModel.VISION + n);
     Pattern block = Pattern.compile("(visual\\.)?transformer\\.resblocks\\.(\\d+)\\..*");
     for (String stored : w.names()) {
       Matcher m = block.matcher(stored);
       if (!m.matches()) continue;
       String prefix = (m.group(1) == null ? ClipModel.TEXT : ClipModel.VISION) + "encoder.layers." + m.group(2) + ".";
-      for (String what : BLOCK) out.add(prefix + what);
+      for (String what : BLOCK.keySet()) out.add(prefix + what);
     }
     out.removeIf(n -> !has(n));
     return out;
   }
-
-  /** A block's tensors under their Hugging Face names. */
-  private static final List<String> BLOCK = List.of("layer_norm1.weight", "layer_norm1.bias", "layer_norm2.weight", "layer_norm2.bias",
-      "self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.q_proj.bias",
-      "self_attn.k_proj.bias", "self_attn.v_proj.bias", "self_attn.out_proj.weight", "self_attn.out_proj.bias",
-      "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias");
 
   @Override public boolean has(String name) { return w.has(source(name).name()); }
 

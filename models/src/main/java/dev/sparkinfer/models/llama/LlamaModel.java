@@ -105,10 +105,8 @@ public final class LlamaModel implements CausalLm {
   public static WeightMemory weightMemory(Ops ops, WeightSource w, Quantization quantize, LoraAdapter lora) {
     long gptqBytes = 0;
     for (String n : w.names()) {
-      long[] s = w.shape(n);
-      if (n.endsWith(".qweight") && s.length == 2) {
-        gptqBytes += ops.linearBytes(Math.toIntExact(s[1]), Math.toIntExact(8 * s[0]), Quantization.INT4) + 64;
-      }
+      long[] s = n.endsWith(".qweight") ? w.shape(n) : null;
+      if (s != null && s.length == 2) gptqBytes += ops.linearBytes(Math.toIntExact(s[1]), Math.toIntExact(8 * s[0]), Quantization.INT4) + 64;
     }
     return WeightMemory.of(ops, w, quantize, n -> !n.endsWith(".weight") ? WeightMemory.Load.NONE // GPTQ's parts; buffers
         : quantize != Quantization.NONE && isLayerLinear(n) ? WeightMemory.Load.QUANTIZED
